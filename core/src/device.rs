@@ -1,0 +1,368 @@
+//! The process-wide instance: which backend serves requests, the pool of
+//! bound queues, the inline thresholds, and what happens across fork().
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use crate::kernel::KernelDevice;
+use crate::queue::Queue;
+use crate::softdev::SoftDevice;
+use crate::stats::{ProcessCounters, Stats};
+use crate::sys;
+use crate::uapi::WD_DEFAULT_RING_ENTRIES;
+
+/// Which backend to use. `Auto` prefers a kernel device, then the software
+/// device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    Auto,
+    Kernel,
+    Softdev,
+    Inline,
+}
+
+/// The backend actually in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Kernel,
+    Softdev,
+    Inline,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Kernel => "kernel",
+            BackendKind::Softdev => "softdev",
+            BackendKind::Inline => "inline",
+        }
+    }
+}
+
+/// Sizes below which a request runs inline, per class of operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineMax {
+    pub compress: usize,
+    pub decompress: usize,
+    pub cipher: usize,
+    pub hash: usize,
+}
+
+impl InlineMax {
+    /// Measured with `cargo bench -p warpdrive-benches --bench threshold`:
+    /// below these sizes the ring round trip costs more than 10% of the
+    /// request on the software device (see README, Performance).
+    pub const DEFAULT: InlineMax = InlineMax {
+        compress: 16 << 10,
+        decompress: 16 << 10,
+        cipher: 256 << 10,
+        hash: 256 << 10,
+    };
+
+    pub fn all(n: usize) -> InlineMax {
+        InlineMax { compress: n, decompress: n, cipher: n, hash: n }
+    }
+}
+
+/// Settings for an instance; `Config::from_env` reads the documented
+/// environment variables.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub backend: BackendChoice,
+    /// Engine threads of the software device.
+    pub engines: usize,
+    pub inline_max: InlineMax,
+    pub sq_entries: u32,
+    /// Most queues the pool will bind.
+    pub max_queues: usize,
+    /// A particular kernel device (by name under /dev/warpdrive), if any.
+    pub device: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Config {
+            backend: BackendChoice::Auto,
+            engines: (cpus / 2).max(1),
+            inline_max: InlineMax::DEFAULT,
+            sq_entries: WD_DEFAULT_RING_ENTRIES,
+            max_queues: 64,
+            device: None,
+        }
+    }
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    let v = std::env::var(name).ok()?;
+    let v = v.trim();
+    let (num, mult) = match v.as_bytes().last() {
+        Some(b'k' | b'K') => (&v[..v.len() - 1], 1 << 10),
+        Some(b'm' | b'M') => (&v[..v.len() - 1], 1 << 20),
+        _ => (v, 1),
+    };
+    num.parse::<usize>().ok().map(|n| n * mult)
+}
+
+impl Config {
+    /// `WARPDRIVE_BACKEND=auto|kernel|softdev|inline`, `WARPDRIVE_DEVICE=name`,
+    /// `WARPDRIVE_ENGINES=n`, `WARPDRIVE_INLINE_MAX=bytes` (all classes) and
+    /// `WARPDRIVE_INLINE_MAX_{COMPRESS,DECOMPRESS,CIPHER,HASH}`,
+    /// `WARPDRIVE_MAX_QUEUES=n`. Sizes take a k or m suffix.
+    pub fn from_env() -> Config {
+        let mut c = Config::default();
+        if let Ok(b) = std::env::var("WARPDRIVE_BACKEND") {
+            c.backend = match b.trim() {
+                "kernel" => BackendChoice::Kernel,
+                "softdev" | "soft" => BackendChoice::Softdev,
+                "inline" | "off" | "none" => BackendChoice::Inline,
+                _ => BackendChoice::Auto,
+            };
+        }
+        c.device = std::env::var("WARPDRIVE_DEVICE").ok().filter(|s| !s.is_empty());
+        if let Some(n) = env_usize("WARPDRIVE_ENGINES") {
+            c.engines = n.clamp(1, 64);
+        }
+        if let Some(n) = env_usize("WARPDRIVE_MAX_QUEUES") {
+            c.max_queues = n.clamp(1, 1024);
+        }
+        if let Some(n) = env_usize("WARPDRIVE_INLINE_MAX") {
+            c.inline_max = InlineMax::all(n);
+        }
+        let m = &mut c.inline_max;
+        for (var, slot) in [
+            ("WARPDRIVE_INLINE_MAX_COMPRESS", &mut m.compress),
+            ("WARPDRIVE_INLINE_MAX_DECOMPRESS", &mut m.decompress),
+            ("WARPDRIVE_INLINE_MAX_CIPHER", &mut m.cipher),
+            ("WARPDRIVE_INLINE_MAX_HASH", &mut m.hash),
+        ] {
+            if let Some(n) = env_usize(var) {
+                *slot = n;
+            }
+        }
+        c
+    }
+}
+
+enum Device {
+    Kernel(KernelDevice),
+    Soft(SoftDevice),
+    None,
+}
+
+/// An instance: a backend, its queues and counters. Most programs use the
+/// process-wide one (`global()`); tests and tools make their own.
+pub struct Warpdrive {
+    config: Config,
+    device: Device,
+    pool: Mutex<Vec<Queue>>,
+    bound: AtomicUsize,
+    pub(crate) counters: ProcessCounters,
+    failures: AtomicU64,
+}
+
+impl Warpdrive {
+    pub fn new(config: Config) -> Result<Warpdrive> {
+        let kernel = || -> Option<KernelDevice> {
+            let all = KernelDevice::discover();
+            match &config.device {
+                Some(name) => all.into_iter().find(|d| &d.name == name),
+                None => all.into_iter().next(),
+            }
+        };
+        let device = match config.backend {
+            BackendChoice::Inline => Device::None,
+            BackendChoice::Kernel => Device::Kernel(
+                kernel().ok_or(Error::Unsupported("no /dev/warpdrive device"))?,
+            ),
+            BackendChoice::Softdev => Device::Soft(SoftDevice::new(config.engines)?),
+            BackendChoice::Auto => match kernel() {
+                Some(k) => Device::Kernel(k),
+                None => Device::Soft(SoftDevice::new(config.engines)?),
+            },
+        };
+        Ok(Warpdrive {
+            config,
+            device,
+            pool: Mutex::new(Vec::new()),
+            bound: AtomicUsize::new(0),
+            counters: ProcessCounters::default(),
+            failures: AtomicU64::new(0),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        match self.device {
+            Device::Kernel(_) => BackendKind::Kernel,
+            Device::Soft(_) => BackendKind::Softdev,
+            Device::None => BackendKind::Inline,
+        }
+    }
+
+    /// The kernel device in use, if any.
+    pub fn kernel_device(&self) -> Option<&KernelDevice> {
+        match &self.device {
+            Device::Kernel(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Binds a new queue on the backend (not from the pool).
+    pub fn bind_queue(&self) -> Result<Queue> {
+        let counters = self.counters.new_queue();
+        match &self.device {
+            Device::Soft(s) => Queue::new_soft(s.create_queue(self.config.sq_entries)?, counters),
+            Device::Kernel(k) => Queue::new_kernel(
+                k.bind(self.config.sq_entries).map_err(Error::from_io_device)?,
+                counters,
+            ),
+            Device::None => Err(Error::Unsupported("inline backend has no queues")),
+        }
+    }
+
+    /// A queue for exclusive use until the guard drops, or None when the
+    /// backend has none to give (inline backend, every queue busy, device
+    /// failing): the caller then runs the request inline.
+    pub(crate) fn checkout(&self) -> Option<PooledQueue<'_>> {
+        if matches!(self.device, Device::None) {
+            return None;
+        }
+        if let Some(q) = self.pool.lock().unwrap().pop() {
+            return Some(PooledQueue { owner: self, queue: Some(q) });
+        }
+        if self.bound.fetch_add(1, Ordering::AcqRel) >= self.config.max_queues {
+            self.bound.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        match self.bind_queue() {
+            Ok(q) => Some(PooledQueue { owner: self, queue: Some(q) }),
+            Err(_) => {
+                self.bound.fetch_sub(1, Ordering::AcqRel);
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn inline_max(&self) -> &InlineMax {
+        &self.config.inline_max
+    }
+
+    pub(crate) fn has_queues(&self) -> bool {
+        !matches!(self.device, Device::None)
+    }
+}
+
+/// A queue borrowed from the pool; returned on drop unless it failed.
+pub(crate) struct PooledQueue<'a> {
+    owner: &'a Warpdrive,
+    queue: Option<Queue>,
+}
+
+impl PooledQueue<'_> {
+    pub fn get(&mut self) -> &mut Queue {
+        self.queue.as_mut().expect("queue present until drop")
+    }
+
+    /// The queue failed (device gone): drop it instead of pooling it.
+    pub fn discard(mut self) {
+        if let Some(q) = self.queue.take() {
+            drop(q);
+            self.owner.bound.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for PooledQueue<'_> {
+    fn drop(&mut self) {
+        if let Some(mut q) = self.queue.take() {
+            q.drain();
+            self.owner.pool.lock().unwrap().push(q);
+        }
+    }
+}
+
+/// A queue taken from the pool for as long as a session lives.
+pub(crate) struct OwnedQueue {
+    owner: Arc<Warpdrive>,
+    queue: Option<Queue>,
+}
+
+impl OwnedQueue {
+    pub fn get(&mut self) -> &mut Queue {
+        self.queue.as_mut().expect("queue present until drop")
+    }
+
+    pub fn supports_streams(&self) -> bool {
+        self.queue.as_ref().is_some_and(|q| q.supports_streams())
+    }
+}
+
+impl Drop for OwnedQueue {
+    fn drop(&mut self) {
+        if let Some(q) = self.queue.take() {
+            PooledQueue { owner: &self.owner, queue: Some(q) };
+        }
+    }
+}
+
+impl Warpdrive {
+    /// Like `checkout`, for a session that keeps the queue.
+    pub(crate) fn checkout_owned(self: &Arc<Self>) -> Option<OwnedQueue> {
+        let mut pooled = self.checkout()?;
+        let queue = pooled.queue.take();
+        Some(OwnedQueue { owner: self.clone(), queue })
+    }
+}
+
+struct GlobalSlot {
+    pid: u32,
+    instance: Arc<Warpdrive>,
+}
+
+static GLOBAL: RwLock<Option<GlobalSlot>> = RwLock::new(None);
+
+/// The process-wide instance, configured from the environment on first use.
+///
+/// After fork() the child gets a fresh instance: the parent's engine threads
+/// do not exist in the child and kernel ring mappings are not inherited
+/// (VM_DONTCOPY), so the old instance is leaked, never touched again.
+pub fn global() -> Arc<Warpdrive> {
+    let pid = sys::getpid();
+    if let Some(slot) = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if slot.pid == pid {
+            return slot.instance.clone();
+        }
+    }
+    let mut guard = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(slot) = guard.as_ref() {
+        if slot.pid == pid {
+            return slot.instance.clone();
+        }
+    }
+    let instance = Arc::new(Warpdrive::new(Config::from_env()).unwrap_or_else(|_| {
+        Warpdrive::new(Config { backend: BackendChoice::Inline, ..Config::from_env() })
+            .expect("the inline backend cannot fail")
+    }));
+    if let Some(old) = guard.take() {
+        if old.pid != pid {
+            std::mem::forget(old.instance);
+        }
+    }
+    *guard = Some(GlobalSlot { pid, instance: instance.clone() });
+    instance
+}
+
+/// Counters of the process-wide instance.
+pub fn stats() -> Stats {
+    global().stats()
+}

@@ -1,0 +1,32 @@
+//! WarpDrive's core: user-space submission queues for compression and crypto.
+//!
+//! A request travels from a safe call ([`compress`], [`aead_seal`], a
+//! [`Deflater`]...) into a descriptor on a ring shared with an engine: the
+//! kernel module's (`/dev/warpdrive/*`) or the in-process software device's.
+//! Requests too small to gain run inline on the same engines. See
+//! `docs/architecture.md` for the whole path and `include/uapi/warpdrive.h` for
+//! the ABI.
+
+mod api;
+mod device;
+mod error;
+mod exec;
+mod kernel;
+mod queue;
+mod ring;
+mod softdev;
+mod stats;
+mod stream;
+mod sys;
+pub mod uapi;
+
+pub use api::{
+    aead_open, aead_seal, cipher, compress, compress_bound, decompress, digest, hmac, CipherMode,
+    Direction, Flush, Format, HashAlg, Progress,
+};
+pub use device::{global, stats, BackendChoice, BackendKind, Config, InlineMax, Warpdrive};
+pub use error::{Error, Result};
+pub use kernel::KernelDevice;
+pub use queue::Queue;
+pub use stats::Stats;
+pub use stream::{CipherCtx, Deflater, Hasher, Inflater};

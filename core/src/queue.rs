@@ -1,0 +1,287 @@
+//! A bound queue as its user sees it: the submission ring it fills, the
+//! completion ring it drains, and the backend behind them (the kernel module
+//! or the software device). The same code drives both.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::kernel::KernelQueue;
+use crate::ring::{CqConsumer, SqProducer};
+use crate::softdev::SoftQueueHandle;
+use crate::stats::QueueCounters;
+use crate::sys;
+use crate::uapi::*;
+
+pub(crate) enum Backend {
+    Soft(SoftQueueHandle),
+    Kernel(KernelQueue),
+}
+
+/// Where a request's input is.
+pub(crate) enum Src<'a> {
+    Slice(&'a [u8]),
+    /// The first `n` bytes of dst are the input (ciphers only).
+    InPlace(usize),
+}
+
+/// One request to run synchronously: a descriptor template (opcode, alg,
+/// flags, lengths of the aux parts) and the memory it names.
+pub(crate) struct Job<'a> {
+    pub desc: WdDesc,
+    pub src: Src<'a>,
+    pub dst: &'a mut [u8],
+    /// key || iv || aad || tag, as the descriptor's lengths say.
+    pub aux: &'a mut [u8],
+}
+
+/// How long a waiter polls the CQ before it sleeps.
+const WAIT_SPIN: Duration = Duration::from_micros(100);
+
+pub struct Queue {
+    sq: SqProducer,
+    cq: CqConsumer,
+    backend: Backend,
+    features: u32,
+    inflight: u32,
+    next_user_data: u64,
+    pub(crate) counters: std::sync::Arc<QueueCounters>,
+}
+
+impl Queue {
+    pub(crate) fn new_soft(handle: SoftQueueHandle, counters: std::sync::Arc<QueueCounters>) -> Result<Queue> {
+        // SAFETY: the handle owns the mapping and lives in this Queue beside
+        // the views (fields drop after use; the views hold raw pointers only).
+        let (sq, cq) = unsafe {
+            (
+                SqProducer::new(&handle.map, &handle.layout_sq).map_err(Error::internal)?,
+                CqConsumer::new(&handle.map, &handle.layout_cq).map_err(Error::internal)?,
+            )
+        };
+        Ok(Queue {
+            sq,
+            cq,
+            backend: Backend::Soft(handle),
+            features: WD_FEAT_SVA | WD_FEAT_STREAMS,
+            inflight: 0,
+            next_user_data: 1,
+            counters,
+        })
+    }
+
+    pub(crate) fn new_kernel(kq: KernelQueue, counters: std::sync::Arc<QueueCounters>) -> Result<Queue> {
+        // SAFETY: as in new_soft: the KernelQueue owns the ring mapping.
+        let (sq, cq) = unsafe {
+            (
+                SqProducer::new(kq.ring(), &kq.bind.sq_off).map_err(Error::internal)?,
+                CqConsumer::new(kq.ring(), &kq.bind.cq_off).map_err(Error::internal)?,
+            )
+        };
+        let features = kq.bind.features;
+        Ok(Queue {
+            sq,
+            cq,
+            backend: Backend::Kernel(kq),
+            features,
+            inflight: 0,
+            next_user_data: 1,
+            counters,
+        })
+    }
+
+    pub fn features(&self) -> u32 {
+        self.features
+    }
+
+    pub fn is_kernel(&self) -> bool {
+        matches!(self.backend, Backend::Kernel(_))
+    }
+
+    pub fn supports_streams(&self) -> bool {
+        self.features & WD_FEAT_STREAMS != 0
+    }
+
+    pub fn inflight(&self) -> u32 {
+        self.inflight
+    }
+
+    /// Room for one more request: a free SQ slot and a CQ slot for its answer.
+    pub fn has_room(&self) -> bool {
+        self.sq.space() > 0 && self.inflight < self.cq.entries()
+    }
+
+    /// Queues one descriptor (not yet visible to the engine).
+    ///
+    /// # Safety
+    /// Every address in `desc` must stay valid (and, for dst and the aux
+    /// area, writable and untouched by anyone else) until its completion has
+    /// been reaped: the engine reads and writes them asynchronously.
+    pub(crate) unsafe fn push(&mut self, desc: &WdDesc) -> Result<()> {
+        if self.sq.is_dead() || self.cq.is_dead() {
+            return Err(Error::DeviceGone);
+        }
+        if !self.has_room() || !self.sq.push(desc) {
+            return Err(Error::Busy);
+        }
+        self.inflight += 1;
+        Ok(())
+    }
+
+    /// Publishes queued descriptors; rings the doorbell only if the engine
+    /// sleeps (or, on a validated device, always: it never polls).
+    pub(crate) fn submit(&mut self) -> Result<()> {
+        let engine_sleeps = self.sq.publish();
+        if engine_sleeps || self.features & WD_FEAT_VALIDATED != 0 {
+            self.counters.doorbells.fetch_add(1, Ordering::Relaxed);
+            match &self.backend {
+                Backend::Soft(h) => h.doorbell(),
+                Backend::Kernel(k) => {
+                    k.doorbell().map_err(Error::from_io_device)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes one completion if there is one.
+    pub(crate) fn reap(&mut self) -> Result<Option<WdCqe>> {
+        match self.cq.pop() {
+            Ok(Some(cqe)) => {
+                self.inflight = self.inflight.saturating_sub(1);
+                Ok(Some(cqe))
+            }
+            Ok(None) if self.cq.is_dead() => Err(Error::DeviceGone),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::internal(e)),
+        }
+    }
+
+    /// Waits for the next completion: polls briefly, then sleeps.
+    pub(crate) fn wait(&mut self) -> Result<WdCqe> {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            if let Some(cqe) = self.reap()? {
+                return Ok(cqe);
+            }
+            if self.inflight == 0 {
+                return Err(Error::internal("waiting with nothing in flight"));
+            }
+            spins += 1;
+            if spins % 64 != 0 || start.elapsed() < WAIT_SPIN {
+                std::hint::spin_loop();
+                continue;
+            }
+            self.sleep_for_completion()?;
+        }
+    }
+
+    fn sleep_for_completion(&mut self) -> Result<()> {
+        match &self.backend {
+            Backend::Soft(_) => {
+                let seen = self.cq.head();
+                if !self.cq.prepare_sleep() {
+                    sys::futex_wait(self.cq.tail_word(), seen, Some(Duration::from_millis(50)));
+                }
+                self.cq.end_sleep();
+            }
+            Backend::Kernel(k) => {
+                k.poll(50).map_err(Error::from_io_device)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one request to completion on this queue.
+    pub(crate) fn run(&mut self, job: Job<'_>) -> Result<WdCqe> {
+        debug_assert_eq!(self.inflight, 0, "sync jobs run on otherwise idle queues");
+        if self.features & WD_FEAT_SVA != 0 {
+            self.run_sva(job)
+        } else {
+            self.run_buffered(job)
+        }
+    }
+
+    fn run_sva(&mut self, job: Job<'_>) -> Result<WdCqe> {
+        let mut desc = job.desc;
+        let (src_ptr, src_len) = match job.src {
+            Src::Slice(s) => (s.as_ptr() as u64, s.len()),
+            Src::InPlace(n) => (job.dst.as_ptr() as u64, n),
+        };
+        desc.src_addr = if src_len == 0 { 0 } else { src_ptr };
+        desc.src_len = src_len as u32;
+        desc.dst_addr = if job.dst.is_empty() { 0 } else { job.dst.as_mut_ptr() as u64 };
+        desc.dst_len = job.dst.len() as u32;
+        desc.aux_addr = if job.aux.is_empty() { 0 } else { job.aux.as_mut_ptr() as u64 };
+        desc.user_data = self.next_user_data;
+        self.next_user_data += 1;
+        // SAFETY: src, dst and aux are borrowed for this whole call, and this
+        // call does not return before the completion is reaped (wait() either
+        // returns it or reports the queue dead, after which neither backend
+        // touches the memory: the kernel stops its engine before it marks a
+        // queue dead, and a soft engine only marks queues it no longer serves).
+        unsafe { self.push(&desc)? };
+        self.submit()?;
+        let cqe = self.wait()?;
+        if cqe.user_data != desc.user_data {
+            return Err(Error::internal("completion for another request"));
+        }
+        Ok(cqe)
+    }
+
+    fn run_buffered(&mut self, job: Job<'_>) -> Result<WdCqe> {
+        let Backend::Kernel(k) = &mut self.backend else {
+            return Err(Error::internal("buffer mode without a kernel queue"));
+        };
+        let src: &[u8] = match job.src {
+            Src::Slice(s) => s,
+            Src::InPlace(n) => &job.dst[..n],
+        };
+        let (src_len, dst_len, aux_len) = (src.len(), job.dst.len(), job.aux.len());
+        let bounce = k.bounce(src_len + dst_len + aux_len).map_err(Error::from_io_device)?;
+        let (src_off, dst_off, aux_off) = (0, src_len, src_len + dst_len);
+        bounce.write(src_off, src);
+        bounce.write(aux_off, job.aux);
+        let mut desc = job.desc;
+        let handle = bounce.handle() as u16;
+        desc.src_buf = if src_len == 0 { 0 } else { handle };
+        desc.src_addr = src_off as u64;
+        desc.src_len = src_len as u32;
+        desc.dst_buf = if dst_len == 0 { 0 } else { handle };
+        desc.dst_addr = dst_off as u64;
+        desc.dst_len = dst_len as u32;
+        desc.aux_buf = if aux_len == 0 { 0 } else { handle };
+        desc.aux_addr = aux_off as u64;
+        desc.user_data = self.next_user_data;
+        self.next_user_data += 1;
+        // SAFETY: the descriptor names only the queue's own bounce buffer,
+        // which lives as long as the queue.
+        unsafe { self.push(&desc)? };
+        self.submit()?;
+        let cqe = self.wait()?;
+        let Backend::Kernel(k) = &mut self.backend else { unreachable!() };
+        let bounce = k.current_bounce().ok_or_else(|| Error::internal("bounce buffer vanished"))?;
+        if cqe.status == WD_STATUS_OK {
+            let produced = (cqe.produced as usize).min(dst_len);
+            bounce.read(dst_off, &mut job.dst[..produced]);
+            bounce.read(aux_off, job.aux);
+        }
+        Ok(cqe)
+    }
+
+    /// Waits out every request still in flight (they complete or are
+    /// cancelled); used before the queue, or memory it refers to, goes away.
+    pub(crate) fn drain(&mut self) {
+        while self.inflight > 0 {
+            if self.wait().is_err() {
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.drain();
+    }
+}

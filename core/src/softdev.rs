@@ -1,0 +1,303 @@
+//! The software device: engine threads that serve the same rings, through the
+//! same ABI, as the kernel module's engines. A queue's ring lives in anonymous
+//! shared memory; the submitter and the engine follow `ring`'s contract.
+//!
+//! Each queue is served by one engine thread, so a queue completes its
+//! requests in order (streams rely on it). Engines poll for a while before they
+//! sleep: waking a sleeping thread costs ~58 us on these machines, a ring
+//! round trip with a polling engine well under 1 us.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use memmap2::MmapRaw;
+
+use crate::exec::{self, AddressMode, Streams};
+use crate::ring::{CqProducer, Layout, SqConsumer};
+use crate::sys;
+use crate::uapi::*;
+
+/// How long an idle engine keeps polling before it sleeps.
+const DEFAULT_IDLE_SPIN: Duration = Duration::from_micros(200);
+/// Descriptors an engine takes from one queue before it looks at the next.
+const BATCH: u32 = 32;
+
+/// One queue as the engine sees it.
+pub(crate) struct SoftQueue {
+    map: Arc<MmapRaw>,
+    sq: Mutex<SqConsumer>,
+    cq: Mutex<CqProducer>,
+    streams: Mutex<Streams>,
+    /// Set by the owner when it goes away: pending work is cancelled.
+    closing: AtomicBool,
+    pub id: u32,
+}
+
+/// Counters one engine keeps (the software twin of the module's sysfs ones).
+#[derive(Default)]
+pub(crate) struct EngineCounters {
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
+    pub rejected: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+}
+
+struct Engine {
+    /// Futex word: bumped by every doorbell.
+    doorbell: AtomicU32,
+    queues: Mutex<Vec<Arc<SoftQueue>>>,
+    stop: AtomicBool,
+    idle_spin: Duration,
+    counters: Arc<EngineCounters>,
+}
+
+/// The in-process device.
+pub struct SoftDevice {
+    engines: Vec<Arc<Engine>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    next_engine: AtomicUsize,
+    next_queue_id: AtomicU32,
+    counters: Arc<EngineCounters>,
+}
+
+/// What the owner of a soft queue holds: the ring mapping and a way to ring
+/// the engine's doorbell.
+pub(crate) struct SoftQueueHandle {
+    pub map: Arc<MmapRaw>,
+    pub layout_sq: WdRingOffsets,
+    pub layout_cq: WdRingOffsets,
+    queue: Arc<SoftQueue>,
+    engine: Arc<Engine>,
+}
+
+impl SoftDevice {
+    /// Starts `engines` engine threads.
+    pub fn new(engines: usize) -> std::io::Result<SoftDevice> {
+        Self::with_idle_spin(engines, DEFAULT_IDLE_SPIN)
+    }
+
+    pub fn with_idle_spin(engines: usize, idle_spin: Duration) -> std::io::Result<SoftDevice> {
+        let counters = Arc::new(EngineCounters::default());
+        let mut list = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..engines.max(1) {
+            let engine = Arc::new(Engine {
+                doorbell: AtomicU32::new(0),
+                queues: Mutex::new(Vec::new()),
+                stop: AtomicBool::new(false),
+                idle_spin,
+                counters: counters.clone(),
+            });
+            let e = engine.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("warpdrive-engine{i}"))
+                    .spawn(move || e.run())?,
+            );
+            list.push(engine);
+        }
+        Ok(SoftDevice {
+            engines: list,
+            threads: Mutex::new(threads),
+            next_engine: AtomicUsize::new(0),
+            next_queue_id: AtomicU32::new(0),
+            counters,
+        })
+    }
+
+    pub fn engines(&self) -> usize {
+        self.engines.len()
+    }
+
+    pub(crate) fn counters(&self) -> &EngineCounters {
+        &self.counters
+    }
+
+    /// Creates a queue with `sq_entries` submission slots (a power of two).
+    pub(crate) fn create_queue(&self, sq_entries: u32) -> std::io::Result<SoftQueueHandle> {
+        let sq_entries = sq_entries.clamp(1, WD_MAX_RING_ENTRIES).next_power_of_two();
+        let cq_entries = (sq_entries * 2).min(WD_MAX_RING_ENTRIES);
+        let layout = Layout::new(sq_entries, cq_entries, sys::page_size());
+        let map = Arc::new(sys::map_anonymous(layout.size)?);
+        layout.init(&map);
+        let bad = |e| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        // SAFETY: the SoftQueue keeps `map` alive beside both views.
+        let (sq, cq) = unsafe {
+            (
+                SqConsumer::new(&map, &layout.sq).map_err(bad)?,
+                CqProducer::new(&map, &layout.cq).map_err(bad)?,
+            )
+        };
+        let queue = Arc::new(SoftQueue {
+            map: map.clone(),
+            sq: Mutex::new(sq),
+            cq: Mutex::new(cq),
+            streams: Mutex::new(Streams::new()),
+            closing: AtomicBool::new(false),
+            id: self.next_queue_id.fetch_add(1, Ordering::Relaxed),
+        });
+        let i = self.next_engine.fetch_add(1, Ordering::Relaxed) % self.engines.len();
+        let engine = self.engines[i].clone();
+        engine.queues.lock().unwrap().push(queue.clone());
+        engine.ring_doorbell();
+        Ok(SoftQueueHandle {
+            map,
+            layout_sq: layout.sq,
+            layout_cq: layout.cq,
+            queue,
+            engine,
+        })
+    }
+}
+
+impl Drop for SoftDevice {
+    fn drop(&mut self) {
+        for e in &self.engines {
+            e.stop.store(true, Ordering::Release);
+            e.ring_doorbell();
+        }
+        for t in self.threads.lock().unwrap().drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl SoftQueueHandle {
+    pub fn doorbell(&self) {
+        self.engine.ring_doorbell();
+    }
+
+    pub fn id(&self) -> u32 {
+        self.queue.id
+    }
+}
+
+impl Drop for SoftQueueHandle {
+    /// The owner has already reaped every completion it waited for; anything
+    /// still pending is cancelled, and the engine lets go of the queue.
+    fn drop(&mut self) {
+        self.queue.closing.store(true, Ordering::Release);
+        self.engine
+            .queues
+            .lock()
+            .unwrap()
+            .retain(|q| !Arc::ptr_eq(q, &self.queue));
+    }
+}
+
+impl Engine {
+    fn ring_doorbell(&self) {
+        self.doorbell.fetch_add(1, Ordering::Release);
+        sys::futex_wake_all(&self.doorbell);
+    }
+
+    fn run(&self) {
+        let mut idle_since = Instant::now();
+        let mut queues: Vec<Arc<SoftQueue>> = Vec::new();
+        loop {
+            queues.clone_from(&self.queues.lock().unwrap());
+            let mut worked = false;
+            for q in &queues {
+                worked |= self.serve(q);
+            }
+            if self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            if worked {
+                idle_since = Instant::now();
+                continue;
+            }
+            if idle_since.elapsed() < self.idle_spin {
+                std::hint::spin_loop();
+                continue;
+            }
+            // (E) consumer side, for every queue this engine serves.
+            let seen = self.doorbell.load(Ordering::Acquire);
+            let work_arrived = queues
+                .iter()
+                .any(|q| q.sq.lock().unwrap().prepare_sleep());
+            if !work_arrived {
+                sys::futex_wait(&self.doorbell, seen, Some(Duration::from_millis(100)));
+            }
+            for q in &queues {
+                q.sq.lock().unwrap().end_sleep();
+            }
+            idle_since = Instant::now();
+        }
+    }
+
+    /// Takes up to BATCH descriptors from one queue; true if it did anything.
+    fn serve(&self, q: &SoftQueue) -> bool {
+        let mut sq = q.sq.lock().unwrap();
+        let mut cq = q.cq.lock().unwrap();
+        let pending = match sq.pending() {
+            Ok(n) => n,
+            Err(_) => {
+                // Corrupt indices: the queue is unusable, and says so.
+                sq.mark_dead();
+                cq.mark_dead();
+                if cq.publish() {
+                    sys::futex_wake_all(cq.tail_word());
+                }
+                return false;
+            }
+        };
+        if pending == 0 {
+            return false;
+        }
+        let closing = q.closing.load(Ordering::Acquire);
+        let mut streams = q.streams.lock().unwrap();
+        let mut done = 0;
+        // Never take a descriptor whose completion has nowhere to go.
+        while done < pending.min(BATCH) && cq.space() > 0 {
+            let desc = sq.take();
+            let result = if closing {
+                exec::Done { status: WD_STATUS_CANCELLED, ..Default::default() }
+            } else {
+                self.run_one(&desc, &mut streams)
+            };
+            let pushed = cq.push(&result.cqe(desc.user_data));
+            debug_assert!(pushed, "space was checked");
+            done += 1;
+        }
+        sq.release();
+        if cq.publish() {
+            sys::futex_wake_all(cq.tail_word());
+        }
+        done > 0
+    }
+
+    fn run_one(&self, desc: &WdDesc, streams: &mut Streams) -> exec::Done {
+        let c = &self.counters;
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        let decoded = match exec::decode(desc, AddressMode::Sva) {
+            Ok(d) => d,
+            Err(status) => {
+                c.rejected.fetch_add(1, Ordering::Relaxed);
+                return exec::Done { status, ..Default::default() };
+            }
+        };
+        // SAFETY: the software device serves SVA queues of this process only;
+        // whoever queued the descriptor promised (SoftQueue owners push through
+        // `Queue::push`, an unsafe fn with that contract) that its regions stay
+        // valid and untouched until the completion is reaped.
+        let result = unsafe { exec::execute(&decoded, streams) };
+        if result.status == WD_STATUS_OK {
+            c.bytes_in.fetch_add(result.consumed as u64, Ordering::Relaxed);
+            c.bytes_out.fetch_add(result.produced as u64, Ordering::Relaxed);
+        } else {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+impl SoftQueue {
+    #[allow(dead_code)]
+    fn mapping_len(&self) -> usize {
+        self.map.len()
+    }
+}

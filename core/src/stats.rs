@@ -1,0 +1,78 @@
+//! Counters: per queue, summed per process.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One queue's counters (the user-side view).
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    pub requests: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub errors: AtomicU64,
+    pub doorbells: AtomicU64,
+    pub max_inflight: AtomicU64,
+}
+
+/// A snapshot of the process's counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct Stats {
+    /// Requests that went through a queue.
+    pub offloaded: u64,
+    /// Requests run in the caller's thread (too small, or no device).
+    pub inline: u64,
+    /// Queue requests that failed on the device and were re-run in software.
+    pub fallbacks: u64,
+    /// Requests that ended in an error (bad input included).
+    pub errors: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Doorbells rung (syscalls or futex wakes) for queue requests.
+    pub doorbells: u64,
+    /// Most requests one queue had in flight at once.
+    pub max_inflight: u64,
+    /// Queues created so far.
+    pub queues: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ProcessCounters {
+    pub inline: AtomicU64,
+    pub fallbacks: AtomicU64,
+    pub inline_errors: AtomicU64,
+    pub inline_bytes_in: AtomicU64,
+    pub inline_bytes_out: AtomicU64,
+    pub queues: Mutex<Vec<Arc<QueueCounters>>>,
+}
+
+impl ProcessCounters {
+    pub fn new_queue(&self) -> Arc<QueueCounters> {
+        let c = Arc::new(QueueCounters::default());
+        self.queues.lock().unwrap().push(c.clone());
+        c
+    }
+
+    pub fn snapshot(&self) -> Stats {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = Stats {
+            inline: r(&self.inline),
+            fallbacks: r(&self.fallbacks),
+            errors: r(&self.inline_errors),
+            bytes_in: r(&self.inline_bytes_in),
+            bytes_out: r(&self.inline_bytes_out),
+            ..Default::default()
+        };
+        let queues = self.queues.lock().unwrap();
+        s.queues = queues.len() as u64;
+        for q in queues.iter() {
+            s.offloaded += r(&q.requests);
+            s.bytes_in += r(&q.bytes_in);
+            s.bytes_out += r(&q.bytes_out);
+            s.errors += r(&q.errors);
+            s.doorbells += r(&q.doorbells);
+            s.max_inflight = s.max_inflight.max(r(&q.max_inflight));
+        }
+        s
+    }
+}

@@ -1,0 +1,337 @@
+//! Streaming sessions. Compression streams keep their state in the engine
+//! serving a queue (WD_DESC_F_STREAM); the choice between a queue and the
+//! inline engine is made on the first call, from the size of its input.
+//! Hash and cipher sessions run on the inline engines: OpenSSL-style callers
+//! duplicate contexts mid-stream (EVP_MD_CTX_copy), which engine-held state
+//! cannot do; their one-shot forms (`digest`, `aead_seal`, ...) offload.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use warpdrive_engines as eng;
+
+use crate::api::{alg_of_format, engine_error, run_counted, status_result, CipherMode, Direction, Flush, Format, HashAlg, Progress};
+use crate::device::{global, OwnedQueue, Warpdrive};
+use crate::error::{Error, Result};
+use crate::queue::{Job, Src};
+use crate::uapi::*;
+
+/// The stream id every session uses on the queue it owns exclusively.
+const STREAM_ID: u32 = 0;
+
+enum Backing<S> {
+    /// Nothing happened yet; the first call decides.
+    Undecided,
+    Inline(S),
+    Queue { q: OwnedQueue, started: bool },
+}
+
+fn flush_flags(flush: Flush) -> u8 {
+    match flush {
+        Flush::None => 0,
+        Flush::Sync => WD_DESC_F_SYNC_FLUSH,
+        Flush::Full => WD_DESC_F_FULL_FLUSH,
+        Flush::Finish => WD_DESC_F_LAST,
+    }
+}
+
+fn eng_flush(flush: Flush) -> eng::Flush {
+    match flush {
+        Flush::None => eng::Flush::None,
+        Flush::Sync => eng::Flush::Sync,
+        Flush::Full => eng::Flush::Full,
+        Flush::Finish => eng::Flush::Finish,
+    }
+}
+
+/// A compression stream with zlib's contract: output never exceeds the
+/// buffer given, pending output stays inside, `Flush::Finish` is repeated
+/// until `done`.
+pub struct Deflater {
+    wd: Arc<Warpdrive>,
+    format: Format,
+    level: u32,
+    backing: Backing<eng::DeflateStream>,
+    checksum: u32,
+}
+
+impl Deflater {
+    pub fn new(format: Format, level: u32) -> Result<Deflater> {
+        Self::with_instance(global(), format, level)
+    }
+
+    pub fn with_instance(wd: Arc<Warpdrive>, format: Format, level: u32) -> Result<Deflater> {
+        if level > 9 {
+            return Err(Error::InvalidArgument("compression level must be 0..=9"));
+        }
+        Ok(Deflater { wd, format, level, backing: Backing::Undecided, checksum: 0 })
+    }
+
+    /// Whether this stream's state lives in a device engine.
+    pub fn is_offloaded(&self) -> bool {
+        matches!(self.backing, Backing::Queue { .. })
+    }
+
+    /// crc32 (raw, gzip) or adler32 (zlib) of the input so far.
+    pub fn checksum(&self) -> u32 {
+        match &self.backing {
+            Backing::Inline(s) => s.checksum(),
+            _ => self.checksum,
+        }
+    }
+
+    /// Starts over with the same parameters (deflateReset).
+    pub fn reset(&mut self) {
+        self.backing = match std::mem::replace(&mut self.backing, Backing::Undecided) {
+            Backing::Queue { q, .. } => Backing::Queue { q, started: false },
+            Backing::Inline(mut s) => {
+                s.reset();
+                Backing::Inline(s)
+            }
+            Backing::Undecided => Backing::Undecided,
+        };
+        self.checksum = 0;
+    }
+
+    pub fn deflate(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
+        if let Backing::Undecided = self.backing {
+            self.backing = match (input.len() >= self.wd.inline_max().compress)
+                .then(|| self.wd.checkout_owned())
+                .flatten()
+                .filter(|q| q.supports_streams())
+            {
+                Some(q) => Backing::Queue { q, started: false },
+                None => Backing::Inline(eng::DeflateStream::new(self.format, self.level).map_err(|s| engine_error(s, "deflate"))?),
+            };
+        }
+        match &mut self.backing {
+            Backing::Inline(s) => {
+                self.wd.counters.inline.fetch_add(1, Ordering::Relaxed);
+                let o = s.run(input, output, eng_flush(flush)).map_err(|s| engine_error(s, "deflate"))?;
+                Ok(Progress { consumed: o.consumed, produced: o.produced, done: o.stream_end })
+            }
+            Backing::Queue { q, started } => {
+                let mut flags = WD_DESC_F_STREAM | flush_flags(flush);
+                if !*started {
+                    flags |= WD_DESC_F_FIRST;
+                }
+                let desc = WdDesc {
+                    opcode: WD_OP_COMPRESS,
+                    alg: alg_of_format(self.format),
+                    level: self.level as u8,
+                    flags,
+                    stream_id: STREAM_ID,
+                    ..Default::default()
+                };
+                let (input, output) = clamp_piece(input, output);
+                let cqe = run_counted(q.get(), Job { desc, src: Src::Slice(input), dst: output, aux: &mut [] })?;
+                status_result(&cqe, "deflate")?;
+                *started = true;
+                self.checksum = cqe.checksum;
+                Ok(Progress {
+                    consumed: cqe.consumed as usize,
+                    produced: cqe.produced as usize,
+                    done: cqe.flags & WD_CQE_F_STREAM_END != 0,
+                })
+            }
+            Backing::Undecided => unreachable!("decided above"),
+        }
+    }
+}
+
+/// A decompression stream with zlib's contract.
+pub struct Inflater {
+    wd: Arc<Warpdrive>,
+    format: Format,
+    backing: Backing<eng::InflateStream>,
+    checksum: u32,
+}
+
+impl Inflater {
+    pub fn new(format: Format) -> Result<Inflater> {
+        Self::with_instance(global(), format)
+    }
+
+    pub fn with_instance(wd: Arc<Warpdrive>, format: Format) -> Result<Inflater> {
+        Ok(Inflater { wd, format, backing: Backing::Undecided, checksum: 0 })
+    }
+
+    pub fn is_offloaded(&self) -> bool {
+        matches!(self.backing, Backing::Queue { .. })
+    }
+
+    pub fn checksum(&self) -> u32 {
+        match &self.backing {
+            Backing::Inline(s) => s.checksum(),
+            _ => self.checksum,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.backing = match std::mem::replace(&mut self.backing, Backing::Undecided) {
+            Backing::Queue { q, .. } => Backing::Queue { q, started: false },
+            Backing::Inline(mut s) => {
+                s.reset();
+                Backing::Inline(s)
+            }
+            Backing::Undecided => Backing::Undecided,
+        };
+        self.checksum = 0;
+    }
+
+    pub fn inflate(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
+        if let Backing::Undecided = self.backing {
+            self.backing = match (input.len() >= self.wd.inline_max().decompress)
+                .then(|| self.wd.checkout_owned())
+                .flatten()
+                .filter(|q| q.supports_streams())
+            {
+                Some(q) => Backing::Queue { q, started: false },
+                None => Backing::Inline(eng::InflateStream::new(self.format).map_err(|s| engine_error(s, "inflate"))?),
+            };
+        }
+        match &mut self.backing {
+            Backing::Inline(s) => {
+                self.wd.counters.inline.fetch_add(1, Ordering::Relaxed);
+                let o = s.run(input, output).map_err(|s| engine_error(s, "inflate"))?;
+                Ok(Progress { consumed: o.consumed, produced: o.produced, done: o.stream_end })
+            }
+            Backing::Queue { q, started } => {
+                let mut flags = WD_DESC_F_STREAM;
+                if !*started {
+                    flags |= WD_DESC_F_FIRST;
+                }
+                let desc = WdDesc {
+                    opcode: WD_OP_DECOMPRESS,
+                    alg: alg_of_format(self.format),
+                    flags,
+                    stream_id: STREAM_ID,
+                    ..Default::default()
+                };
+                let (input, output) = clamp_piece(input, output);
+                let cqe = run_counted(q.get(), Job { desc, src: Src::Slice(input), dst: output, aux: &mut [] })?;
+                status_result(&cqe, "inflate")?;
+                *started = true;
+                self.checksum = cqe.checksum;
+                Ok(Progress {
+                    consumed: cqe.consumed as usize,
+                    produced: cqe.produced as usize,
+                    done: cqe.flags & WD_CQE_F_STREAM_END != 0,
+                })
+            }
+            Backing::Undecided => unreachable!("decided above"),
+        }
+    }
+}
+
+/// One descriptor moves at most WD_MAX_REQUEST_BYTES each way; a stream
+/// simply reports less progress for bigger buffers, as zlib may.
+fn clamp_piece<'a>(input: &'a [u8], output: &'a mut [u8]) -> (&'a [u8], &'a mut [u8]) {
+    let max = WD_MAX_REQUEST_BYTES as usize;
+    let i = input.len().min(max);
+    let o = output.len().min(max);
+    (&input[..i], &mut output[..o])
+}
+
+/// A streaming digest or HMAC.
+pub struct Hasher {
+    alg: HashAlg,
+    state: eng::HashStream,
+}
+
+impl Hasher {
+    pub fn new(alg: HashAlg) -> Result<Hasher> {
+        let state = eng::HashStream::new(alg).map_err(|s| engine_error(s, "digest"))?;
+        Ok(Hasher { alg, state })
+    }
+
+    pub fn new_hmac(alg: HashAlg, key: &[u8]) -> Result<Hasher> {
+        let state = eng::HashStream::new_hmac(alg, key).map_err(|s| engine_error(s, "HMAC"))?;
+        Ok(Hasher { alg, state })
+    }
+
+    /// An independent copy of the session state (EVP_MD_CTX_copy).
+    pub fn try_clone(&self) -> Result<Hasher> {
+        let state = self.state.try_clone().map_err(|s| engine_error(s, "digest"))?;
+        Ok(Hasher { alg: self.alg, state })
+    }
+
+    pub fn algorithm(&self) -> HashAlg {
+        self.alg
+    }
+
+    pub fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.state.update(data).map_err(|s| engine_error(s, "digest"))
+    }
+
+    /// Writes the digest; the session must not be updated afterwards.
+    pub fn finish(&mut self, out: &mut [u8]) -> Result<usize> {
+        if out.len() < self.alg.digest_len() {
+            return Err(Error::OutputTooSmall { needed: Some(self.alg.digest_len()) });
+        }
+        self.state.finish(out).map_err(|s| engine_error(s, "digest"))
+    }
+}
+
+/// A streaming AES-GCM/CTR/CBC session.
+pub struct CipherCtx {
+    state: eng::CipherStream,
+    mode: CipherMode,
+}
+
+impl CipherCtx {
+    pub fn new(mode: CipherMode, dir: Direction, key: &[u8], iv: &[u8], padding: bool) -> Result<CipherCtx> {
+        let m = match mode {
+            CipherMode::Gcm => eng::CipherMode::Gcm,
+            CipherMode::Ctr => eng::CipherMode::Ctr,
+            CipherMode::Cbc => eng::CipherMode::Cbc,
+        };
+        let state = eng::CipherStream::new(m, dir == Direction::Encrypt, padding, key, iv)
+            .map_err(|s| engine_error(s, "cipher key or IV"))?;
+        Ok(CipherCtx { state, mode })
+    }
+
+    pub fn mode(&self) -> CipherMode {
+        self.mode
+    }
+
+    /// An independent copy of the session state (EVP_CIPHER_CTX_copy).
+    pub fn try_clone(&self) -> Result<CipherCtx> {
+        let state = self.state.try_clone().map_err(|s| engine_error(s, "cipher"))?;
+        Ok(CipherCtx { state, mode: self.mode })
+    }
+
+    /// Bytes `update` will write for `input_len` more input bytes.
+    pub fn update_len(&self, input_len: usize) -> usize {
+        self.state.update_len(input_len)
+    }
+
+    /// GCM: authenticated data, before any update.
+    pub fn set_aad(&mut self, aad: &[u8]) -> Result<()> {
+        self.state.set_aad(aad).map_err(|s| engine_error(s, "AAD"))
+    }
+
+    pub fn update(&mut self, input: &[u8], output: &mut [u8]) -> Result<usize> {
+        self.state.update(input, output).map_err(|s| engine_error(s, "cipher"))
+    }
+
+    /// `update` of `buf[..len]`, output written from `buf[0]`.
+    pub fn update_in_place(&mut self, buf: &mut [u8], len: usize) -> Result<usize> {
+        self.state.update_in_place(buf, len).map_err(|s| engine_error(s, "cipher"))
+    }
+
+    /// Ends the message; for GCM decryption checks the tag set before.
+    pub fn finish(&mut self, output: &mut [u8]) -> Result<usize> {
+        self.state.finish(output).map_err(|s| engine_error(s, "cipher"))
+    }
+
+    /// GCM encryption: the tag, after `finish`.
+    pub fn get_tag(&self, out: &mut [u8]) -> Result<()> {
+        self.state.tag(out).map_err(|s| engine_error(s, "GCM tag"))
+    }
+
+    /// GCM decryption: the expected tag, before `finish`.
+    pub fn set_tag(&mut self, tag: &[u8]) -> Result<()> {
+        self.state.set_expected_tag(tag).map_err(|s| engine_error(s, "GCM tag"))
+    }
+}
