@@ -82,7 +82,10 @@ fn check_key(key: &[u8]) -> Result<()> {
     if matches!(key.len(), 16 | 24 | 32) {
         Ok(())
     } else {
-        Err(Error::InvalidLength { what: "AES key", len: key.len() })
+        Err(Error::InvalidLength {
+            what: "AES key",
+            len: key.len(),
+        })
     }
 }
 
@@ -90,19 +93,31 @@ fn check_iv16(iv: &[u8]) -> Result<()> {
     if iv.len() == 16 {
         Ok(())
     } else {
-        Err(Error::InvalidLength { what: "IV", len: iv.len() })
+        Err(Error::InvalidLength {
+            what: "IV",
+            len: iv.len(),
+        })
     }
 }
 
 fn check_gcm(iv: &[u8], tag_len: usize, aad: &[u8]) -> Result<()> {
     if iv.is_empty() || iv.len() > WD_MAX_IV_BYTES as usize {
-        return Err(Error::InvalidLength { what: "GCM IV", len: iv.len() });
+        return Err(Error::InvalidLength {
+            what: "GCM IV",
+            len: iv.len(),
+        });
     }
     if !(4..=16).contains(&tag_len) {
-        return Err(Error::InvalidLength { what: "GCM tag", len: tag_len });
+        return Err(Error::InvalidLength {
+            what: "GCM tag",
+            len: tag_len,
+        });
     }
     if aad.len() > WD_MAX_AAD_BYTES as usize {
-        return Err(Error::InvalidLength { what: "AAD", len: aad.len() });
+        return Err(Error::InvalidLength {
+            what: "AAD",
+            len: aad.len(),
+        });
     }
     Ok(())
 }
@@ -121,7 +136,12 @@ impl Warpdrive {
     /// Runs `offload` on a pooled queue when `size` reaches `threshold`.
     /// None means: run it inline (too small, no queue, or the device failed,
     /// which is counted as a fallback).
-    fn try_offload<T>(&self, size: usize, threshold: usize, offload: impl FnOnce(&mut Queue) -> Result<T>) -> Option<Result<T>> {
+    fn try_offload<T>(
+        &self,
+        size: usize,
+        threshold: usize,
+        offload: impl FnOnce(&mut Queue) -> Result<T>,
+    ) -> Option<Result<T>> {
         if size < threshold {
             return None;
         }
@@ -154,24 +174,46 @@ impl Warpdrive {
     }
 
     /// Compresses `src` into `dst` as one complete stream; returns its size.
-    pub fn compress(&self, format: Format, level: u32, src: &[u8], dst: &mut [u8]) -> Result<usize> {
+    pub fn compress(
+        &self,
+        format: Format,
+        level: u32,
+        src: &[u8],
+        dst: &mut [u8],
+    ) -> Result<usize> {
         if level > 9 {
             return Err(Error::InvalidArgument("compression level must be 0..=9"));
         }
         check_request_len(src.len())?;
         let dst_len = dst.len().min(WD_MAX_REQUEST_BYTES as usize);
         if let Some(r) = self.try_offload(src.len(), self.inline_max().compress, |q| {
-                let desc = WdDesc { opcode: WD_OP_COMPRESS, alg: alg_of_format(format), level: level as u8, ..Default::default() };
-                let cqe = run_counted(q, Job { desc, src: Src::Slice(src), dst: &mut dst[..dst_len], aux: &mut [] })?;
-                status_result(&cqe, "compress").map(|_| cqe.produced as usize)
-            }) {
+            let desc = WdDesc {
+                opcode: WD_OP_COMPRESS,
+                alg: alg_of_format(format),
+                level: level as u8,
+                ..Default::default()
+            };
+            let cqe = run_counted(
+                q,
+                Job {
+                    desc,
+                    src: Src::Slice(src),
+                    dst: &mut dst[..dst_len],
+                    aux: &mut [],
+                },
+            )?;
+            status_result(&cqe, "compress").map(|_| cqe.produced as usize)
+        }) {
             return r;
         }
-        self.inline({
+        self.inline(
+            {
                 eng::compress(format, level, src, dst)
                     .map(|o| o.produced)
                     .map_err(|s| engine_error(s, "compress"))
-            }, |&n| (src.len(), n))
+            },
+            |&n| (src.len(), n),
+        )
     }
 
     /// Decompresses one complete stream from the start of `src`.
@@ -179,18 +221,41 @@ impl Warpdrive {
         check_request_len(src.len())?;
         let dst_len = dst.len().min(WD_MAX_REQUEST_BYTES as usize);
         if let Some(r) = self.try_offload(src.len(), self.inline_max().decompress, |q| {
-                let desc = WdDesc { opcode: WD_OP_DECOMPRESS, alg: alg_of_format(format), ..Default::default() };
-                let cqe = run_counted(q, Job { desc, src: Src::Slice(src), dst: &mut dst[..dst_len], aux: &mut [] })?;
-                status_result(&cqe, "decompress")?;
-                Ok(Progress { consumed: cqe.consumed as usize, produced: cqe.produced as usize, done: true })
-            }) {
+            let desc = WdDesc {
+                opcode: WD_OP_DECOMPRESS,
+                alg: alg_of_format(format),
+                ..Default::default()
+            };
+            let cqe = run_counted(
+                q,
+                Job {
+                    desc,
+                    src: Src::Slice(src),
+                    dst: &mut dst[..dst_len],
+                    aux: &mut [],
+                },
+            )?;
+            status_result(&cqe, "decompress")?;
+            Ok(Progress {
+                consumed: cqe.consumed as usize,
+                produced: cqe.produced as usize,
+                done: true,
+            })
+        }) {
             return r;
         }
-        self.inline({
+        self.inline(
+            {
                 eng::decompress(format, src, dst)
-                    .map(|o| Progress { consumed: o.consumed, produced: o.produced, done: true })
+                    .map(|o| Progress {
+                        consumed: o.consumed,
+                        produced: o.produced,
+                        done: true,
+                    })
                     .map_err(|s| engine_error(s, "decompress"))
-            }, |p| (p.consumed, p.produced))
+            },
+            |p| (p.consumed, p.produced),
+        )
     }
 
     pub fn digest(&self, alg: HashAlg, data: &[u8], out: &mut [u8]) -> Result<usize> {
@@ -203,52 +268,105 @@ impl Warpdrive {
 
     fn hash(&self, alg: HashAlg, key: Option<&[u8]>, data: &[u8], out: &mut [u8]) -> Result<usize> {
         if out.len() < alg.digest_len() {
-            return Err(Error::OutputTooSmall { needed: Some(alg.digest_len()) });
+            return Err(Error::OutputTooSmall {
+                needed: Some(alg.digest_len()),
+            });
         }
         check_request_len(data.len())?;
         let key_fits = key.is_none_or(|k| k.len() <= WD_MAX_KEY_BYTES as usize);
-        let threshold = if key_fits { self.inline_max().hash } else { usize::MAX };
+        let threshold = if key_fits {
+            self.inline_max().hash
+        } else {
+            usize::MAX
+        };
         let out_len = out.len().min(64);
         if let Some(r) = self.try_offload(data.len(), threshold, |q| {
-                let k = key.unwrap_or(&[]);
-                let mut aux = k.to_vec();
-                let desc = WdDesc { opcode: WD_OP_HASH, alg: alg_of_hash(alg, key.is_some()), key_len: k.len() as u8, ..Default::default() };
-                let cqe = run_counted(q, Job { desc, src: Src::Slice(data), dst: &mut out[..out_len], aux: &mut aux })?;
-                status_result(&cqe, "hash").map(|_| cqe.produced as usize)
-            }) {
+            let k = key.unwrap_or(&[]);
+            let mut aux = k.to_vec();
+            let desc = WdDesc {
+                opcode: WD_OP_HASH,
+                alg: alg_of_hash(alg, key.is_some()),
+                key_len: k.len() as u8,
+                ..Default::default()
+            };
+            let cqe = run_counted(
+                q,
+                Job {
+                    desc,
+                    src: Src::Slice(data),
+                    dst: &mut out[..out_len],
+                    aux: &mut aux,
+                },
+            )?;
+            status_result(&cqe, "hash").map(|_| cqe.produced as usize)
+        }) {
             return r;
         }
-        self.inline(match key {
+        self.inline(
+            match key {
                 Some(k) => eng::hmac(alg, k, data, out).map_err(inline_err("HMAC")),
                 None => eng::digest(alg, data, out).map_err(inline_err("digest")),
-            }, |&n| (data.len(), n))
+            },
+            |&n| (data.len(), n),
+        )
     }
 
     /// AES-GCM encryption; `tag` receives the tag (4..=16 bytes).
-    pub fn aead_seal(&self, key: &[u8], iv: &[u8], aad: &[u8], plaintext: &[u8], out: &mut [u8], tag: &mut [u8]) -> Result<()> {
+    pub fn aead_seal(
+        &self,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<()> {
         check_key(key)?;
         check_gcm(iv, tag.len(), aad)?;
         check_request_len(plaintext.len())?;
         if out.len() < plaintext.len() {
-            return Err(Error::OutputTooSmall { needed: Some(plaintext.len()) });
+            return Err(Error::OutputTooSmall {
+                needed: Some(plaintext.len()),
+            });
         }
         let n = plaintext.len();
         if let Some(r) = self.try_offload(n, self.inline_max().cipher, |q| {
-                let mut aux = aux_area(key, iv, aad, tag);
-                let desc = gcm_desc(WD_OP_ENCRYPT, key, iv, aad, tag.len());
-                let cqe = run_counted(q, Job { desc, src: Src::Slice(plaintext), dst: &mut out[..n], aux: &mut aux })?;
-                status_result(&cqe, "AES-GCM")?;
-                tag.copy_from_slice(&aux[aux.len() - tag.len()..]);
-                Ok(())
-            }) {
+            let mut aux = aux_area(key, iv, aad, tag);
+            let desc = gcm_desc(WD_OP_ENCRYPT, key, iv, aad, tag.len());
+            let cqe = run_counted(
+                q,
+                Job {
+                    desc,
+                    src: Src::Slice(plaintext),
+                    dst: &mut out[..n],
+                    aux: &mut aux,
+                },
+            )?;
+            status_result(&cqe, "AES-GCM")?;
+            tag.copy_from_slice(&aux[aux.len() - tag.len()..]);
+            Ok(())
+        }) {
             return r;
         }
-        self.inline(eng::gcm_seal(key, iv, aad, plaintext, out, tag).map(|_| ()).map_err(inline_err("AES-GCM")), |_| (n, n))
+        self.inline(
+            eng::gcm_seal(key, iv, aad, plaintext, out, tag)
+                .map(|_| ())
+                .map_err(inline_err("AES-GCM")),
+            |_| (n, n),
+        )
     }
 
     /// AES-GCM decryption; on a tag mismatch returns `AuthFailed` and leaves
     /// `out` zeroed.
-    pub fn aead_open(&self, key: &[u8], iv: &[u8], aad: &[u8], ciphertext: &[u8], tag: &[u8], out: &mut [u8]) -> Result<()> {
+    pub fn aead_open(
+        &self,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
         check_key(key)?;
         check_gcm(iv, tag.len(), aad)?;
         check_request_len(ciphertext.len())?;
@@ -257,13 +375,26 @@ impl Warpdrive {
             return Err(Error::OutputTooSmall { needed: Some(n) });
         }
         let r = match self.try_offload(n, self.inline_max().cipher, |q| {
-                let mut aux = aux_area(key, iv, aad, tag);
-                let desc = gcm_desc(WD_OP_DECRYPT, key, iv, aad, tag.len());
-                let cqe = run_counted(q, Job { desc, src: Src::Slice(ciphertext), dst: &mut out[..n], aux: &mut aux })?;
-                status_result(&cqe, "AES-GCM")
-            }) {
+            let mut aux = aux_area(key, iv, aad, tag);
+            let desc = gcm_desc(WD_OP_DECRYPT, key, iv, aad, tag.len());
+            let cqe = run_counted(
+                q,
+                Job {
+                    desc,
+                    src: Src::Slice(ciphertext),
+                    dst: &mut out[..n],
+                    aux: &mut aux,
+                },
+            )?;
+            status_result(&cqe, "AES-GCM")
+        }) {
             Some(r) => r,
-            None => self.inline(eng::gcm_open(key, iv, aad, ciphertext, out, tag).map(|_| ()).map_err(inline_err("AES-GCM")), |_| (n, n)),
+            None => self.inline(
+                eng::gcm_open(key, iv, aad, ciphertext, out, tag)
+                    .map(|_| ())
+                    .map_err(inline_err("AES-GCM")),
+                |_| (n, n),
+            ),
         };
         if r.is_err() {
             out[..n].fill(0);
@@ -272,40 +403,67 @@ impl Warpdrive {
     }
 
     /// AES-CTR or AES-CBC over a whole message; returns bytes written.
-    pub fn cipher(&self, mode: CipherMode, dir: Direction, key: &[u8], iv: &[u8], padding: bool, input: &[u8], out: &mut [u8]) -> Result<usize> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn cipher(
+        &self,
+        mode: CipherMode,
+        dir: Direction,
+        key: &[u8],
+        iv: &[u8],
+        padding: bool,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
         check_key(key)?;
         check_iv16(iv)?;
         check_request_len(input.len())?;
         let (alg, encrypt) = match mode {
             CipherMode::Ctr => (WD_ALG_AES_CTR, dir == Direction::Encrypt),
             CipherMode::Cbc => (WD_ALG_AES_CBC, dir == Direction::Encrypt),
-            CipherMode::Gcm => return Err(Error::InvalidArgument("use aead_seal/aead_open for GCM")),
+            CipherMode::Gcm => {
+                return Err(Error::InvalidArgument("use aead_seal/aead_open for GCM"))
+            }
         };
         let out_len = out.len().min(WD_MAX_REQUEST_BYTES as usize);
         if let Some(r) = self.try_offload(input.len(), self.inline_max().cipher, |q| {
-                let mut aux = aux_area(key, iv, &[], &[]);
-                let mut desc = WdDesc {
-                    opcode: if encrypt { WD_OP_ENCRYPT } else { WD_OP_DECRYPT },
-                    alg,
-                    key_len: key.len() as u8,
-                    iv_len: 16,
-                    ..Default::default()
-                };
-                if mode == CipherMode::Cbc && !padding {
-                    desc.flags |= WD_DESC_F_NO_PADDING;
-                }
-                let cqe = run_counted(q, Job { desc, src: Src::Slice(input), dst: &mut out[..out_len], aux: &mut aux })?;
-                status_result(&cqe, "AES").map(|_| cqe.produced as usize)
-            }) {
+            let mut aux = aux_area(key, iv, &[], &[]);
+            let mut desc = WdDesc {
+                opcode: if encrypt {
+                    WD_OP_ENCRYPT
+                } else {
+                    WD_OP_DECRYPT
+                },
+                alg,
+                key_len: key.len() as u8,
+                iv_len: 16,
+                ..Default::default()
+            };
+            if mode == CipherMode::Cbc && !padding {
+                desc.flags |= WD_DESC_F_NO_PADDING;
+            }
+            let cqe = run_counted(
+                q,
+                Job {
+                    desc,
+                    src: Src::Slice(input),
+                    dst: &mut out[..out_len],
+                    aux: &mut aux,
+                },
+            )?;
+            status_result(&cqe, "AES").map(|_| cqe.produced as usize)
+        }) {
             return r;
         }
-        self.inline({
+        self.inline(
+            {
                 let r = match mode {
                     CipherMode::Ctr => eng::ctr(key, iv, input, out),
                     _ => eng::cbc(encrypt, padding, key, iv, input, out),
                 };
                 r.map(|o| o.produced).map_err(|s| engine_error(s, "AES"))
-            }, |&n| (input.len(), n))
+            },
+            |&n| (input.len(), n),
+        )
     }
 }
 
@@ -323,7 +481,10 @@ fn gcm_desc(opcode: u8, key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize) -> Wd
 
 fn check_request_len(n: usize) -> Result<()> {
     if n > WD_MAX_REQUEST_BYTES as usize {
-        Err(Error::InvalidLength { what: "request", len: n })
+        Err(Error::InvalidLength {
+            what: "request",
+            len: n,
+        })
     } else {
         Ok(())
     }
@@ -338,7 +499,8 @@ pub(crate) fn run_counted(q: &mut Queue, job: Job<'_>) -> Result<WdCqe> {
     match &r {
         Ok(cqe) if cqe.status == WD_STATUS_OK => {
             c.bytes_in.fetch_add(cqe.consumed as u64, Ordering::Relaxed);
-            c.bytes_out.fetch_add(cqe.produced as u64, Ordering::Relaxed);
+            c.bytes_out
+                .fetch_add(cqe.produced as u64, Ordering::Relaxed);
         }
         _ => {
             c.errors.fetch_add(1, Ordering::Relaxed);
@@ -377,14 +539,37 @@ pub fn hmac(alg: HashAlg, key: &[u8], data: &[u8], out: &mut [u8]) -> Result<usi
     global().hmac(alg, key, data, out)
 }
 
-pub fn aead_seal(key: &[u8], iv: &[u8], aad: &[u8], plaintext: &[u8], out: &mut [u8], tag: &mut [u8]) -> Result<()> {
+pub fn aead_seal(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut [u8],
+    tag: &mut [u8],
+) -> Result<()> {
     global().aead_seal(key, iv, aad, plaintext, out, tag)
 }
 
-pub fn aead_open(key: &[u8], iv: &[u8], aad: &[u8], ciphertext: &[u8], tag: &[u8], out: &mut [u8]) -> Result<()> {
+pub fn aead_open(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+    tag: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
     global().aead_open(key, iv, aad, ciphertext, tag, out)
 }
 
-pub fn cipher(mode: CipherMode, dir: Direction, key: &[u8], iv: &[u8], padding: bool, input: &[u8], out: &mut [u8]) -> Result<usize> {
+#[allow(clippy::too_many_arguments)]
+pub fn cipher(
+    mode: CipherMode,
+    dir: Direction,
+    key: &[u8],
+    iv: &[u8],
+    padding: bool,
+    input: &[u8],
+    out: &mut [u8],
+) -> Result<usize> {
     global().cipher(mode, dir, key, iv, padding, input, out)
 }

@@ -61,7 +61,12 @@ impl InlineMax {
     };
 
     pub fn all(n: usize) -> InlineMax {
-        InlineMax { compress: n, decompress: n, cipher: n, hash: n }
+        InlineMax {
+            compress: n,
+            decompress: n,
+            cipher: n,
+            hash: n,
+        }
     }
 }
 
@@ -120,7 +125,9 @@ impl Config {
                 _ => BackendChoice::Auto,
             };
         }
-        c.device = std::env::var("WARPDRIVE_DEVICE").ok().filter(|s| !s.is_empty());
+        c.device = std::env::var("WARPDRIVE_DEVICE")
+            .ok()
+            .filter(|s| !s.is_empty());
         if let Some(n) = env_usize("WARPDRIVE_ENGINES") {
             c.engines = n.clamp(1, 64);
         }
@@ -173,9 +180,9 @@ impl Warpdrive {
         };
         let device = match config.backend {
             BackendChoice::Inline => Device::None,
-            BackendChoice::Kernel => Device::Kernel(
-                kernel().ok_or(Error::Unsupported("no /dev/warpdrive device"))?,
-            ),
+            BackendChoice::Kernel => {
+                Device::Kernel(kernel().ok_or(Error::Unsupported("no /dev/warpdrive device"))?)
+            }
             BackendChoice::Softdev => Device::Soft(SoftDevice::new(config.engines)?),
             BackendChoice::Auto => match kernel() {
                 Some(k) => Device::Kernel(k),
@@ -216,13 +223,22 @@ impl Warpdrive {
         self.counters.snapshot()
     }
 
+    /// Engine-side counters of the software device, if that is the backend.
+    pub fn device_stats(&self) -> Option<crate::softdev::DeviceStats> {
+        match &self.device {
+            Device::Soft(s) => Some(s.stats()),
+            _ => None,
+        }
+    }
+
     /// Binds a new queue on the backend (not from the pool).
     pub fn bind_queue(&self) -> Result<Queue> {
         let counters = self.counters.new_queue();
         match &self.device {
             Device::Soft(s) => Queue::new_soft(s.create_queue(self.config.sq_entries)?, counters),
             Device::Kernel(k) => Queue::new_kernel(
-                k.bind(self.config.sq_entries).map_err(Error::from_io_device)?,
+                k.bind(self.config.sq_entries)
+                    .map_err(Error::from_io_device)?,
                 counters,
             ),
             Device::None => Err(Error::Unsupported("inline backend has no queues")),
@@ -237,14 +253,20 @@ impl Warpdrive {
             return None;
         }
         if let Some(q) = self.pool.lock().unwrap().pop() {
-            return Some(PooledQueue { owner: self, queue: Some(q) });
+            return Some(PooledQueue {
+                owner: self,
+                queue: Some(q),
+            });
         }
         if self.bound.fetch_add(1, Ordering::AcqRel) >= self.config.max_queues {
             self.bound.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
         match self.bind_queue() {
-            Ok(q) => Some(PooledQueue { owner: self, queue: Some(q) }),
+            Ok(q) => Some(PooledQueue {
+                owner: self,
+                queue: Some(q),
+            }),
             Err(_) => {
                 self.bound.fetch_sub(1, Ordering::AcqRel);
                 self.failures.fetch_add(1, Ordering::Relaxed);
@@ -255,10 +277,6 @@ impl Warpdrive {
 
     pub(crate) fn inline_max(&self) -> &InlineMax {
         &self.config.inline_max
-    }
-
-    pub(crate) fn has_queues(&self) -> bool {
-        !matches!(self.device, Device::None)
     }
 }
 
@@ -310,7 +328,10 @@ impl OwnedQueue {
 impl Drop for OwnedQueue {
     fn drop(&mut self) {
         if let Some(q) = self.queue.take() {
-            PooledQueue { owner: &self.owner, queue: Some(q) };
+            PooledQueue {
+                owner: &self.owner,
+                queue: Some(q),
+            };
         }
     }
 }
@@ -320,7 +341,10 @@ impl Warpdrive {
     pub(crate) fn checkout_owned(self: &Arc<Self>) -> Option<OwnedQueue> {
         let mut pooled = self.checkout()?;
         let queue = pooled.queue.take();
-        Some(OwnedQueue { owner: self.clone(), queue })
+        Some(OwnedQueue {
+            owner: self.clone(),
+            queue,
+        })
     }
 }
 
@@ -350,15 +374,21 @@ pub fn global() -> Arc<Warpdrive> {
         }
     }
     let instance = Arc::new(Warpdrive::new(Config::from_env()).unwrap_or_else(|_| {
-        Warpdrive::new(Config { backend: BackendChoice::Inline, ..Config::from_env() })
-            .expect("the inline backend cannot fail")
+        Warpdrive::new(Config {
+            backend: BackendChoice::Inline,
+            ..Config::from_env()
+        })
+        .expect("the inline backend cannot fail")
     }));
     if let Some(old) = guard.take() {
         if old.pid != pid {
             std::mem::forget(old.instance);
         }
     }
-    *guard = Some(GlobalSlot { pid, instance: instance.clone() });
+    *guard = Some(GlobalSlot {
+        pid,
+        instance: instance.clone(),
+    });
     instance
 }
 

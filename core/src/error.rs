@@ -50,7 +50,10 @@ impl Error {
 
     /// Whether running the same request in software could succeed.
     pub fn is_device_failure(&self) -> bool {
-        matches!(self, Error::DeviceGone | Error::Busy | Error::Io(_) | Error::Internal(_) | Error::Cancelled)
+        matches!(
+            self,
+            Error::DeviceGone | Error::Busy | Error::Io(_) | Error::Internal(_) | Error::Cancelled
+        )
     }
 
     /// A stable number for the C API (0 is success there).

@@ -42,7 +42,11 @@ pub(crate) struct BufferWindow {
 pub(crate) enum AddressMode<'a> {
     /// Addresses are pointers in this process (shared virtual addressing).
     Sva,
-    /// Addresses are offsets into these buffers, and nothing else.
+    /// Addresses are offsets into these buffers, and nothing else. The
+    /// software device serves SVA queues only; this mode's checks (the same
+    /// rules the kernel module applies) are exercised by the unit tests and
+    /// the `descriptor` fuzz target.
+    #[allow(dead_code)]
     Buffers(&'a [BufferWindow]),
 }
 
@@ -67,7 +71,10 @@ fn resolve(mode: AddressMode<'_>, buf: u16, addr: u64, len: u32) -> Result<Regio
             if addr < SVA_MIN || end > SVA_MAX {
                 return Err(WD_STATUS_BAD_ADDRESS);
             }
-            Ok(Region { ptr: addr as usize, len: len as usize })
+            Ok(Region {
+                ptr: addr as usize,
+                len: len as usize,
+            })
         }
         AddressMode::Buffers(windows) => {
             if len == 0 {
@@ -81,7 +88,10 @@ fn resolve(mode: AddressMode<'_>, buf: u16, addr: u64, len: u32) -> Result<Regio
             if end > w.len as u64 {
                 return Err(WD_STATUS_BAD_ADDRESS);
             }
-            Ok(Region { ptr: w.base + addr as usize, len: len as usize })
+            Ok(Region {
+                ptr: w.base + addr as usize,
+                len: len as usize,
+            })
         }
     }
 }
@@ -162,7 +172,12 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
         }
         None
     };
-    let (kl, il, tl, al) = (d.key_len as u32, d.iv_len as u32, d.tag_len as u32, d.aad_len);
+    let (kl, il, tl, al) = (
+        d.key_len as u32,
+        d.iv_len as u32,
+        d.tag_len as u32,
+        d.aad_len,
+    );
     let no_aux = kl == 0 && il == 0 && tl == 0 && al == 0;
     let op = match d.opcode {
         WD_OP_NOP => Op::Nop,
@@ -186,7 +201,11 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
             }
             let kind = match d.alg {
                 WD_ALG_AES_GCM => {
-                    if il == 0 || il > WD_MAX_IV_BYTES || !(4..=16).contains(&tl) || al > WD_MAX_AAD_BYTES {
+                    if il == 0
+                        || il > WD_MAX_IV_BYTES
+                        || !(4..=16).contains(&tl)
+                        || al > WD_MAX_AAD_BYTES
+                    {
                         return Err(WD_STATUS_INVALID_LENGTH);
                     }
                     CipherKind::Gcm
@@ -198,7 +217,9 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
                     if d.alg == WD_ALG_AES_CTR {
                         CipherKind::Ctr
                     } else {
-                        CipherKind::Cbc { padding: d.flags & WD_DESC_F_NO_PADDING == 0 }
+                        CipherKind::Cbc {
+                            padding: d.flags & WD_DESC_F_NO_PADDING == 0,
+                        }
                     }
                 }
                 _ => return Err(WD_STATUS_INVALID_ALG),
@@ -246,7 +267,11 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
     let aux_len = kl + il + tl + al; // at most 255 * 3 + 2^20: no overflow
     let aux = resolve(mode, d.aux_buf, d.aux_addr, aux_len)?;
     let part = |start: u32, len: u32| Region {
-        ptr: if len == 0 { 0 } else { aux.ptr + start as usize },
+        ptr: if len == 0 {
+            0
+        } else {
+            aux.ptr + start as usize
+        },
         len: len as usize,
     };
     let key = part(0, kl);
@@ -260,11 +285,25 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
     let cipher = matches!(op, Op::Seal(_) | Op::Open(_));
     if (src.overlaps(&dst) && !(in_place && cipher))
         || dst.overlaps(&aux)
-        || (tag.len != 0 && (tag.overlaps(&src) || tag.overlaps(&key) || tag.overlaps(&iv) || tag.overlaps(&aad)))
+        || (tag.len != 0
+            && (tag.overlaps(&src)
+                || tag.overlaps(&key)
+                || tag.overlaps(&iv)
+                || tag.overlaps(&aad)))
     {
         return Err(WD_STATUS_BAD_ADDRESS);
     }
-    Ok(Decoded { op, flags: d.flags, stream, src, dst, key, iv, aad, tag })
+    Ok(Decoded {
+        op,
+        flags: d.flags,
+        stream,
+        src,
+        dst,
+        key,
+        iv,
+        aad,
+        tag,
+    })
 }
 
 /// Per-stream engine state, kept per queue.
@@ -306,7 +345,10 @@ pub(crate) struct Done {
 
 impl Done {
     fn err(status: u32) -> Done {
-        Done { status, ..Default::default() }
+        Done {
+            status,
+            ..Default::default()
+        }
     }
 
     fn from_outcome(o: &eng::Outcome) -> Done {
@@ -385,145 +427,158 @@ unsafe fn execute_inner(d: &Decoded, streams: &mut Streams) -> Done {
     // SAFETY: every ro()/rw() below is on a region of `d`, valid per the
     // caller's contract; each writable region is handed out once.
     unsafe {
-    let first = d.flags & WD_DESC_F_FIRST != 0;
-    let last = d.flags & WD_DESC_F_LAST != 0;
-    let result = match (d.op, d.stream) {
-        (Op::Nop, _) => Ok(eng::Outcome::default()),
-        (Op::StreamFree, Some(id)) => {
-            *streams.slot(id) = None;
-            Ok(eng::Outcome::default())
-        }
-        (Op::Compress(f, level), None) => eng::compress(f, level, ro(d.src), rw(d.dst)),
-        (Op::Decompress(f), None) => eng::decompress(f, ro(d.src), rw(d.dst)),
-        (Op::Compress(f, level), Some(id)) => {
-            let slot = streams.slot(id);
-            if first {
-                match eng::DeflateStream::new(f, level) {
-                    Ok(s) => *slot = Some(StreamState::Deflate(s)),
-                    Err(e) => return Done::err(status_of(e)),
+        let first = d.flags & WD_DESC_F_FIRST != 0;
+        let last = d.flags & WD_DESC_F_LAST != 0;
+        let result =
+            match (d.op, d.stream) {
+                (Op::Nop, _) => Ok(eng::Outcome::default()),
+                (Op::StreamFree, Some(id)) => {
+                    *streams.slot(id) = None;
+                    Ok(eng::Outcome::default())
                 }
-            }
-            let flush = if last {
-                eng::Flush::Finish
-            } else if d.flags & WD_DESC_F_FULL_FLUSH != 0 {
-                eng::Flush::Full
-            } else if d.flags & WD_DESC_F_SYNC_FLUSH != 0 {
-                eng::Flush::Sync
-            } else {
-                eng::Flush::None
-            };
-            match slot {
-                Some(StreamState::Deflate(s)) => s.run(ro(d.src), rw(d.dst), flush),
-                _ => return Done::err(WD_STATUS_BAD_STREAM),
-            }
-        }
-        (Op::Decompress(f), Some(id)) => {
-            let slot = streams.slot(id);
-            if first {
-                match eng::InflateStream::new(f) {
-                    Ok(s) => *slot = Some(StreamState::Inflate(s)),
-                    Err(e) => return Done::err(status_of(e)),
-                }
-            }
-            match slot {
-                Some(StreamState::Inflate(s)) => s.run(ro(d.src), rw(d.dst)),
-                _ => return Done::err(WD_STATUS_BAD_STREAM),
-            }
-        }
-        (Op::Hash(alg, keyed), None) => {
-            let n = if keyed {
-                eng::hmac(alg, ro(d.key), ro(d.src), rw(d.dst))
-            } else {
-                eng::digest(alg, ro(d.src), rw(d.dst))
-            };
-            n.map(|n| eng::Outcome { produced: n, consumed: d.src.len, ..Default::default() })
-        }
-        (Op::Hash(alg, keyed), Some(id)) => {
-            let slot = streams.slot(id);
-            if first {
-                let s = if keyed {
-                    eng::HashStream::new_hmac(alg, ro(d.key))
-                } else {
-                    eng::HashStream::new(alg)
-                };
-                match s {
-                    Ok(s) => *slot = Some(StreamState::Hash(s)),
-                    Err(e) => return Done::err(status_of(e)),
-                }
-            }
-            let Some(StreamState::Hash(s)) = slot else {
-                return Done::err(WD_STATUS_BAD_STREAM);
-            };
-            let r = s.update(ro(d.src)).and_then(|()| {
-                if last {
-                    s.finish(rw(d.dst))
-                } else {
-                    Ok(0)
-                }
-            });
-            if last {
-                *slot = None;
-            }
-            r.map(|n| eng::Outcome { produced: n, consumed: d.src.len, ..Default::default() })
-        }
-        (Op::Seal(kind) | Op::Open(kind), None) => {
-            let encrypt = matches!(d.op, Op::Seal(_));
-            let in_place = d.src.len != 0 && d.src.ptr == d.dst.ptr;
-            one_shot_cipher(kind, encrypt, in_place, d)
-        }
-        (Op::Seal(kind) | Op::Open(kind), Some(id)) => {
-            let encrypt = matches!(d.op, Op::Seal(_));
-            let slot = streams.slot(id);
-            if first {
-                let (mode, padding) = match kind {
-                    CipherKind::Gcm => (eng::CipherMode::Gcm, false),
-                    CipherKind::Ctr => (eng::CipherMode::Ctr, false),
-                    CipherKind::Cbc { padding } => (eng::CipherMode::Cbc, padding),
-                };
-                match eng::CipherStream::new(mode, encrypt, padding, ro(d.key), ro(d.iv)) {
-                    Ok(mut s) => {
-                        if d.aad.len != 0 {
-                            if let Err(e) = s.set_aad(ro(d.aad)) {
-                                return Done::err(status_of(e));
-                            }
+                (Op::Compress(f, level), None) => eng::compress(f, level, ro(d.src), rw(d.dst)),
+                (Op::Decompress(f), None) => eng::decompress(f, ro(d.src), rw(d.dst)),
+                (Op::Compress(f, level), Some(id)) => {
+                    let slot = streams.slot(id);
+                    if first {
+                        match eng::DeflateStream::new(f, level) {
+                            Ok(s) => *slot = Some(StreamState::Deflate(s)),
+                            Err(e) => return Done::err(status_of(e)),
                         }
-                        *slot = Some(StreamState::Cipher(s));
                     }
-                    Err(e) => return Done::err(status_of(e)),
+                    let flush = if last {
+                        eng::Flush::Finish
+                    } else if d.flags & WD_DESC_F_FULL_FLUSH != 0 {
+                        eng::Flush::Full
+                    } else if d.flags & WD_DESC_F_SYNC_FLUSH != 0 {
+                        eng::Flush::Sync
+                    } else {
+                        eng::Flush::None
+                    };
+                    match slot {
+                        Some(StreamState::Deflate(s)) => s.run(ro(d.src), rw(d.dst), flush),
+                        _ => return Done::err(WD_STATUS_BAD_STREAM),
+                    }
                 }
-            }
-            let Some(StreamState::Cipher(s)) = slot else {
-                return Done::err(WD_STATUS_BAD_STREAM);
+                (Op::Decompress(f), Some(id)) => {
+                    let slot = streams.slot(id);
+                    if first {
+                        match eng::InflateStream::new(f) {
+                            Ok(s) => *slot = Some(StreamState::Inflate(s)),
+                            Err(e) => return Done::err(status_of(e)),
+                        }
+                    }
+                    match slot {
+                        Some(StreamState::Inflate(s)) => s.run(ro(d.src), rw(d.dst)),
+                        _ => return Done::err(WD_STATUS_BAD_STREAM),
+                    }
+                }
+                (Op::Hash(alg, keyed), None) => {
+                    let n = if keyed {
+                        eng::hmac(alg, ro(d.key), ro(d.src), rw(d.dst))
+                    } else {
+                        eng::digest(alg, ro(d.src), rw(d.dst))
+                    };
+                    n.map(|n| eng::Outcome {
+                        produced: n,
+                        consumed: d.src.len,
+                        ..Default::default()
+                    })
+                }
+                (Op::Hash(alg, keyed), Some(id)) => {
+                    let slot = streams.slot(id);
+                    if first {
+                        let s = if keyed {
+                            eng::HashStream::new_hmac(alg, ro(d.key))
+                        } else {
+                            eng::HashStream::new(alg)
+                        };
+                        match s {
+                            Ok(s) => *slot = Some(StreamState::Hash(s)),
+                            Err(e) => return Done::err(status_of(e)),
+                        }
+                    }
+                    let Some(StreamState::Hash(s)) = slot else {
+                        return Done::err(WD_STATUS_BAD_STREAM);
+                    };
+                    let r = s.update(ro(d.src)).and_then(|()| {
+                        if last {
+                            s.finish(rw(d.dst))
+                        } else {
+                            Ok(0)
+                        }
+                    });
+                    if last {
+                        *slot = None;
+                    }
+                    r.map(|n| eng::Outcome {
+                        produced: n,
+                        consumed: d.src.len,
+                        ..Default::default()
+                    })
+                }
+                (Op::Seal(kind) | Op::Open(kind), None) => {
+                    let encrypt = matches!(d.op, Op::Seal(_));
+                    let in_place = d.src.len != 0 && d.src.ptr == d.dst.ptr;
+                    one_shot_cipher(kind, encrypt, in_place, d)
+                }
+                (Op::Seal(kind) | Op::Open(kind), Some(id)) => {
+                    let encrypt = matches!(d.op, Op::Seal(_));
+                    let slot = streams.slot(id);
+                    if first {
+                        let (mode, padding) = match kind {
+                            CipherKind::Gcm => (eng::CipherMode::Gcm, false),
+                            CipherKind::Ctr => (eng::CipherMode::Ctr, false),
+                            CipherKind::Cbc { padding } => (eng::CipherMode::Cbc, padding),
+                        };
+                        match eng::CipherStream::new(mode, encrypt, padding, ro(d.key), ro(d.iv)) {
+                            Ok(mut s) => {
+                                if d.aad.len != 0 {
+                                    if let Err(e) = s.set_aad(ro(d.aad)) {
+                                        return Done::err(status_of(e));
+                                    }
+                                }
+                                *slot = Some(StreamState::Cipher(s));
+                            }
+                            Err(e) => return Done::err(status_of(e)),
+                        }
+                    }
+                    let Some(StreamState::Cipher(s)) = slot else {
+                        return Done::err(WD_STATUS_BAD_STREAM);
+                    };
+                    let dst = rw(d.dst);
+                    let r = s.update(ro(d.src), dst).and_then(|n| {
+                        if !last {
+                            return Ok(n);
+                        }
+                        if !encrypt && d.tag.len != 0 {
+                            s.set_expected_tag(ro(d.tag))?;
+                        }
+                        let m = s.finish(&mut dst[n..])?;
+                        if encrypt && d.tag.len != 0 {
+                            s.tag(rw(d.tag))?;
+                        }
+                        Ok(n + m)
+                    });
+                    if last {
+                        *slot = None;
+                    }
+                    r.map(|n| eng::Outcome {
+                        produced: n,
+                        consumed: d.src.len,
+                        ..Default::default()
+                    })
+                }
+                (_, _) => return Done::err(WD_STATUS_INTERNAL),
             };
-            let dst = rw(d.dst);
-            let r = s.update(ro(d.src), dst).and_then(|n| {
-                if !last {
-                    return Ok(n);
-                }
-                if !encrypt && d.tag.len != 0 {
-                    s.set_expected_tag(ro(d.tag))?;
-                }
-                let m = s.finish(&mut dst[n..])?;
-                if encrypt && d.tag.len != 0 {
-                    s.tag(rw(d.tag))?;
-                }
-                Ok(n + m)
-            });
-            if last {
-                *slot = None;
+        match result {
+            Ok(o) => Done::from_outcome(&o),
+            Err(e) => {
+                let mut done = Done::err(status_of(e));
+                done.needed = e.needed().min(u32::MAX as usize) as u32;
+                done
             }
-            r.map(|n| eng::Outcome { produced: n, consumed: d.src.len, ..Default::default() })
         }
-        (_, _) => return Done::err(WD_STATUS_INTERNAL),
-    };
-    match result {
-        Ok(o) => Done::from_outcome(&o),
-        Err(e) => {
-            let mut done = Done::err(status_of(e));
-            done.needed = e.needed().min(u32::MAX as usize) as u32;
-            done
-        }
-    }
     }
 }
 
@@ -538,31 +593,39 @@ unsafe fn one_shot_cipher(
     // SAFETY: as for execute(): every region of `d` is valid and each
     // writable one is handed out once.
     unsafe {
-    let (key, iv) = (ro(d.key), ro(d.iv));
-    match (kind, in_place) {
-        (CipherKind::Gcm, false) if encrypt => eng::gcm_seal(key, iv, ro(d.aad), ro(d.src), rw(d.dst), rw(d.tag)),
-        (CipherKind::Gcm, false) => eng::gcm_open(key, iv, ro(d.aad), ro(d.src), rw(d.dst), ro(d.tag)),
-        (CipherKind::Gcm, true) => {
-            let buf = &mut rw(d.dst)[..d.src.len.min(d.dst.len)];
-            if d.dst.len < d.src.len {
-                return Err(eng::Status::DstTooSmall { needed: d.src.len });
+        let (key, iv) = (ro(d.key), ro(d.iv));
+        match (kind, in_place) {
+            (CipherKind::Gcm, false) if encrypt => {
+                eng::gcm_seal(key, iv, ro(d.aad), ro(d.src), rw(d.dst), rw(d.tag))
             }
-            if encrypt {
-                eng::gcm_seal_in_place(key, iv, ro(d.aad), buf, rw(d.tag))
-            } else {
-                eng::gcm_open_in_place(key, iv, ro(d.aad), buf, ro(d.tag))
+            (CipherKind::Gcm, false) => {
+                eng::gcm_open(key, iv, ro(d.aad), ro(d.src), rw(d.dst), ro(d.tag))
+            }
+            (CipherKind::Gcm, true) => {
+                let buf = &mut rw(d.dst)[..d.src.len.min(d.dst.len)];
+                if d.dst.len < d.src.len {
+                    return Err(eng::Status::DstTooSmall { needed: d.src.len });
+                }
+                if encrypt {
+                    eng::gcm_seal_in_place(key, iv, ro(d.aad), buf, rw(d.tag))
+                } else {
+                    eng::gcm_open_in_place(key, iv, ro(d.aad), buf, ro(d.tag))
+                }
+            }
+            (CipherKind::Ctr, false) => eng::ctr(key, iv, ro(d.src), rw(d.dst)),
+            (CipherKind::Ctr, true) => {
+                if d.dst.len < d.src.len {
+                    return Err(eng::Status::DstTooSmall { needed: d.src.len });
+                }
+                eng::ctr_in_place(key, iv, &mut rw(d.dst)[..d.src.len])
+            }
+            (CipherKind::Cbc { padding }, false) => {
+                eng::cbc(encrypt, padding, key, iv, ro(d.src), rw(d.dst))
+            }
+            (CipherKind::Cbc { padding }, true) => {
+                eng::cbc_in_place(encrypt, padding, key, iv, rw(d.dst), d.src.len)
             }
         }
-        (CipherKind::Ctr, false) => eng::ctr(key, iv, ro(d.src), rw(d.dst)),
-        (CipherKind::Ctr, true) => {
-            if d.dst.len < d.src.len {
-                return Err(eng::Status::DstTooSmall { needed: d.src.len });
-            }
-            eng::ctr_in_place(key, iv, &mut rw(d.dst)[..d.src.len])
-        }
-        (CipherKind::Cbc { padding }, false) => eng::cbc(encrypt, padding, key, iv, ro(d.src), rw(d.dst)),
-        (CipherKind::Cbc { padding }, true) => eng::cbc_in_place(encrypt, padding, key, iv, rw(d.dst), d.src.len),
-    }
     }
 }
 
@@ -571,14 +634,24 @@ mod tests {
     use super::*;
 
     fn desc(op: u8, alg: u8) -> WdDesc {
-        WdDesc { opcode: op, alg, ..Default::default() }
+        WdDesc {
+            opcode: op,
+            alg,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn unknown_opcodes_algorithms_and_flags_are_rejected() {
         let m = AddressMode::Sva;
-        assert_eq!(decode(&desc(99, 0), m).unwrap_err(), WD_STATUS_INVALID_OPCODE);
-        assert_eq!(decode(&desc(WD_OP_COMPRESS, 77), m).unwrap_err(), WD_STATUS_INVALID_ALG);
+        assert_eq!(
+            decode(&desc(99, 0), m).unwrap_err(),
+            WD_STATUS_INVALID_OPCODE
+        );
+        assert_eq!(
+            decode(&desc(WD_OP_COMPRESS, 77), m).unwrap_err(),
+            WD_STATUS_INVALID_ALG
+        );
         let mut d = desc(WD_OP_NOP, 0);
         d.resv1 = 1;
         assert_eq!(decode(&d, m).unwrap_err(), WD_STATUS_INVALID_FLAGS);
@@ -589,7 +662,11 @@ mod tests {
 
     #[test]
     fn buffer_mode_refuses_anything_outside_the_buffers() {
-        let windows = [BufferWindow { handle: 1, base: 0x10000, len: 4096 }];
+        let windows = [BufferWindow {
+            handle: 1,
+            base: 0x10000,
+            len: 4096,
+        }];
         let m = AddressMode::Buffers(&windows);
         let mut d = desc(WD_OP_COMPRESS, WD_ALG_GZIP);
         d.src_buf = 1;
@@ -599,17 +676,23 @@ mod tests {
         d.dst_len = 2048;
         assert!(decode(&d, m).is_ok());
         let cases: [fn(&mut WdDesc); 6] = [
-            |d| d.dst_len = 2049,                          // one byte past the end
-            |d| d.src_buf = 2,                             // someone else's handle
-            |d| d.src_buf = 0,                             // no buffer at all
-            |d| d.src_addr = u64::MAX - 10,                // offset + len overflows
-            |d| d.src_len = u32::MAX,                      // absurd length
-            |d| { d.src_addr = 2000; d.src_len = 100 },   // overlaps dst
+            |d| d.dst_len = 2049,           // one byte past the end
+            |d| d.src_buf = 2,              // someone else's handle
+            |d| d.src_buf = 0,              // no buffer at all
+            |d| d.src_addr = u64::MAX - 10, // offset + len overflows
+            |d| d.src_len = u32::MAX,       // absurd length
+            |d| {
+                d.src_addr = 2000;
+                d.src_len = 100
+            }, // overlaps dst
         ];
         for (i, break_it) in cases.iter().enumerate() {
             let mut bad = d;
             break_it(&mut bad);
-            assert!(decode(&bad, m).is_err(), "case {i} passed validation: {bad:?}");
+            assert!(
+                decode(&bad, m).is_err(),
+                "case {i} passed validation: {bad:?}"
+            );
         }
     }
 
@@ -620,12 +703,21 @@ mod tests {
         d.src_len = 10;
         d.dst_addr = 0x7000_0000;
         d.dst_len = 32;
-        assert_eq!(decode(&d, AddressMode::Sva).unwrap_err(), WD_STATUS_BAD_ADDRESS);
+        assert_eq!(
+            decode(&d, AddressMode::Sva).unwrap_err(),
+            WD_STATUS_BAD_ADDRESS
+        );
         d.src_addr = 0xffff_8000_0000_0000;
-        assert_eq!(decode(&d, AddressMode::Sva).unwrap_err(), WD_STATUS_BAD_ADDRESS);
+        assert_eq!(
+            decode(&d, AddressMode::Sva).unwrap_err(),
+            WD_STATUS_BAD_ADDRESS
+        );
         d.src_addr = 0x6000_0000;
         d.dst_len = 31;
-        assert_eq!(decode(&d, AddressMode::Sva).unwrap_err(), WD_STATUS_DST_TOO_SMALL);
+        assert_eq!(
+            decode(&d, AddressMode::Sva).unwrap_err(),
+            WD_STATUS_DST_TOO_SMALL
+        );
     }
 
     #[test]
@@ -634,13 +726,88 @@ mod tests {
         d.key_len = 17;
         d.iv_len = 12;
         d.tag_len = 16;
-        assert_eq!(decode(&d, AddressMode::Sva).unwrap_err(), WD_STATUS_INVALID_LENGTH);
+        assert_eq!(
+            decode(&d, AddressMode::Sva).unwrap_err(),
+            WD_STATUS_INVALID_LENGTH
+        );
         d.key_len = 32;
         d.tag_len = 17;
-        assert_eq!(decode(&d, AddressMode::Sva).unwrap_err(), WD_STATUS_INVALID_LENGTH);
+        assert_eq!(
+            decode(&d, AddressMode::Sva).unwrap_err(),
+            WD_STATUS_INVALID_LENGTH
+        );
         let mut d = desc(WD_OP_ENCRYPT, WD_ALG_AES_CBC);
         d.key_len = 16;
         d.iv_len = 12;
-        assert_eq!(decode(&d, AddressMode::Sva).unwrap_err(), WD_STATUS_INVALID_LENGTH);
+        assert_eq!(
+            decode(&d, AddressMode::Sva).unwrap_err(),
+            WD_STATUS_INVALID_LENGTH
+        );
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Arbitrary descriptors against the buffer-mode validator: whatever it
+    //! accepts must name only memory inside the caller's buffers.
+    use super::*;
+    use proptest::prelude::*;
+
+    const WINDOWS: [BufferWindow; 2] = [
+        BufferWindow {
+            handle: 1,
+            base: 0x10_0000,
+            len: 8192,
+        },
+        BufferWindow {
+            handle: 2,
+            base: 0x20_0000,
+            len: 65536,
+        },
+    ];
+
+    fn inside(r: &Region) -> bool {
+        r.len == 0
+            || WINDOWS
+                .iter()
+                .any(|w| r.ptr >= w.base && r.end() <= w.base + w.len)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn accepted_descriptors_stay_inside_the_buffers(bytes in proptest::array::uniform32(any::<u8>()), more in proptest::array::uniform32(any::<u8>()), small in any::<bool>()) {
+            let mut raw = [0u8; 64];
+            raw[..32].copy_from_slice(&bytes);
+            raw[32..].copy_from_slice(&more);
+            // SAFETY: WdDesc is plain old data, every bit pattern is valid.
+            let mut d: WdDesc = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
+            if small {
+                // Steer half the cases toward plausible values so validation
+                // gets past the first checks.
+                d.opcode %= 7;
+                d.alg %= 17;
+                d.flags &= WD_DESC_F_ALL;
+                d.resv0 = 0;
+                d.resv1 = 0;
+                d.src_buf %= 3;
+                d.dst_buf %= 3;
+                d.aux_buf %= 3;
+                d.src_addr %= 70_000;
+                d.dst_addr %= 70_000;
+                d.aux_addr %= 70_000;
+                d.src_len %= 70_000;
+                d.dst_len %= 70_000;
+                d.aad_len %= 1000;
+            }
+            if let Ok(dec) = decode(&d, AddressMode::Buffers(&WINDOWS)) {
+                for r in [dec.src, dec.dst, dec.key, dec.iv, dec.aad, dec.tag] {
+                    prop_assert!(inside(&r), "{r:?} escapes the buffers for {d:?}");
+                }
+                let in_place = dec.src.len != 0 && dec.src.ptr == dec.dst.ptr;
+                prop_assert!(!dec.src.overlaps(&dec.dst) || in_place);
+                prop_assert!(!dec.dst.overlaps(&dec.tag) && !dec.dst.overlaps(&dec.key));
+            }
+        }
     }
 }

@@ -39,7 +39,9 @@ impl KernelDevice {
     /// One sysfs attribute of this device, trimmed.
     pub fn attribute(&self, name: &str) -> Option<String> {
         let p = Path::new(SYSFS_CLASS).join(&self.name).join(name);
-        std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     pub fn info(&self) -> io::Result<WdDeviceInfo> {
@@ -48,7 +50,7 @@ impl KernelDevice {
     }
 
     /// Opens a context and binds a queue, with SVA if the device offers it.
-    pub fn bind(&self, sq_entries: u32) -> io::Result<KernelQueue> {
+    pub(crate) fn bind(&self, sq_entries: u32) -> io::Result<KernelQueue> {
         let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
         let mut bind = WdQueueBind {
             sq_entries,
@@ -69,11 +71,19 @@ impl KernelDevice {
         if bind.abi_version != WD_ABI_VERSION {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                format!("device speaks ABI {}, this library {}", bind.abi_version, WD_ABI_VERSION),
+                format!(
+                    "device speaks ABI {}, this library {}",
+                    bind.abi_version, WD_ABI_VERSION
+                ),
             ));
         }
         let ring = sys::map_device(&file, bind.ring_mmap_offset, bind.ring_mmap_size as usize)?;
-        Ok(KernelQueue { bounce: None, ring, file, bind })
+        Ok(KernelQueue {
+            bounce: None,
+            ring,
+            file,
+            bind,
+        })
     }
 }
 
@@ -90,7 +100,9 @@ impl Bounce {
     }
 
     fn ptr(&self) -> *mut u8 {
-        self.map.as_ref().map_or(std::ptr::null_mut(), |m| m.as_mut_ptr())
+        self.map
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |m| m.as_mut_ptr())
     }
 
     pub fn write(&self, offset: usize, data: &[u8]) {
@@ -104,7 +116,9 @@ impl Bounce {
     pub fn read(&self, offset: usize, out: &mut [u8]) {
         assert!(offset + out.len() <= self.size);
         // SAFETY: as in write(); the descriptor has completed.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr().add(offset), out.as_mut_ptr(), out.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr().add(offset), out.as_mut_ptr(), out.len())
+        };
     }
 }
 
@@ -122,10 +136,6 @@ impl KernelQueue {
 
     pub fn doorbell(&self) -> io::Result<u32> {
         sys::doorbell(self.file.as_fd())
-    }
-
-    pub fn submit_sync(&self) -> io::Result<u32> {
-        sys::submit_sync(self.file.as_fd())
     }
 
     pub fn poll(&self, timeout_ms: i32) -> io::Result<bool> {

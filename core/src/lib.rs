@@ -8,6 +8,7 @@
 //! the ABI.
 
 mod api;
+mod asyncq;
 mod device;
 mod error;
 mod exec;
@@ -24,9 +25,11 @@ pub use api::{
     aead_open, aead_seal, cipher, compress, compress_bound, decompress, digest, hmac, CipherMode,
     Direction, Flush, Format, HashAlg, Progress,
 };
+pub use asyncq::{AsyncQueue, Completion, Operation, Request};
 pub use device::{global, stats, BackendChoice, BackendKind, Config, InlineMax, Warpdrive};
 pub use error::{Error, Result};
 pub use kernel::KernelDevice;
 pub use queue::Queue;
+pub use softdev::DeviceStats;
 pub use stats::Stats;
 pub use stream::{CipherCtx, Deflater, Hasher, Inflater};

@@ -21,8 +21,6 @@ pub(crate) enum Backend {
 /// Where a request's input is.
 pub(crate) enum Src<'a> {
     Slice(&'a [u8]),
-    /// The first `n` bytes of dst are the input (ciphers only).
-    InPlace(usize),
 }
 
 /// One request to run synchronously: a descriptor template (opcode, alg,
@@ -49,7 +47,10 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub(crate) fn new_soft(handle: SoftQueueHandle, counters: std::sync::Arc<QueueCounters>) -> Result<Queue> {
+    pub(crate) fn new_soft(
+        handle: SoftQueueHandle,
+        counters: std::sync::Arc<QueueCounters>,
+    ) -> Result<Queue> {
         // SAFETY: the handle owns the mapping and lives in this Queue beside
         // the views (fields drop after use; the views hold raw pointers only).
         let (sq, cq) = unsafe {
@@ -69,7 +70,10 @@ impl Queue {
         })
     }
 
-    pub(crate) fn new_kernel(kq: KernelQueue, counters: std::sync::Arc<QueueCounters>) -> Result<Queue> {
+    pub(crate) fn new_kernel(
+        kq: KernelQueue,
+        counters: std::sync::Arc<QueueCounters>,
+    ) -> Result<Queue> {
         // SAFETY: as in new_soft: the KernelQueue owns the ring mapping.
         let (sq, cq) = unsafe {
             (
@@ -204,15 +208,21 @@ impl Queue {
 
     fn run_sva(&mut self, job: Job<'_>) -> Result<WdCqe> {
         let mut desc = job.desc;
-        let (src_ptr, src_len) = match job.src {
-            Src::Slice(s) => (s.as_ptr() as u64, s.len()),
-            Src::InPlace(n) => (job.dst.as_ptr() as u64, n),
-        };
+        let Src::Slice(s) = job.src;
+        let (src_ptr, src_len) = (s.as_ptr() as u64, s.len());
         desc.src_addr = if src_len == 0 { 0 } else { src_ptr };
         desc.src_len = src_len as u32;
-        desc.dst_addr = if job.dst.is_empty() { 0 } else { job.dst.as_mut_ptr() as u64 };
+        desc.dst_addr = if job.dst.is_empty() {
+            0
+        } else {
+            job.dst.as_mut_ptr() as u64
+        };
         desc.dst_len = job.dst.len() as u32;
-        desc.aux_addr = if job.aux.is_empty() { 0 } else { job.aux.as_mut_ptr() as u64 };
+        desc.aux_addr = if job.aux.is_empty() {
+            0
+        } else {
+            job.aux.as_mut_ptr() as u64
+        };
         desc.user_data = self.next_user_data;
         self.next_user_data += 1;
         // SAFETY: src, dst and aux are borrowed for this whole call, and this
@@ -233,12 +243,11 @@ impl Queue {
         let Backend::Kernel(k) = &mut self.backend else {
             return Err(Error::internal("buffer mode without a kernel queue"));
         };
-        let src: &[u8] = match job.src {
-            Src::Slice(s) => s,
-            Src::InPlace(n) => &job.dst[..n],
-        };
+        let Src::Slice(src) = job.src;
         let (src_len, dst_len, aux_len) = (src.len(), job.dst.len(), job.aux.len());
-        let bounce = k.bounce(src_len + dst_len + aux_len).map_err(Error::from_io_device)?;
+        let bounce = k
+            .bounce(src_len + dst_len + aux_len)
+            .map_err(Error::from_io_device)?;
         let (src_off, dst_off, aux_off) = (0, src_len, src_len + dst_len);
         bounce.write(src_off, src);
         bounce.write(aux_off, job.aux);
@@ -259,8 +268,12 @@ impl Queue {
         unsafe { self.push(&desc)? };
         self.submit()?;
         let cqe = self.wait()?;
-        let Backend::Kernel(k) = &mut self.backend else { unreachable!() };
-        let bounce = k.current_bounce().ok_or_else(|| Error::internal("bounce buffer vanished"))?;
+        let Backend::Kernel(k) = &mut self.backend else {
+            unreachable!()
+        };
+        let bounce = k
+            .current_bounce()
+            .ok_or_else(|| Error::internal("bounce buffer vanished"))?;
         if cqe.status == WD_STATUS_OK {
             let produced = (cqe.produced as usize).min(dst_len);
             bounce.read(dst_off, &mut job.dst[..produced]);

@@ -28,7 +28,9 @@ use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 use memmap2::MmapRaw;
 
-use crate::uapi::{WdCqe, WdDesc, WdRingOffsets, WD_MAX_RING_ENTRIES, WD_RING_DEAD, WD_RING_NEED_WAKEUP};
+use crate::uapi::{
+    WdCqe, WdDesc, WdRingOffsets, WD_MAX_RING_ENTRIES, WD_RING_DEAD, WD_RING_NEED_WAKEUP,
+};
 
 /// The ring memory as the software device lays it out; the kernel module
 /// reports its own layout through the same offsets struct.
@@ -110,15 +112,23 @@ impl<T> RingPtrs<T> {
     fn new(map: &MmapRaw, off: &WdRingOffsets) -> Result<Self, RingError> {
         let len = map.len();
         let word_ok = |o: u32| (o as usize) % 4 == 0 && (o as usize) + 4 <= len;
-        if ![off.head, off.tail, off.flags, off.dropped, off.ring_mask, off.ring_entries]
-            .into_iter()
-            .all(word_ok)
+        if ![
+            off.head,
+            off.tail,
+            off.flags,
+            off.dropped,
+            off.ring_mask,
+            off.ring_entries,
+        ]
+        .into_iter()
+        .all(word_ok)
         {
             return Err(RingError::BadOffsets);
         }
         let base = map.as_mut_ptr();
         // SAFETY: bounds and alignment checked just above.
-        let count = unsafe { ptr::read_volatile(base.add(off.ring_entries as usize).cast::<u32>()) };
+        let count =
+            unsafe { ptr::read_volatile(base.add(off.ring_entries as usize).cast::<u32>()) };
         if !count.is_power_of_two() || count > WD_MAX_RING_ENTRIES {
             return Err(RingError::BadSize(count));
         }
@@ -184,10 +194,6 @@ impl SqProducer {
         Ok(SqProducer { ring, tail })
     }
 
-    pub fn entries(&self) -> u32 {
-        self.ring.count
-    }
-
     /// Free slots, as far as this producer can tell.
     pub fn space(&self) -> u32 {
         // (B): acquire the consumer's head before reusing its slots.
@@ -218,10 +224,6 @@ impl SqProducer {
 
     pub fn is_dead(&self) -> bool {
         self.ring.flags().load(Ordering::Acquire) & WD_RING_DEAD != 0
-    }
-
-    pub fn dropped(&self) -> u32 {
-        self.ring.dropped().load(Ordering::Relaxed)
     }
 }
 
@@ -277,10 +279,6 @@ impl CqConsumer {
         self.ring.tail()
     }
 
-    pub fn tail_now(&self) -> u32 {
-        self.ring.tail().load(Ordering::Acquire)
-    }
-
     pub fn head(&self) -> u32 {
         self.head
     }
@@ -288,13 +286,17 @@ impl CqConsumer {
     /// (E) consumer side: announce that we are about to sleep; returns true if
     /// a completion arrived meanwhile (then do not sleep).
     pub fn prepare_sleep(&self) -> bool {
-        self.ring.flags().fetch_or(WD_RING_NEED_WAKEUP, Ordering::Relaxed);
+        self.ring
+            .flags()
+            .fetch_or(WD_RING_NEED_WAKEUP, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         self.ring.tail().load(Ordering::Acquire) != self.head
     }
 
     pub fn end_sleep(&self) {
-        self.ring.flags().fetch_and(!WD_RING_NEED_WAKEUP, Ordering::Relaxed);
+        self.ring
+            .flags()
+            .fetch_and(!WD_RING_NEED_WAKEUP, Ordering::Relaxed);
     }
 
     pub fn is_dead(&self) -> bool {
@@ -348,17 +350,17 @@ impl SqConsumer {
 
     /// (E) consumer side; returns true if work arrived meanwhile.
     pub fn prepare_sleep(&self) -> bool {
-        self.ring.flags().fetch_or(WD_RING_NEED_WAKEUP, Ordering::Relaxed);
+        self.ring
+            .flags()
+            .fetch_or(WD_RING_NEED_WAKEUP, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         self.ring.tail().load(Ordering::Acquire) != self.head
     }
 
     pub fn end_sleep(&self) {
-        self.ring.flags().fetch_and(!WD_RING_NEED_WAKEUP, Ordering::Relaxed);
-    }
-
-    pub fn count_dropped(&self) {
-        self.ring.dropped().fetch_add(1, Ordering::Relaxed);
+        self.ring
+            .flags()
+            .fetch_and(!WD_RING_NEED_WAKEUP, Ordering::Relaxed);
     }
 
     pub fn mark_dead(&self) {
@@ -395,7 +397,13 @@ impl CqProducer {
         let slot = self.ring.slot(self.tail);
         // SAFETY: the slot is ours under (D); status is written separately.
         unsafe {
-            ptr::write_volatile(slot, WdCqe { status: u32::MAX, ..*cqe });
+            ptr::write_volatile(
+                slot,
+                WdCqe {
+                    status: u32::MAX,
+                    ..*cqe
+                },
+            );
             let status = &*ptr::addr_of!((*slot).status).cast::<AtomicU32>();
             // (C): status last.
             status.store(cqe.status, Ordering::Release);
@@ -437,19 +445,32 @@ mod tests {
         let (map, l) = ring(4, 8);
         // SAFETY: map outlives the views in this test.
         let (mut p, mut c) = unsafe {
-            (SqProducer::new(&map, &l.sq).unwrap(), SqConsumer::new(&map, &l.sq).unwrap())
+            (
+                SqProducer::new(&map, &l.sq).unwrap(),
+                SqConsumer::new(&map, &l.sq).unwrap(),
+            )
         };
         for i in 0..4 {
-            assert!(p.push(&WdDesc { user_data: i, ..Default::default() }));
+            assert!(p.push(&WdDesc {
+                user_data: i,
+                ..Default::default()
+            }));
         }
-        assert!(!p.push(&WdDesc::default()), "a full ring refuses, never overwrites");
+        assert!(
+            !p.push(&WdDesc::default()),
+            "a full ring refuses, never overwrites"
+        );
         assert_eq!(c.pending().unwrap(), 0, "nothing visible before publish");
         p.publish();
         assert_eq!(c.pending().unwrap(), 4);
         for i in 0..4 {
             assert_eq!(c.take().user_data, i);
         }
-        assert_eq!(p.space(), 0, "slots are not free until the consumer releases");
+        assert_eq!(
+            p.space(),
+            0,
+            "slots are not free until the consumer releases"
+        );
         c.release();
         assert_eq!(p.space(), 4);
     }
@@ -459,10 +480,22 @@ mod tests {
         let (map, l) = ring(2, 2);
         // SAFETY: map outlives the views in this test.
         let (mut p, mut c) = unsafe {
-            (CqProducer::new(&map, &l.cq).unwrap(), CqConsumer::new(&map, &l.cq).unwrap())
+            (
+                CqProducer::new(&map, &l.cq).unwrap(),
+                CqConsumer::new(&map, &l.cq).unwrap(),
+            )
         };
-        assert!(p.push(&WdCqe { user_data: 1, status: 0, produced: 7, ..Default::default() }));
-        assert!(p.push(&WdCqe { user_data: 2, status: 6, ..Default::default() }));
+        assert!(p.push(&WdCqe {
+            user_data: 1,
+            status: 0,
+            produced: 7,
+            ..Default::default()
+        }));
+        assert!(p.push(&WdCqe {
+            user_data: 2,
+            status: 6,
+            ..Default::default()
+        }));
         assert!(!p.push(&WdCqe::default()));
         p.publish();
         let a = c.pop().unwrap().unwrap();
@@ -479,7 +512,8 @@ mod tests {
         // A hostile producer claims 1000 outstanding descriptors.
         // SAFETY: the tail word is inside the header page.
         unsafe {
-            (*map.as_mut_ptr().add(l.sq.tail as usize).cast::<AtomicU32>()).store(1000, Ordering::Release)
+            (*map.as_mut_ptr().add(l.sq.tail as usize).cast::<AtomicU32>())
+                .store(1000, Ordering::Release)
         };
         assert!(matches!(c.pending(), Err(RingError::Corrupt { .. })));
     }
@@ -490,10 +524,12 @@ mod tests {
         let mut bad = l.sq;
         bad.entries = map.len() as u32 - 64;
         // SAFETY: nothing is dereferenced on failure.
-        assert_eq!(unsafe { SqProducer::new(&map, &bad) }.err(), Some(RingError::BadOffsets));
+        let r = unsafe { SqProducer::new(&map, &bad) };
+        assert_eq!(r.err(), Some(RingError::BadOffsets));
         let mut bad = l.cq;
         bad.tail = map.len() as u32;
         // SAFETY: as above.
-        assert_eq!(unsafe { CqConsumer::new(&map, &bad) }.err(), Some(RingError::BadOffsets));
+        let r = unsafe { CqConsumer::new(&map, &bad) };
+        assert_eq!(r.err(), Some(RingError::BadOffsets));
     }
 }

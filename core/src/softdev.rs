@@ -32,7 +32,19 @@ pub(crate) struct SoftQueue {
     streams: Mutex<Streams>,
     /// Set by the owner when it goes away: pending work is cancelled.
     closing: AtomicBool,
-    pub id: u32,
+}
+
+/// A snapshot of the software device's engine-side counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceStats {
+    pub requests: u64,
+    pub errors: u64,
+    /// Descriptors that failed validation.
+    pub rejected: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub queues_created: u64,
+    pub engines: u64,
 }
 
 /// Counters one engine keeps (the software twin of the module's sysfs ones).
@@ -59,7 +71,7 @@ pub struct SoftDevice {
     engines: Vec<Arc<Engine>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_engine: AtomicUsize,
-    next_queue_id: AtomicU32,
+    queues_created: AtomicU32,
     counters: Arc<EngineCounters>,
 }
 
@@ -103,17 +115,24 @@ impl SoftDevice {
             engines: list,
             threads: Mutex::new(threads),
             next_engine: AtomicUsize::new(0),
-            next_queue_id: AtomicU32::new(0),
+            queues_created: AtomicU32::new(0),
             counters,
         })
     }
 
-    pub fn engines(&self) -> usize {
-        self.engines.len()
-    }
-
-    pub(crate) fn counters(&self) -> &EngineCounters {
-        &self.counters
+    /// The engines' own counters (what sysfs shows for a kernel device).
+    pub fn stats(&self) -> DeviceStats {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let c = &self.counters;
+        DeviceStats {
+            requests: r(&c.requests),
+            errors: r(&c.errors),
+            rejected: r(&c.rejected),
+            bytes_in: r(&c.bytes_in),
+            bytes_out: r(&c.bytes_out),
+            queues_created: self.queues_created.load(Ordering::Relaxed) as u64,
+            engines: self.engines.len() as u64,
+        }
     }
 
     /// Creates a queue with `sq_entries` submission slots (a power of two).
@@ -137,8 +156,8 @@ impl SoftDevice {
             cq: Mutex::new(cq),
             streams: Mutex::new(Streams::new()),
             closing: AtomicBool::new(false),
-            id: self.next_queue_id.fetch_add(1, Ordering::Relaxed),
         });
+        self.queues_created.fetch_add(1, Ordering::Relaxed);
         let i = self.next_engine.fetch_add(1, Ordering::Relaxed) % self.engines.len();
         let engine = self.engines[i].clone();
         engine.queues.lock().unwrap().push(queue.clone());
@@ -168,10 +187,6 @@ impl Drop for SoftDevice {
 impl SoftQueueHandle {
     pub fn doorbell(&self) {
         self.engine.ring_doorbell();
-    }
-
-    pub fn id(&self) -> u32 {
-        self.queue.id
     }
 }
 
@@ -216,9 +231,7 @@ impl Engine {
             }
             // (E) consumer side, for every queue this engine serves.
             let seen = self.doorbell.load(Ordering::Acquire);
-            let work_arrived = queues
-                .iter()
-                .any(|q| q.sq.lock().unwrap().prepare_sleep());
+            let work_arrived = queues.iter().any(|q| q.sq.lock().unwrap().prepare_sleep());
             if !work_arrived {
                 sys::futex_wait(&self.doorbell, seen, Some(Duration::from_millis(100)));
             }
@@ -255,7 +268,10 @@ impl Engine {
         while done < pending.min(BATCH) && cq.space() > 0 {
             let desc = sq.take();
             let result = if closing {
-                exec::Done { status: WD_STATUS_CANCELLED, ..Default::default() }
+                exec::Done {
+                    status: WD_STATUS_CANCELLED,
+                    ..Default::default()
+                }
             } else {
                 self.run_one(&desc, &mut streams)
             };
@@ -277,7 +293,10 @@ impl Engine {
             Ok(d) => d,
             Err(status) => {
                 c.rejected.fetch_add(1, Ordering::Relaxed);
-                return exec::Done { status, ..Default::default() };
+                return exec::Done {
+                    status,
+                    ..Default::default()
+                };
             }
         };
         // SAFETY: the software device serves SVA queues of this process only;
@@ -286,8 +305,10 @@ impl Engine {
         // valid and untouched until the completion is reaped.
         let result = unsafe { exec::execute(&decoded, streams) };
         if result.status == WD_STATUS_OK {
-            c.bytes_in.fetch_add(result.consumed as u64, Ordering::Relaxed);
-            c.bytes_out.fetch_add(result.produced as u64, Ordering::Relaxed);
+            c.bytes_in
+                .fetch_add(result.consumed as u64, Ordering::Relaxed);
+            c.bytes_out
+                .fetch_add(result.produced as u64, Ordering::Relaxed);
         } else {
             c.errors.fetch_add(1, Ordering::Relaxed);
         }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use warpdrive_engines as eng;
 
-use crate::api::{alg_of_format, engine_error, run_counted, status_result, CipherMode, Direction, Flush, Format, HashAlg, Progress};
+use crate::api::{
+    alg_of_format, engine_error, run_counted, status_result, CipherMode, Direction, Flush, Format,
+    HashAlg, Progress,
+};
 use crate::device::{global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Src};
@@ -22,8 +25,11 @@ const STREAM_ID: u32 = 0;
 enum Backing<S> {
     /// Nothing happened yet; the first call decides.
     Undecided,
-    Inline(S),
-    Queue { q: OwnedQueue, started: bool },
+    Inline(Box<S>),
+    Queue {
+        q: Box<OwnedQueue>,
+        started: bool,
+    },
 }
 
 fn flush_flags(flush: Flush) -> u8 {
@@ -64,7 +70,13 @@ impl Deflater {
         if level > 9 {
             return Err(Error::InvalidArgument("compression level must be 0..=9"));
         }
-        Ok(Deflater { wd, format, level, backing: Backing::Undecided, checksum: 0 })
+        Ok(Deflater {
+            wd,
+            format,
+            level,
+            backing: Backing::Undecided,
+            checksum: 0,
+        })
     }
 
     /// Whether this stream's state lives in a device engine.
@@ -100,15 +112,27 @@ impl Deflater {
                 .flatten()
                 .filter(|q| q.supports_streams())
             {
-                Some(q) => Backing::Queue { q, started: false },
-                None => Backing::Inline(eng::DeflateStream::new(self.format, self.level).map_err(|s| engine_error(s, "deflate"))?),
+                Some(q) => Backing::Queue {
+                    q: Box::new(q),
+                    started: false,
+                },
+                None => Backing::Inline(Box::new(
+                    eng::DeflateStream::new(self.format, self.level)
+                        .map_err(|s| engine_error(s, "deflate"))?,
+                )),
             };
         }
         match &mut self.backing {
             Backing::Inline(s) => {
                 self.wd.counters.inline.fetch_add(1, Ordering::Relaxed);
-                let o = s.run(input, output, eng_flush(flush)).map_err(|s| engine_error(s, "deflate"))?;
-                Ok(Progress { consumed: o.consumed, produced: o.produced, done: o.stream_end })
+                let o = s
+                    .run(input, output, eng_flush(flush))
+                    .map_err(|s| engine_error(s, "deflate"))?;
+                Ok(Progress {
+                    consumed: o.consumed,
+                    produced: o.produced,
+                    done: o.stream_end,
+                })
             }
             Backing::Queue { q, started } => {
                 let mut flags = WD_DESC_F_STREAM | flush_flags(flush);
@@ -124,7 +148,15 @@ impl Deflater {
                     ..Default::default()
                 };
                 let (input, output) = clamp_piece(input, output);
-                let cqe = run_counted(q.get(), Job { desc, src: Src::Slice(input), dst: output, aux: &mut [] })?;
+                let cqe = run_counted(
+                    q.get(),
+                    Job {
+                        desc,
+                        src: Src::Slice(input),
+                        dst: output,
+                        aux: &mut [],
+                    },
+                )?;
                 status_result(&cqe, "deflate")?;
                 *started = true;
                 self.checksum = cqe.checksum;
@@ -153,7 +185,12 @@ impl Inflater {
     }
 
     pub fn with_instance(wd: Arc<Warpdrive>, format: Format) -> Result<Inflater> {
-        Ok(Inflater { wd, format, backing: Backing::Undecided, checksum: 0 })
+        Ok(Inflater {
+            wd,
+            format,
+            backing: Backing::Undecided,
+            checksum: 0,
+        })
     }
 
     pub fn is_offloaded(&self) -> bool {
@@ -186,15 +223,26 @@ impl Inflater {
                 .flatten()
                 .filter(|q| q.supports_streams())
             {
-                Some(q) => Backing::Queue { q, started: false },
-                None => Backing::Inline(eng::InflateStream::new(self.format).map_err(|s| engine_error(s, "inflate"))?),
+                Some(q) => Backing::Queue {
+                    q: Box::new(q),
+                    started: false,
+                },
+                None => Backing::Inline(Box::new(
+                    eng::InflateStream::new(self.format).map_err(|s| engine_error(s, "inflate"))?,
+                )),
             };
         }
         match &mut self.backing {
             Backing::Inline(s) => {
                 self.wd.counters.inline.fetch_add(1, Ordering::Relaxed);
-                let o = s.run(input, output).map_err(|s| engine_error(s, "inflate"))?;
-                Ok(Progress { consumed: o.consumed, produced: o.produced, done: o.stream_end })
+                let o = s
+                    .run(input, output)
+                    .map_err(|s| engine_error(s, "inflate"))?;
+                Ok(Progress {
+                    consumed: o.consumed,
+                    produced: o.produced,
+                    done: o.stream_end,
+                })
             }
             Backing::Queue { q, started } => {
                 let mut flags = WD_DESC_F_STREAM;
@@ -209,7 +257,15 @@ impl Inflater {
                     ..Default::default()
                 };
                 let (input, output) = clamp_piece(input, output);
-                let cqe = run_counted(q.get(), Job { desc, src: Src::Slice(input), dst: output, aux: &mut [] })?;
+                let cqe = run_counted(
+                    q.get(),
+                    Job {
+                        desc,
+                        src: Src::Slice(input),
+                        dst: output,
+                        aux: &mut [],
+                    },
+                )?;
                 status_result(&cqe, "inflate")?;
                 *started = true;
                 self.checksum = cqe.checksum;
@@ -252,8 +308,14 @@ impl Hasher {
 
     /// An independent copy of the session state (EVP_MD_CTX_copy).
     pub fn try_clone(&self) -> Result<Hasher> {
-        let state = self.state.try_clone().map_err(|s| engine_error(s, "digest"))?;
-        Ok(Hasher { alg: self.alg, state })
+        let state = self
+            .state
+            .try_clone()
+            .map_err(|s| engine_error(s, "digest"))?;
+        Ok(Hasher {
+            alg: self.alg,
+            state,
+        })
     }
 
     pub fn algorithm(&self) -> HashAlg {
@@ -261,15 +323,21 @@ impl Hasher {
     }
 
     pub fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.state.update(data).map_err(|s| engine_error(s, "digest"))
+        self.state
+            .update(data)
+            .map_err(|s| engine_error(s, "digest"))
     }
 
     /// Writes the digest; the session must not be updated afterwards.
     pub fn finish(&mut self, out: &mut [u8]) -> Result<usize> {
         if out.len() < self.alg.digest_len() {
-            return Err(Error::OutputTooSmall { needed: Some(self.alg.digest_len()) });
+            return Err(Error::OutputTooSmall {
+                needed: Some(self.alg.digest_len()),
+            });
         }
-        self.state.finish(out).map_err(|s| engine_error(s, "digest"))
+        self.state
+            .finish(out)
+            .map_err(|s| engine_error(s, "digest"))
     }
 }
 
@@ -280,7 +348,13 @@ pub struct CipherCtx {
 }
 
 impl CipherCtx {
-    pub fn new(mode: CipherMode, dir: Direction, key: &[u8], iv: &[u8], padding: bool) -> Result<CipherCtx> {
+    pub fn new(
+        mode: CipherMode,
+        dir: Direction,
+        key: &[u8],
+        iv: &[u8],
+        padding: bool,
+    ) -> Result<CipherCtx> {
         let m = match mode {
             CipherMode::Gcm => eng::CipherMode::Gcm,
             CipherMode::Ctr => eng::CipherMode::Ctr,
@@ -297,8 +371,14 @@ impl CipherCtx {
 
     /// An independent copy of the session state (EVP_CIPHER_CTX_copy).
     pub fn try_clone(&self) -> Result<CipherCtx> {
-        let state = self.state.try_clone().map_err(|s| engine_error(s, "cipher"))?;
-        Ok(CipherCtx { state, mode: self.mode })
+        let state = self
+            .state
+            .try_clone()
+            .map_err(|s| engine_error(s, "cipher"))?;
+        Ok(CipherCtx {
+            state,
+            mode: self.mode,
+        })
     }
 
     /// Bytes `update` will write for `input_len` more input bytes.
@@ -312,17 +392,23 @@ impl CipherCtx {
     }
 
     pub fn update(&mut self, input: &[u8], output: &mut [u8]) -> Result<usize> {
-        self.state.update(input, output).map_err(|s| engine_error(s, "cipher"))
+        self.state
+            .update(input, output)
+            .map_err(|s| engine_error(s, "cipher"))
     }
 
     /// `update` of `buf[..len]`, output written from `buf[0]`.
     pub fn update_in_place(&mut self, buf: &mut [u8], len: usize) -> Result<usize> {
-        self.state.update_in_place(buf, len).map_err(|s| engine_error(s, "cipher"))
+        self.state
+            .update_in_place(buf, len)
+            .map_err(|s| engine_error(s, "cipher"))
     }
 
     /// Ends the message; for GCM decryption checks the tag set before.
     pub fn finish(&mut self, output: &mut [u8]) -> Result<usize> {
-        self.state.finish(output).map_err(|s| engine_error(s, "cipher"))
+        self.state
+            .finish(output)
+            .map_err(|s| engine_error(s, "cipher"))
     }
 
     /// GCM encryption: the tag, after `finish`.
@@ -332,6 +418,8 @@ impl CipherCtx {
 
     /// GCM decryption: the expected tag, before `finish`.
     pub fn set_tag(&mut self, tag: &[u8]) -> Result<()> {
-        self.state.set_expected_tag(tag).map_err(|s| engine_error(s, "GCM tag"))
+        self.state
+            .set_expected_tag(tag)
+            .map_err(|s| engine_error(s, "GCM tag"))
     }
 }

@@ -17,7 +17,6 @@ use memmap2::{MmapOptions, MmapRaw};
 use crate::uapi::{
     WdBufferCreate, WdBufferFree, WdDeviceInfo, WdQueueBind, WD_IOCTL_BIND_QUEUE,
     WD_IOCTL_CREATE_BUFFER, WD_IOCTL_DOORBELL, WD_IOCTL_FREE_BUFFER, WD_IOCTL_INFO,
-    WD_IOCTL_SUBMIT_SYNC,
 };
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -63,14 +62,26 @@ pub fn create_buffer(fd: BorrowedFd<'_>, size: u64) -> io::Result<WdBufferCreate
         ..Default::default()
     };
     // SAFETY: see the module comment; `req` is a WdBufferCreate.
-    unsafe { ioctl_raw(fd, WD_IOCTL_CREATE_BUFFER, (&mut req as *mut WdBufferCreate).cast())? };
+    unsafe {
+        ioctl_raw(
+            fd,
+            WD_IOCTL_CREATE_BUFFER,
+            (&mut req as *mut WdBufferCreate).cast(),
+        )?
+    };
     Ok(req)
 }
 
 pub fn free_buffer(fd: BorrowedFd<'_>, handle: u32) -> io::Result<()> {
     let mut req = WdBufferFree { handle, resv: 0 };
     // SAFETY: see the module comment; `req` is a WdBufferFree.
-    unsafe { ioctl_raw(fd, WD_IOCTL_FREE_BUFFER, (&mut req as *mut WdBufferFree).cast())? };
+    unsafe {
+        ioctl_raw(
+            fd,
+            WD_IOCTL_FREE_BUFFER,
+            (&mut req as *mut WdBufferFree).cast(),
+        )?
+    };
     Ok(())
 }
 
@@ -78,13 +89,6 @@ pub fn free_buffer(fd: BorrowedFd<'_>, handle: u32) -> io::Result<()> {
 pub fn doorbell(fd: BorrowedFd<'_>) -> io::Result<u32> {
     // SAFETY: an _IO request takes no argument.
     let n = unsafe { ioctl_raw(fd, WD_IOCTL_DOORBELL, std::ptr::null_mut())? };
-    Ok(n as u32)
-}
-
-/// Runs pending descriptors in the calling thread (one syscall per request).
-pub fn submit_sync(fd: BorrowedFd<'_>) -> io::Result<u32> {
-    // SAFETY: an _IO request takes no argument.
-    let n = unsafe { ioctl_raw(fd, WD_IOCTL_SUBMIT_SYNC, std::ptr::null_mut())? };
     Ok(n as u32)
 }
 

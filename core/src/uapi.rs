@@ -140,7 +140,7 @@ pub struct WdBufferFree {
 }
 
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WdDeviceInfo {
     pub name: [u8; 32],
     pub driver: [u8; 32],
@@ -152,23 +152,6 @@ pub struct WdDeviceInfo {
     pub max_ring_entries: u32,
     pub resv0: u32,
     pub resv: [u64; 4],
-}
-
-impl Default for WdDeviceInfo {
-    fn default() -> Self {
-        Self {
-            name: [0; 32],
-            driver: [0; 32],
-            algorithms: 0,
-            features: 0,
-            abi_version: 0,
-            queues_total: 0,
-            queues_free: 0,
-            max_ring_entries: 0,
-            resv0: 0,
-            resv: [0; 4],
-        }
-    }
 }
 
 /// A submission descriptor: one cache line.
@@ -251,32 +234,80 @@ pub const LAYOUT: &[(&str, usize)] = &[
     ("sizeof(wd_cqe)", size_of::<WdCqe>()),
     ("wd_ring_offsets.head", offset_of!(WdRingOffsets, head)),
     ("wd_ring_offsets.tail", offset_of!(WdRingOffsets, tail)),
-    ("wd_ring_offsets.ring_mask", offset_of!(WdRingOffsets, ring_mask)),
-    ("wd_ring_offsets.ring_entries", offset_of!(WdRingOffsets, ring_entries)),
+    (
+        "wd_ring_offsets.ring_mask",
+        offset_of!(WdRingOffsets, ring_mask),
+    ),
+    (
+        "wd_ring_offsets.ring_entries",
+        offset_of!(WdRingOffsets, ring_entries),
+    ),
     ("wd_ring_offsets.flags", offset_of!(WdRingOffsets, flags)),
-    ("wd_ring_offsets.dropped", offset_of!(WdRingOffsets, dropped)),
-    ("wd_ring_offsets.entries", offset_of!(WdRingOffsets, entries)),
-    ("wd_queue_bind.sq_entries", offset_of!(WdQueueBind, sq_entries)),
-    ("wd_queue_bind.cq_entries", offset_of!(WdQueueBind, cq_entries)),
+    (
+        "wd_ring_offsets.dropped",
+        offset_of!(WdRingOffsets, dropped),
+    ),
+    (
+        "wd_ring_offsets.entries",
+        offset_of!(WdRingOffsets, entries),
+    ),
+    (
+        "wd_queue_bind.sq_entries",
+        offset_of!(WdQueueBind, sq_entries),
+    ),
+    (
+        "wd_queue_bind.cq_entries",
+        offset_of!(WdQueueBind, cq_entries),
+    ),
     ("wd_queue_bind.flags", offset_of!(WdQueueBind, flags)),
     ("wd_queue_bind.features", offset_of!(WdQueueBind, features)),
     ("wd_queue_bind.queue_id", offset_of!(WdQueueBind, queue_id)),
-    ("wd_queue_bind.abi_version", offset_of!(WdQueueBind, abi_version)),
-    ("wd_queue_bind.ring_mmap_offset", offset_of!(WdQueueBind, ring_mmap_offset)),
-    ("wd_queue_bind.ring_mmap_size", offset_of!(WdQueueBind, ring_mmap_size)),
+    (
+        "wd_queue_bind.abi_version",
+        offset_of!(WdQueueBind, abi_version),
+    ),
+    (
+        "wd_queue_bind.ring_mmap_offset",
+        offset_of!(WdQueueBind, ring_mmap_offset),
+    ),
+    (
+        "wd_queue_bind.ring_mmap_size",
+        offset_of!(WdQueueBind, ring_mmap_size),
+    ),
     ("wd_queue_bind.sq_off", offset_of!(WdQueueBind, sq_off)),
     ("wd_queue_bind.cq_off", offset_of!(WdQueueBind, cq_off)),
-    ("wd_queue_bind.algorithms", offset_of!(WdQueueBind, algorithms)),
+    (
+        "wd_queue_bind.algorithms",
+        offset_of!(WdQueueBind, algorithms),
+    ),
     ("wd_queue_bind.resv", offset_of!(WdQueueBind, resv)),
     ("wd_buffer_create.size", offset_of!(WdBufferCreate, size)),
-    ("wd_buffer_create.mmap_offset", offset_of!(WdBufferCreate, mmap_offset)),
-    ("wd_buffer_create.handle", offset_of!(WdBufferCreate, handle)),
+    (
+        "wd_buffer_create.mmap_offset",
+        offset_of!(WdBufferCreate, mmap_offset),
+    ),
+    (
+        "wd_buffer_create.handle",
+        offset_of!(WdBufferCreate, handle),
+    ),
     ("wd_buffer_create.flags", offset_of!(WdBufferCreate, flags)),
     ("wd_device_info.driver", offset_of!(WdDeviceInfo, driver)),
-    ("wd_device_info.algorithms", offset_of!(WdDeviceInfo, algorithms)),
-    ("wd_device_info.features", offset_of!(WdDeviceInfo, features)),
-    ("wd_device_info.queues_total", offset_of!(WdDeviceInfo, queues_total)),
-    ("wd_device_info.max_ring_entries", offset_of!(WdDeviceInfo, max_ring_entries)),
+    (
+        "wd_device_info.algorithms",
+        offset_of!(WdDeviceInfo, algorithms),
+    ),
+    (
+        "wd_device_info.features",
+        offset_of!(WdDeviceInfo, features),
+    ),
+    (
+        "wd_device_info.queues_total",
+        offset_of!(WdDeviceInfo, queues_total),
+    ),
+    (
+        "wd_device_info.max_ring_entries",
+        offset_of!(WdDeviceInfo, max_ring_entries),
+    ),
     ("wd_desc.opcode", offset_of!(WdDesc, opcode)),
     ("wd_desc.alg", offset_of!(WdDesc, alg)),
     ("wd_desc.flags", offset_of!(WdDesc, flags)),

@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use warpdrive::{BackendChoice, CipherMode, Config, Deflater, Direction, Error, Flush, Format, HashAlg, InlineMax, Inflater, Warpdrive};
+use warpdrive::{
+    BackendChoice, CipherMode, Config, Deflater, Direction, Error, Flush, Format, HashAlg,
+    Inflater, InlineMax, Warpdrive,
+};
 
 fn offloading() -> Arc<Warpdrive> {
     Arc::new(
@@ -19,16 +22,31 @@ fn offloading() -> Arc<Warpdrive> {
 }
 
 fn inline() -> Warpdrive {
-    Warpdrive::new(Config { backend: BackendChoice::Inline, ..Config::default() }).unwrap()
+    Warpdrive::new(Config {
+        backend: BackendChoice::Inline,
+        ..Config::default()
+    })
+    .unwrap()
 }
 
 fn sample(len: usize, seed: u64) -> Vec<u8> {
     // Compressible but not trivial: words from a small vocabulary.
-    let words: [&[u8]; 8] = [b"warp ", b"drive ", b"queue ", b"ring ", b"engine ", b"deflate ", b"\n", b"0123456789 "];
+    let words: [&[u8]; 8] = [
+        b"warp ",
+        b"drive ",
+        b"queue ",
+        b"ring ",
+        b"engine ",
+        b"deflate ",
+        b"\n",
+        b"0123456789 ",
+    ];
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         out.extend_from_slice(words[(x >> 61) as usize]);
         if x & 0x100 != 0 {
             out.push((x >> 24) as u8);
@@ -54,7 +72,10 @@ fn compression_round_trips_through_the_queue_in_every_format() {
         }
     }
     let s = wd.stats();
-    assert_eq!(s.inline, 0, "threshold 0 must send everything to the queue: {s:?}");
+    assert_eq!(
+        s.inline, 0,
+        "threshold 0 must send everything to the queue: {s:?}"
+    );
     assert_eq!(s.offloaded, 24);
     assert_eq!(s.fallbacks, 0);
 }
@@ -67,10 +88,21 @@ fn queue_results_equal_inline_results() {
     let iv = [9u8; 12];
     let (mut a, mut b) = (vec![0; data.len()], vec![0; data.len()]);
     let (mut ta, mut tb) = ([0u8; 16], [0u8; 16]);
-    wd.aead_seal(&key, &iv, b"header", &data, &mut a, &mut ta).unwrap();
-    sw.aead_seal(&key, &iv, b"header", &data, &mut b, &mut tb).unwrap();
-    assert!(a == b && ta == tb, "AES-GCM differs between queue and inline");
-    for alg in [HashAlg::Sha1, HashAlg::Sha224, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+    wd.aead_seal(&key, &iv, b"header", &data, &mut a, &mut ta)
+        .unwrap();
+    sw.aead_seal(&key, &iv, b"header", &data, &mut b, &mut tb)
+        .unwrap();
+    assert!(
+        a == b && ta == tb,
+        "AES-GCM differs between queue and inline"
+    );
+    for alg in [
+        HashAlg::Sha1,
+        HashAlg::Sha224,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ] {
         let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
         let n = wd.hmac(alg, b"key", &data, &mut x).unwrap();
         assert_eq!(sw.hmac(alg, b"key", &data, &mut y).unwrap(), n);
@@ -82,11 +114,41 @@ fn queue_results_equal_inline_results() {
     for mode in [CipherMode::Ctr, CipherMode::Cbc] {
         let mut x = vec![0; data.len() + 16];
         let mut y = vec![0; data.len() + 16];
-        let n = wd.cipher(mode, Direction::Encrypt, &key[..16], &[1; 16], true, &data, &mut x).unwrap();
-        let m = sw.cipher(mode, Direction::Encrypt, &key[..16], &[1; 16], true, &data, &mut y).unwrap();
+        let n = wd
+            .cipher(
+                mode,
+                Direction::Encrypt,
+                &key[..16],
+                &[1; 16],
+                true,
+                &data,
+                &mut x,
+            )
+            .unwrap();
+        let m = sw
+            .cipher(
+                mode,
+                Direction::Encrypt,
+                &key[..16],
+                &[1; 16],
+                true,
+                &data,
+                &mut y,
+            )
+            .unwrap();
         assert_eq!(x[..n], y[..m], "{mode:?} differs");
         let mut back = vec![0; data.len() + 16];
-        let k = wd.cipher(mode, Direction::Decrypt, &key[..16], &[1; 16], true, &x[..n], &mut back).unwrap();
+        let k = wd
+            .cipher(
+                mode,
+                Direction::Decrypt,
+                &key[..16],
+                &[1; 16],
+                true,
+                &x[..n],
+                &mut back,
+            )
+            .unwrap();
         assert!(back[..k] == data[..], "{mode:?} does not round trip");
     }
     assert!(wd.stats().offloaded >= 15);
@@ -98,12 +160,18 @@ fn a_wrong_tag_fails_and_releases_nothing() {
     let data = sample(5000, 3);
     let mut ct = vec![0; data.len()];
     let mut tag = [0u8; 16];
-    wd.aead_seal(&[1; 16], &[2; 12], b"", &data, &mut ct, &mut tag).unwrap();
+    wd.aead_seal(&[1; 16], &[2; 12], b"", &data, &mut ct, &mut tag)
+        .unwrap();
     tag[3] ^= 1;
     let mut pt = vec![0xAA; data.len()];
-    let err = wd.aead_open(&[1; 16], &[2; 12], b"", &ct, &tag, &mut pt).unwrap_err();
+    let err = wd
+        .aead_open(&[1; 16], &[2; 12], b"", &ct, &tag, &mut pt)
+        .unwrap_err();
     assert!(matches!(err, Error::AuthFailed), "{err:?}");
-    assert!(pt.iter().all(|&b| b == 0), "plaintext released after a failed tag check");
+    assert!(
+        pt.iter().all(|&b| b == 0),
+        "plaintext released after a failed tag check"
+    );
 }
 
 #[test]
@@ -111,19 +179,48 @@ fn bad_arguments_are_typed_errors() {
     let wd = offloading();
     let mut out = [0u8; 64];
     let mut tag = [0u8; 16];
-    assert!(matches!(wd.aead_seal(&[0; 15], &[0; 12], b"", b"x", &mut out, &mut tag), Err(Error::InvalidLength { .. })));
-    assert!(matches!(wd.aead_seal(&[0; 16], &[0; 12], b"", b"x", &mut out, &mut tag[..3]), Err(Error::InvalidLength { .. })));
-    assert!(matches!(wd.cipher(CipherMode::Cbc, Direction::Encrypt, &[0; 16], &[0; 8], true, b"x", &mut out), Err(Error::InvalidLength { .. })));
-    assert!(matches!(wd.digest(HashAlg::Sha512, b"x", &mut out[..63]), Err(Error::OutputTooSmall { needed: Some(64) })));
-    assert!(matches!(wd.compress(Format::Zlib, 10, b"x", &mut out), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        wd.aead_seal(&[0; 15], &[0; 12], b"", b"x", &mut out, &mut tag),
+        Err(Error::InvalidLength { .. })
+    ));
+    assert!(matches!(
+        wd.aead_seal(&[0; 16], &[0; 12], b"", b"x", &mut out, &mut tag[..3]),
+        Err(Error::InvalidLength { .. })
+    ));
+    assert!(matches!(
+        wd.cipher(
+            CipherMode::Cbc,
+            Direction::Encrypt,
+            &[0; 16],
+            &[0; 8],
+            true,
+            b"x",
+            &mut out
+        ),
+        Err(Error::InvalidLength { .. })
+    ));
+    assert!(matches!(
+        wd.digest(HashAlg::Sha512, b"x", &mut out[..63]),
+        Err(Error::OutputTooSmall { needed: Some(64) })
+    ));
+    assert!(matches!(
+        wd.compress(Format::Zlib, 10, b"x", &mut out),
+        Err(Error::InvalidArgument(_))
+    ));
     // Output too small: an error saying how much, never a short success.
     let data = sample(100_000, 4);
     let mut small = vec![0u8; 100];
-    assert!(matches!(wd.compress(Format::Gzip, 6, &data, &mut small), Err(Error::OutputTooSmall { .. })));
+    assert!(matches!(
+        wd.compress(Format::Gzip, 6, &data, &mut small),
+        Err(Error::OutputTooSmall { .. })
+    ));
     let mut c = vec![0; 200_000];
     let n = wd.compress(Format::Gzip, 6, &data, &mut c).unwrap();
     let mut short = vec![0u8; data.len() - 1];
-    assert!(matches!(wd.decompress(Format::Gzip, &c[..n], &mut short), Err(Error::OutputTooSmall { .. })));
+    assert!(matches!(
+        wd.decompress(Format::Gzip, &c[..n], &mut short),
+        Err(Error::OutputTooSmall { .. })
+    ));
 }
 
 #[test]
@@ -135,17 +232,25 @@ fn corrupt_streams_are_rejected_by_the_queue_path() {
         let n = wd.compress(format, 6, &data, &mut c).unwrap();
         let mut out = vec![0; data.len()];
         // Truncated.
-        assert!(wd.decompress(format, &c[..n / 2], &mut out).is_err(), "{format:?} truncated accepted");
+        assert!(
+            wd.decompress(format, &c[..n / 2], &mut out).is_err(),
+            "{format:?} truncated accepted"
+        );
         // Bad checksum (zlib/gzip trailers).
         if format != Format::Raw {
             let mut bad = c[..n].to_vec();
             let at = if format == Format::Gzip { n - 6 } else { n - 2 };
             bad[at] ^= 0x55;
             let e = wd.decompress(format, &bad, &mut out).unwrap_err();
-            assert!(matches!(e, Error::ChecksumMismatch | Error::DataError(_)), "{format:?}: {e:?}");
+            assert!(
+                matches!(e, Error::ChecksumMismatch | Error::DataError(_)),
+                "{format:?}: {e:?}"
+            );
         }
         // Garbage.
-        let junk: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let junk: Vec<u8> = (0..1000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         assert!(wd.decompress(format, &junk, &mut out).is_err());
     }
 }
@@ -231,16 +336,20 @@ fn many_threads_many_queues_nothing_lost_or_duplicated() {
                             let mut out = [0u8; 32];
                             wd.digest(HashAlg::Sha256, &data, &mut out).unwrap();
                             let mut reference = [0u8; 32];
-                            inline().digest(HashAlg::Sha256, &data, &mut reference).unwrap();
+                            inline()
+                                .digest(HashAlg::Sha256, &data, &mut reference)
+                                .unwrap();
                             assert_eq!(out, reference);
                         }
                         _ => {
                             let mut ct = vec![0; data.len()];
                             let mut tag = [0u8; 16];
                             let iv = (i as u32).to_be_bytes().repeat(3);
-                            wd.aead_seal(&[3; 16], &iv, b"a", &data, &mut ct, &mut tag).unwrap();
+                            wd.aead_seal(&[3; 16], &iv, b"a", &data, &mut ct, &mut tag)
+                                .unwrap();
                             let mut pt = vec![0; data.len()];
-                            wd.aead_open(&[3; 16], &iv, b"a", &ct, &tag, &mut pt).unwrap();
+                            wd.aead_open(&[3; 16], &iv, b"a", &ct, &tag, &mut pt)
+                                .unwrap();
                             assert!(pt == data);
                         }
                     }
@@ -253,7 +362,11 @@ fn many_threads_many_queues_nothing_lost_or_duplicated() {
     }
     let s = wd.stats();
     assert_eq!(s.errors, 0, "{s:?}");
-    assert_eq!(s.offloaded + s.inline, 6 * (300 + 100 + 100), "every request counted once: {s:?}");
+    assert_eq!(
+        s.offloaded + s.inline,
+        6 * (300 + 100 + 100),
+        "every request counted once: {s:?}"
+    );
     assert!(s.offloaded > 0);
     assert!(s.queues <= 3);
 }

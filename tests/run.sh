@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Every test WarpDrive has, in one command: lints, unit and integration tests
+# (core on the software device, the C API, the zlib drop-in and the OpenSSL
+# provider with real programs), the ABI checks, and the kernel module in a
+# QEMU guest. Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TERM_COLOR=never
+: "${CARGO_TARGET_DIR:=$ROOT/target}"
+export CARGO_TARGET_DIR
+
+stage() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+SECONDS=0
+
+stage "install dependencies"
+bash .ci/install-deps
+
+stage "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+stage "C API header is up to date"
+cbindgen --quiet --config capi/cbindgen.toml --crate warpdrive-capi --output "$CARGO_TARGET_DIR/warpdrive.h" capi
+diff -u include/warpdrive.h "$CARGO_TARGET_DIR/warpdrive.h"
+
+stage "cargo tests (workspace)"
+cargo test --workspace --locked --release
+
+stage "C program against libwarpdrive"
+cargo build --release --locked -p warpdrive-capi
+gcc -O2 -Wall -Wextra -Werror -Iinclude tests/c/capi_test.c -o "$CARGO_TARGET_DIR/capi_test" \
+    -L"$CARGO_TARGET_DIR/release" -lwarpdrive -lz -lcrypto -Wl,-rpath,"$CARGO_TARGET_DIR/release"
+"$CARGO_TARGET_DIR/capi_test"
+WARPDRIVE_INLINE_MAX=0 "$CARGO_TARGET_DIR/capi_test"
+WARPDRIVE_BACKEND=inline "$CARGO_TARGET_DIR/capi_test"
+
+for extra in tests/run.d/*.sh; do
+    [ -e "$extra" ] || continue
+    stage "$(basename "$extra" .sh)"
+    bash "$extra"
+done
+
+if [ -x tests/vm/all.sh ] || [ -f tests/vm/all.sh ]; then
+    stage "kernel module in a QEMU guest"
+    bash tests/vm/all.sh
+fi
+
+printf '\nall stages passed in %d s\n' "$SECONDS"
