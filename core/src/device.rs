@@ -223,6 +223,19 @@ impl Warpdrive {
         self.counters.snapshot()
     }
 
+    /// Simulates removal of the software device under its users (tests and
+    /// `wdctl selftest`); the kernel device is removed through sysfs instead.
+    #[doc(hidden)]
+    pub fn remove_soft_device(&self) -> bool {
+        match &self.device {
+            Device::Soft(s) => {
+                s.remove();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Engine-side counters of the software device, if that is the backend.
     pub fn device_stats(&self) -> Option<crate::softdev::DeviceStats> {
         match &self.device {

@@ -12,6 +12,9 @@ mod asyncq;
 mod device;
 mod error;
 mod exec;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod kernel;
 mod queue;
 mod ring;

@@ -72,6 +72,7 @@ pub struct SoftDevice {
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_engine: AtomicUsize,
     queues_created: AtomicU32,
+    removed: AtomicBool,
     counters: Arc<EngineCounters>,
 }
 
@@ -116,6 +117,7 @@ impl SoftDevice {
             threads: Mutex::new(threads),
             next_engine: AtomicUsize::new(0),
             queues_created: AtomicU32::new(0),
+            removed: AtomicBool::new(false),
             counters,
         })
     }
@@ -137,6 +139,9 @@ impl SoftDevice {
 
     /// Creates a queue with `sq_entries` submission slots (a power of two).
     pub(crate) fn create_queue(&self, sq_entries: u32) -> std::io::Result<SoftQueueHandle> {
+        if self.removed.load(Ordering::Acquire) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENODEV));
+        }
         let sq_entries = sq_entries.clamp(1, WD_MAX_RING_ENTRIES).next_power_of_two();
         let cq_entries = (sq_entries * 2).min(WD_MAX_RING_ENTRIES);
         let layout = Layout::new(sq_entries, cq_entries, sys::page_size());
@@ -169,6 +174,28 @@ impl SoftDevice {
             queue,
             engine,
         })
+    }
+}
+
+impl SoftDevice {
+    /// Makes every queue fail as if the device had been removed: the engines
+    /// drop their queues and mark them dead. Requests already completed stay
+    /// completed; new ones get `DeviceGone` (and the core runs them inline).
+    pub fn remove(&self) {
+        self.removed.store(true, Ordering::Release);
+        for e in &self.engines {
+            for q in e.queues.lock().unwrap().drain(..) {
+                q.closing.store(true, Ordering::Release);
+                // Cancel what is pending so that no waiter hangs.
+                e.serve(&q);
+                q.sq.lock().unwrap().mark_dead();
+                let cq = q.cq.lock().unwrap();
+                cq.mark_dead();
+                if cq.publish() {
+                    sys::futex_wake_all(cq.tail_word());
+                }
+            }
+        }
     }
 }
 

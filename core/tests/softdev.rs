@@ -370,3 +370,148 @@ fn many_threads_many_queues_nothing_lost_or_duplicated() {
     assert!(s.offloaded > 0);
     assert!(s.queues <= 3);
 }
+
+#[test]
+fn a_removed_device_falls_back_inline_without_losing_requests() {
+    let wd = offloading();
+    let data = sample(40_000, 8);
+    let mut c = vec![0; 50_000];
+    let before = wd.compress(Format::Zlib, 6, &data, &mut c).unwrap();
+    assert_eq!(wd.stats().offloaded, 1);
+    assert!(wd.remove_soft_device());
+    // Every later request still gets a correct answer, from the inline engine.
+    for _ in 0..3 {
+        let n = wd.compress(Format::Zlib, 6, &data, &mut c).unwrap();
+        assert_eq!(n, before);
+        let mut back = vec![0; data.len()];
+        wd.decompress(Format::Zlib, &c[..n], &mut back).unwrap();
+        assert!(back == data);
+    }
+    let s = wd.stats();
+    assert!(
+        s.fallbacks >= 1,
+        "the dead queue must be noticed and counted: {s:?}"
+    );
+    assert!(s.inline >= 6, "{s:?}");
+}
+
+#[test]
+fn async_requests_complete_once_each_with_their_cookie() {
+    use std::collections::BTreeSet;
+    use warpdrive::{AsyncQueue, Operation, Request};
+    let wd = offloading();
+    let mut q = AsyncQueue::new(&wd).unwrap();
+    let inputs: Vec<Vec<u8>> = (0..500)
+        .map(|i| sample(1 + i * 37 % 9000, i as u64))
+        .collect();
+    let mut pending: BTreeSet<u64> = BTreeSet::new();
+    let mut done: BTreeSet<u64> = BTreeSet::new();
+    let mut check = |c: warpdrive::Completion, done: &mut BTreeSet<u64>| {
+        assert!(done.insert(c.cookie), "cookie {} completed twice", c.cookie);
+        let i = c.cookie as usize;
+        let mut reference = [0u8; 32];
+        inline()
+            .digest(HashAlg::Sha256, &inputs[i], &mut reference)
+            .unwrap();
+        assert_eq!(c.result.unwrap(), 32);
+        assert_eq!(
+            c.output, reference,
+            "request {i} got another request's answer"
+        );
+        assert_eq!(c.input, inputs[i]);
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        let mut req = Request {
+            op: Operation::Digest(HashAlg::Sha256),
+            input: input.clone(),
+            output_capacity: 32,
+            cookie: i as u64,
+        };
+        loop {
+            match q.submit(req) {
+                Ok(()) => break,
+                Err((warpdrive::Error::Busy, back)) => {
+                    req = back;
+                    let c = q.wait().unwrap();
+                    pending.remove(&c.cookie);
+                    check(c, &mut done);
+                }
+                Err((e, _)) => panic!("{e}"),
+            }
+        }
+        pending.insert(i as u64);
+    }
+    while q.in_flight() > 0 {
+        let c = q.wait().unwrap();
+        pending.remove(&c.cookie);
+        check(c, &mut done);
+    }
+    assert!(pending.is_empty());
+    assert_eq!(done.len(), inputs.len());
+    assert!(
+        wd.stats().max_inflight > 1,
+        "more than one request must have been in flight"
+    );
+}
+
+#[test]
+fn dropping_a_queue_with_requests_in_flight_is_safe() {
+    use warpdrive::{AsyncQueue, Operation, Request};
+    let wd = offloading();
+    for round in 0..20 {
+        let mut q = AsyncQueue::new(&wd).unwrap();
+        for i in 0..64u64 {
+            let req = Request {
+                op: Operation::Compress {
+                    format: Format::Gzip,
+                    level: 6,
+                },
+                input: sample(20_000, i + round),
+                output_capacity: 30_000,
+                cookie: i,
+            };
+            if q.submit(req).is_err() {
+                break;
+            }
+        }
+        q.flush().unwrap();
+        drop(q); // completes or cancels each; buffers freed only afterwards
+    }
+    let s = wd.device_stats().unwrap();
+    assert!(s.requests > 0);
+}
+
+#[test]
+fn bad_requests_on_the_async_path_are_rejected_before_the_ring() {
+    use warpdrive::{AsyncQueue, Operation, Request};
+    let wd = offloading();
+    let mut q = AsyncQueue::new(&wd).unwrap();
+    let bad = Request {
+        op: Operation::Seal {
+            key: vec![0; 20],
+            iv: vec![0; 12],
+            aad: vec![],
+            tag_len: 16,
+        },
+        input: vec![1; 10],
+        output_capacity: 10,
+        cookie: 1,
+    };
+    let (e, back) = q.submit(bad).unwrap_err();
+    assert!(matches!(e, warpdrive::Error::InvalidLength { .. }));
+    assert_eq!(back.input, vec![1; 10], "the request is handed back intact");
+    // Output too small is the engine's call: an error completion, no write past the end.
+    let small = Request {
+        op: Operation::Digest(HashAlg::Sha512),
+        input: vec![1; 10],
+        output_capacity: 10,
+        cookie: 2,
+    };
+    q.submit(small).unwrap();
+    let c = q.wait().unwrap();
+    assert!(
+        matches!(c.result, Err(warpdrive::Error::OutputTooSmall { .. })),
+        "{:?}",
+        c.result
+    );
+}

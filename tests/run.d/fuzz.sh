@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Smoke-runs each cargo-fuzz target for a few seconds. Needs a nightly
+# toolchain and cargo-fuzz; without them the property-test versions of the
+# same checks (cargo test) are all that ran, and this says so.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_PER_TARGET=${FUZZ_SECONDS:-15}
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly' || ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "fuzz: no nightly toolchain or cargo-fuzz on this machine; skipped (property tests ran instead)"
+    exit 0
+fi
+run() {
+    local dir=$1 target=$2
+    echo "fuzz: $dir $target for ${SECONDS_PER_TARGET}s"
+    (cd "$dir" && CARGO_TARGET_DIR="$PWD/target" cargo +nightly fuzz run "$target" -- \
+        -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -3)
+}
+run core/fuzz descriptor
+run core/fuzz inflate
+for t in zlib-shim/fuzz/fuzz_targets/*.rs; do
+    [ -e "$t" ] && run zlib-shim/fuzz "$(basename "$t" .rs)"
+done
+echo "fuzz: done"
