@@ -406,7 +406,7 @@ fn async_requests_complete_once_each_with_their_cookie() {
         .collect();
     let mut pending: BTreeSet<u64> = BTreeSet::new();
     let mut done: BTreeSet<u64> = BTreeSet::new();
-    let mut check = |c: warpdrive::Completion, done: &mut BTreeSet<u64>| {
+    let check = |c: warpdrive::Completion, done: &mut BTreeSet<u64>| {
         assert!(done.insert(c.cookie), "cookie {} completed twice", c.cookie);
         let i = c.cookie as usize;
         let mut reference = [0u8; 32];
