@@ -61,6 +61,9 @@ struct Engine {
     /// Futex word: bumped by every doorbell.
     doorbell: AtomicU32,
     queues: Mutex<Vec<Arc<SoftQueue>>>,
+    /// Bumped whenever `queues` changes, so the engine's hot loop copies the
+    /// list only then.
+    queues_gen: AtomicU64,
     stop: AtomicBool,
     idle_spin: Duration,
     counters: Arc<EngineCounters>,
@@ -100,6 +103,7 @@ impl SoftDevice {
             let engine = Arc::new(Engine {
                 doorbell: AtomicU32::new(0),
                 queues: Mutex::new(Vec::new()),
+                queues_gen: AtomicU64::new(0),
                 stop: AtomicBool::new(false),
                 idle_spin,
                 counters: counters.clone(),
@@ -166,6 +170,7 @@ impl SoftDevice {
         let i = self.next_engine.fetch_add(1, Ordering::Relaxed) % self.engines.len();
         let engine = self.engines[i].clone();
         engine.queues.lock().unwrap().push(queue.clone());
+        engine.queues_gen.fetch_add(1, Ordering::Release);
         engine.ring_doorbell();
         Ok(SoftQueueHandle {
             map,
@@ -184,7 +189,9 @@ impl SoftDevice {
     pub fn remove(&self) {
         self.removed.store(true, Ordering::Release);
         for e in &self.engines {
-            for q in e.queues.lock().unwrap().drain(..) {
+            let removed: Vec<_> = e.queues.lock().unwrap().drain(..).collect();
+            e.queues_gen.fetch_add(1, Ordering::Release);
+            for q in removed {
                 q.closing.store(true, Ordering::Release);
                 // Cancel what is pending so that no waiter hangs.
                 e.serve(&q);
@@ -227,6 +234,7 @@ impl Drop for SoftQueueHandle {
             .lock()
             .unwrap()
             .retain(|q| !Arc::ptr_eq(q, &self.queue));
+        self.engine.queues_gen.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -239,8 +247,13 @@ impl Engine {
     fn run(&self) {
         let mut idle_since = Instant::now();
         let mut queues: Vec<Arc<SoftQueue>> = Vec::new();
+        let mut seen_gen = u64::MAX;
         loop {
-            queues.clone_from(&self.queues.lock().unwrap());
+            let gen = self.queues_gen.load(Ordering::Acquire);
+            if gen != seen_gen {
+                queues.clone_from(&self.queues.lock().unwrap());
+                seen_gen = gen;
+            }
             let mut worked = false;
             for q in &queues {
                 worked |= self.serve(q);
