@@ -402,10 +402,61 @@ pub fn global() -> Arc<Warpdrive> {
         pid,
         instance: instance.clone(),
     });
+    // Registered once per process image; a forked child inherits it, and
+    // report_stats() only speaks for the instance of the current pid.
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os(STATS_FILE_ENV).is_some() {
+        REGISTERED.call_once(|| sys::at_exit(report_stats_at_exit));
+    }
     instance
 }
 
 /// Counters of the process-wide instance.
 pub fn stats() -> Stats {
     global().stats()
+}
+
+/// The environment variable naming a file that receives one JSON line of
+/// counters per process: at exit, and whenever `report_stats` is called (the
+/// shims call it from deflateEnd/inflateEnd and provider teardown, since
+/// some programs leave with `_exit`). `wdctl run` reads it.
+pub const STATS_FILE_ENV: &str = "WARPDRIVE_STATS_FILE";
+
+/// Appends this process's counters to `$WARPDRIVE_STATS_FILE`, if set and
+/// if the process-wide instance belongs to this process. Readers take the
+/// last line of each pid.
+pub fn report_stats() -> std::io::Result<()> {
+    use std::io::Write;
+    let Some(path) = std::env::var_os(STATS_FILE_ENV) else {
+        return Ok(());
+    };
+    let pid = sys::getpid();
+    let instance = match GLOBAL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(slot) if slot.pid == pid => slot.instance.clone(),
+        _ => return Ok(()),
+    };
+    let s = instance.stats();
+    let line = format!(
+        "{{\"pid\":{pid},\"backend\":\"{}\",\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}}}\n",
+        instance.backend().name(),
+        s.offloaded,
+        s.inline,
+        s.fallbacks,
+        s.errors,
+        s.bytes_in,
+        s.bytes_out,
+        s.doorbells,
+        s.max_inflight,
+        s.queues
+    );
+    // One write(2) with O_APPEND: lines from concurrent processes never interleave.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(line.as_bytes())
+}
+
+extern "C" fn report_stats_at_exit() {
+    let _ = std::panic::catch_unwind(report_stats);
 }

@@ -29,7 +29,10 @@ pub use api::{
     Direction, Flush, Format, HashAlg, Progress,
 };
 pub use asyncq::{AsyncQueue, Completion, Operation, Request};
-pub use device::{global, stats, BackendChoice, BackendKind, Config, InlineMax, Warpdrive};
+pub use device::{
+    global, report_stats, stats, BackendChoice, BackendKind, Config, InlineMax, Warpdrive,
+    STATS_FILE_ENV,
+};
 pub use error::{Error, Result};
 pub use kernel::KernelDevice;
 pub use queue::Queue;

@@ -152,6 +152,12 @@ pub fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
     }
 }
 
+/// Runs `f` when the process exits normally (not on `_exit`).
+pub fn at_exit(f: extern "C" fn()) {
+    // SAFETY: registering a plain function pointer; atexit copies it.
+    unsafe { libc::atexit(f) };
+}
+
 pub fn getpid() -> u32 {
     std::process::id()
 }

@@ -46,3 +46,35 @@ fn a_forked_child_gets_its_own_queues() {
     warpdrive::digest(HashAlg::Sha256, &data, &mut again).unwrap();
     assert_eq!(again, out, "the parent keeps working after fork");
 }
+
+#[test]
+fn stats_reach_the_stats_file_at_exit() {
+    // A child process of this test binary (the same test, filtered) uses the
+    // library with WARPDRIVE_STATS_FILE set and exits normally.
+    if std::env::var_os("WD_STATS_CHILD").is_some() {
+        let mut out = [0u8; 32];
+        warpdrive::digest(HashAlg::Sha256, b"abc", &mut out).unwrap();
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("wd-stats-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stats_reach_the_stats_file_at_exit",
+            "--test-threads=1",
+        ])
+        .env("WD_STATS_CHILD", "1")
+        .env(warpdrive::STATS_FILE_ENV, &file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&file).expect("the child wrote no stats file");
+    let _ = std::fs::remove_file(&file);
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.contains("\"inline\":1") || last.contains("\"offloaded\":1"),
+        "{last}"
+    );
+    assert!(last.starts_with("{\"pid\":"), "{last}");
+}
