@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use warpdrive_engines as eng;
 
-use crate::device::{global, Warpdrive};
+use crate::device::{with_global, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Queue, Src};
 use crate::uapi::*;
@@ -518,7 +518,7 @@ pub(crate) fn status_result(cqe: &WdCqe, what: &'static str) -> Result<()> {
 
 /// Compresses `src` into `dst` as one stream; returns the compressed size.
 pub fn compress(format: Format, level: u32, src: &[u8], dst: &mut [u8]) -> Result<usize> {
-    global().compress(format, level, src, dst)
+    with_global(|wd| wd.compress(format, level, src, dst))
 }
 
 /// The most `compress` can produce for `len` input bytes.
@@ -528,15 +528,15 @@ pub fn compress_bound(format: Format, len: usize) -> usize {
 
 /// Decompresses the stream at the start of `src` into `dst`.
 pub fn decompress(format: Format, src: &[u8], dst: &mut [u8]) -> Result<Progress> {
-    global().decompress(format, src, dst)
+    with_global(|wd| wd.decompress(format, src, dst))
 }
 
 pub fn digest(alg: HashAlg, data: &[u8], out: &mut [u8]) -> Result<usize> {
-    global().digest(alg, data, out)
+    with_global(|wd| wd.digest(alg, data, out))
 }
 
 pub fn hmac(alg: HashAlg, key: &[u8], data: &[u8], out: &mut [u8]) -> Result<usize> {
-    global().hmac(alg, key, data, out)
+    with_global(|wd| wd.hmac(alg, key, data, out))
 }
 
 pub fn aead_seal(
@@ -547,7 +547,7 @@ pub fn aead_seal(
     out: &mut [u8],
     tag: &mut [u8],
 ) -> Result<()> {
-    global().aead_seal(key, iv, aad, plaintext, out, tag)
+    with_global(|wd| wd.aead_seal(key, iv, aad, plaintext, out, tag))
 }
 
 pub fn aead_open(
@@ -558,7 +558,7 @@ pub fn aead_open(
     tag: &[u8],
     out: &mut [u8],
 ) -> Result<()> {
-    global().aead_open(key, iv, aad, ciphertext, tag, out)
+    with_global(|wd| wd.aead_open(key, iv, aad, ciphertext, tag, out))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -571,5 +571,5 @@ pub fn cipher(
     input: &[u8],
     out: &mut [u8],
 ) -> Result<usize> {
-    global().cipher(mode, dir, key, iv, padding, input, out)
+    with_global(|wd| wd.cipher(mode, dir, key, iv, padding, input, out))
 }

@@ -362,11 +362,20 @@ impl Warpdrive {
 }
 
 struct GlobalSlot {
+    gen: u64,
     pid: u32,
     instance: Arc<Warpdrive>,
 }
 
 static GLOBAL: RwLock<Option<GlobalSlot>> = RwLock::new(None);
+
+/// Bumped in the child by a pthread_atfork handler: the cheap way to notice
+/// a fork (getpid() is a real system call on current glibc).
+static FORK_GEN: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn forked_child() {
+    FORK_GEN.fetch_add(1, Ordering::AcqRel);
+}
 
 /// The process-wide instance, configured from the environment on first use.
 ///
@@ -374,15 +383,24 @@ static GLOBAL: RwLock<Option<GlobalSlot>> = RwLock::new(None);
 /// do not exist in the child and kernel ring mappings are not inherited
 /// (VM_DONTCOPY), so the old instance is leaked, never touched again.
 pub fn global() -> Arc<Warpdrive> {
-    let pid = sys::getpid();
+    let gen = FORK_GEN.load(Ordering::Acquire);
     if let Some(slot) = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        if slot.pid == pid {
+        if slot.gen == gen {
             return slot.instance.clone();
         }
     }
+    static HOOKS: std::sync::Once = std::sync::Once::new();
+    HOOKS.call_once(|| {
+        sys::at_fork_child(forked_child);
+        if std::env::var_os(STATS_FILE_ENV).is_some() {
+            // A forked child inherits this; report_stats() only speaks for
+            // the instance of the current pid.
+            sys::at_exit(report_stats_at_exit);
+        }
+    });
     let mut guard = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
     if let Some(slot) = guard.as_ref() {
-        if slot.pid == pid {
+        if slot.gen == gen {
             return slot.instance.clone();
         }
     }
@@ -394,26 +412,45 @@ pub fn global() -> Arc<Warpdrive> {
         .expect("the inline backend cannot fail")
     }));
     if let Some(old) = guard.take() {
-        if old.pid != pid {
-            std::mem::forget(old.instance);
-        }
+        // Made by the parent: its threads and mappings are not ours.
+        std::mem::forget(old.instance);
     }
     *guard = Some(GlobalSlot {
-        pid,
+        gen,
+        pid: sys::getpid(),
         instance: instance.clone(),
     });
-    // Registered once per process image; a forked child inherits it, and
-    // report_stats() only speaks for the instance of the current pid.
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    if std::env::var_os(STATS_FILE_ENV).is_some() {
-        REGISTERED.call_once(|| sys::at_exit(report_stats_at_exit));
-    }
     instance
+}
+
+thread_local! {
+    static CACHED: std::cell::RefCell<Option<(u64, Arc<Warpdrive>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` on the process-wide instance without touching any shared cache
+/// line on the fast path (a thread-local handle, checked against forks).
+pub(crate) fn with_global<R>(f: impl FnOnce(&Warpdrive) -> R) -> R {
+    let gen = FORK_GEN.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let r = CACHED.try_with(|c| {
+        let fresh = matches!(&*c.borrow(), Some((g, _)) if *g == gen);
+        if !fresh {
+            *c.borrow_mut() = Some((gen, global()));
+        }
+        let b = c.borrow();
+        let wd = &b.as_ref().expect("just filled").1;
+        (f.take().expect("called once"))(wd)
+    });
+    match r {
+        Ok(r) => r,
+        // Thread-local storage is being torn down: take the slow path.
+        Err(_) => (f.take().expect("not called yet"))(&global()),
+    }
 }
 
 /// Counters of the process-wide instance.
 pub fn stats() -> Stats {
-    global().stats()
+    with_global(|wd| wd.stats())
 }
 
 /// The environment variable naming a file that receives one JSON line of

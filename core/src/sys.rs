@@ -158,6 +158,12 @@ pub fn at_exit(f: extern "C" fn()) {
     unsafe { libc::atexit(f) };
 }
 
+/// Runs `f` in the child after every fork().
+pub fn at_fork_child(f: unsafe extern "C" fn()) {
+    // SAFETY: registering a plain function pointer with no prepare/parent hooks.
+    unsafe { libc::pthread_atfork(None, None, Some(f)) };
+}
+
 pub fn getpid() -> u32 {
     std::process::id()
 }
