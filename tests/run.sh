@@ -41,9 +41,21 @@ for extra in tests/run.d/*.sh; do
     bash "$extra"
 done
 
-if [ -x tests/vm/all.sh ] || [ -f tests/vm/all.sh ]; then
-    stage "kernel module in a QEMU guest"
-    bash tests/vm/all.sh
-fi
+stage "kernel module in a QEMU guest (C suites + the Rust core's kernel backend)"
+# The Rust tests are built here and run inside the guest against
+# /dev/warpdrive/soft0 (SVA) and soft1 (validated, buffer mode).
+extra="$CARGO_TARGET_DIR/vm-extra-tests.list"
+: >"$extra"
+cargo test --release --locked -p warpdrive --test kernel --test fork --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["target"]["name"], m["executable"])' \
+    | while read -r name exe; do
+        echo "env WARPDRIVE_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 $exe --test-threads=1" >>"$extra"
+    done
+[ "$(wc -l <"$extra")" -eq 2 ] || { echo "could not build the kernel-backend test binaries"; cat "$extra"; exit 1; }
+WD_VM_EXTRA_TESTS="$extra" bash tests/vm/all.sh
 
 printf '\nall stages passed in %d s\n' "$SECONDS"
