@@ -59,6 +59,73 @@ pub struct Deflater {
     level: u32,
     backing: Backing<eng::DeflateStream>,
     checksum: u32,
+    mode: DeflateMode,
+}
+
+/// Input fed with `Flush::None` is only buffered: when `Flush::Finish` comes
+/// the whole stream is compressed in one request, on the one-shot engines
+/// (ISA-L, libdeflate), which are several times faster than any streaming
+/// deflate at the same or better ratio. A sync or full flush, or more input
+/// than the buffer may hold, turns the session into a true stream, fed the
+/// buffered input first. zlib's contract holds throughout: deflate may
+/// consume input without producing output.
+enum DeflateMode {
+    Buffering {
+        buf: Vec<u8>,
+        check: RunningCheck,
+    },
+    Draining {
+        out: Vec<u8>,
+        pos: usize,
+        checksum: u32,
+    },
+    Streaming {
+        carry: Vec<u8>,
+        carry_pos: usize,
+    },
+}
+
+/// The checksum a deflate stream reports: crc32 for raw and gzip, adler32
+/// for zlib (as `wd_cqe.checksum`).
+#[derive(Clone)]
+enum RunningCheck {
+    Crc(crc32fast::Hasher),
+    Adler(adler2::Adler32),
+}
+
+impl RunningCheck {
+    fn new(format: Format) -> Self {
+        match format {
+            Format::Zlib => RunningCheck::Adler(adler2::Adler32::new()),
+            _ => RunningCheck::Crc(crc32fast::Hasher::new()),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            RunningCheck::Crc(h) => h.update(data),
+            RunningCheck::Adler(h) => h.write_slice(data),
+        }
+    }
+    fn value(&self) -> u32 {
+        match self {
+            RunningCheck::Crc(h) => h.clone().finalize(),
+            RunningCheck::Adler(h) => h.checksum(),
+        }
+    }
+}
+
+/// The most input a Deflater buffers before it becomes a true stream
+/// (`WARPDRIVE_DEFLATE_BUFFER_MAX`, default 48 MiB: one request must fit
+/// WD_MAX_REQUEST_BYTES with its compressed output).
+fn deflate_buffer_max() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("WARPDRIVE_DEFLATE_BUFFER_MAX")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(48 << 20)
+            .min(48 << 20)
+    })
 }
 
 impl Deflater {
@@ -76,6 +143,10 @@ impl Deflater {
             level,
             backing: Backing::Undecided,
             checksum: 0,
+            mode: DeflateMode::Buffering {
+                buf: Vec::new(),
+                check: RunningCheck::new(format),
+            },
         })
     }
 
@@ -84,10 +155,18 @@ impl Deflater {
         matches!(self.backing, Backing::Queue { .. })
     }
 
+    /// Whether the session became a true stream (a flush, or more input than
+    /// the buffer holds) rather than one request at `Flush::Finish`.
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.mode, DeflateMode::Streaming { .. })
+    }
+
     /// crc32 (raw, gzip) or adler32 (zlib) of the input so far.
     pub fn checksum(&self) -> u32 {
-        match &self.backing {
-            Backing::Inline(s) => s.checksum(),
+        match (&self.mode, &self.backing) {
+            (DeflateMode::Buffering { check, .. }, _) => check.value(),
+            (DeflateMode::Draining { checksum, .. }, _) => *checksum,
+            (_, Backing::Inline(s)) => s.checksum(),
             _ => self.checksum,
         }
     }
@@ -103,9 +182,150 @@ impl Deflater {
             Backing::Undecided => Backing::Undecided,
         };
         self.checksum = 0;
+        self.mode = DeflateMode::Buffering {
+            buf: Vec::new(),
+            check: RunningCheck::new(self.format),
+        };
+    }
+
+    /// An independent copy (deflateCopy). Possible until the session has
+    /// become a true stream whose state lives in an engine.
+    pub fn try_clone(&self) -> Result<Deflater> {
+        let mode = match &self.mode {
+            DeflateMode::Buffering { buf, check } => DeflateMode::Buffering {
+                buf: buf.clone(),
+                check: check.clone(),
+            },
+            DeflateMode::Draining { out, pos, checksum } => DeflateMode::Draining {
+                out: out.clone(),
+                pos: *pos,
+                checksum: *checksum,
+            },
+            DeflateMode::Streaming { .. } => {
+                return Err(Error::Unsupported(
+                    "copying a deflate stream held by an engine",
+                ))
+            }
+        };
+        Ok(Deflater {
+            wd: self.wd.clone(),
+            format: self.format,
+            level: self.level,
+            backing: Backing::Undecided,
+            checksum: 0,
+            mode,
+        })
     }
 
     pub fn deflate(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
+        match &mut self.mode {
+            DeflateMode::Buffering { buf, check } => {
+                let fits = buf.len() + input.len() <= deflate_buffer_max();
+                match flush {
+                    Flush::None if fits => {
+                        buf.extend_from_slice(input);
+                        check.update(input);
+                        return Ok(Progress {
+                            consumed: input.len(),
+                            produced: 0,
+                            done: false,
+                        });
+                    }
+                    Flush::Finish if fits => {
+                        check.update(input);
+                        let checksum = check.value();
+                        let whole: std::borrow::Cow<'_, [u8]> = if buf.is_empty() {
+                            input.into()
+                        } else {
+                            buf.extend_from_slice(input);
+                            std::mem::take(buf).into()
+                        };
+                        let mut out = vec![0; eng::compress_bound(self.format, whole.len())];
+                        let n = self
+                            .wd
+                            .compress(self.format, self.level, &whole, &mut out)?;
+                        out.truncate(n);
+                        self.mode = DeflateMode::Draining {
+                            out,
+                            pos: 0,
+                            checksum,
+                        };
+                        let p = self.drain(output)?;
+                        return Ok(Progress {
+                            consumed: input.len(),
+                            ..p
+                        });
+                    }
+                    _ => {
+                        // A flush point, or too much to buffer: become a stream,
+                        // fed what was buffered before this call's input.
+                        let carry = std::mem::take(buf);
+                        self.mode = DeflateMode::Streaming {
+                            carry,
+                            carry_pos: 0,
+                        };
+                    }
+                }
+            }
+            DeflateMode::Draining { .. } => {
+                if flush != Flush::Finish || !input.is_empty() {
+                    return Err(Error::InvalidArgument(
+                        "deflate after Flush::Finish takes no input and only Finish",
+                    ));
+                }
+                return self.drain(output);
+            }
+            DeflateMode::Streaming { .. } => {}
+        }
+        // Streaming: the carried input goes in first, with no flush.
+        if let DeflateMode::Streaming { carry, carry_pos } = &mut self.mode {
+            if *carry_pos < carry.len() {
+                let pending = std::mem::take(carry);
+                let start = *carry_pos;
+                let r = self.stream_step(&pending[start..], output, Flush::None);
+                let DeflateMode::Streaming { carry, carry_pos } = &mut self.mode else {
+                    unreachable!()
+                };
+                *carry = pending;
+                let p = r?;
+                *carry_pos += p.consumed;
+                if *carry_pos < carry.len() || p.produced == output.len() {
+                    return Ok(Progress {
+                        consumed: 0,
+                        produced: p.produced,
+                        done: false,
+                    });
+                }
+                *carry = Vec::new();
+                *carry_pos = 0;
+                let (_, rest) = output.split_at_mut(p.produced);
+                let q = self.stream_step(input, rest, flush)?;
+                return Ok(Progress {
+                    consumed: q.consumed,
+                    produced: p.produced + q.produced,
+                    done: q.done,
+                });
+            }
+        }
+        self.stream_step(input, output, flush)
+    }
+
+    /// Copies compressed output of a finished one-shot request.
+    fn drain(&mut self, output: &mut [u8]) -> Result<Progress> {
+        let DeflateMode::Draining { out, pos, .. } = &mut self.mode else {
+            return Err(Error::internal("drain outside Draining"));
+        };
+        let n = (out.len() - *pos).min(output.len());
+        output[..n].copy_from_slice(&out[*pos..*pos + n]);
+        *pos += n;
+        Ok(Progress {
+            consumed: 0,
+            produced: n,
+            done: *pos == out.len(),
+        })
+    }
+
+    fn stream_step(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
         if let Backing::Undecided = self.backing {
             self.backing = match (input.len() >= self.wd.inline_max().compress)
                 .then(|| self.wd.checkout_owned())

@@ -515,3 +515,56 @@ fn bad_requests_on_the_async_path_are_rejected_before_the_ring() {
         c.result
     );
 }
+
+#[test]
+fn a_stream_without_flushes_becomes_one_request_and_keeps_zlibs_contract() {
+    let wd = offloading();
+    let data = sample(500_000, 11);
+    for format in [Format::Raw, Format::Zlib, Format::Gzip] {
+        let mut d = Deflater::with_instance(wd.clone(), format, 1).unwrap();
+        let before = wd.stats().offloaded;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        for chunk in data.chunks(64 << 10) {
+            let p = d.deflate(chunk, &mut buf, Flush::None).unwrap();
+            assert_eq!(p.consumed, chunk.len(), "buffered input is consumed");
+            out.extend_from_slice(&buf[..p.produced]);
+        }
+        let copy = d.try_clone().expect("a buffering session can be copied");
+        loop {
+            let p = d.deflate(&[], &mut buf, Flush::Finish).unwrap();
+            assert!(p.produced <= buf.len());
+            out.extend_from_slice(&buf[..p.produced]);
+            if p.done {
+                break;
+            }
+        }
+        assert!(!d.is_streaming());
+        assert_eq!(
+            wd.stats().offloaded,
+            before + 1,
+            "the whole stream is one queue request"
+        );
+        let mut back = vec![0; data.len()];
+        let p = inline().decompress(format, &out, &mut back).unwrap();
+        assert_eq!(p.produced, data.len());
+        assert!(back == data, "{format:?}");
+        // The copy finishes the same stream independently.
+        let mut copy = copy;
+        let mut out2 = vec![0u8; warpdrive::compress_bound(format, data.len())];
+        let p = copy.deflate(&[], &mut out2, Flush::Finish).unwrap();
+        assert!(p.done);
+        assert_eq!(&out2[..p.produced], &out[..], "copy and original disagree");
+        // After the end, only Finish with no input is allowed.
+        assert!(d.deflate(b"more", &mut buf, Flush::Finish).is_err());
+        // The checksum is the one the format carries.
+        let expected = match format {
+            Format::Zlib => u32::from_be_bytes(out[out.len() - 4..].try_into().unwrap()),
+            Format::Gzip => {
+                u32::from_le_bytes(out[out.len() - 8..out.len() - 4].try_into().unwrap())
+            }
+            Format::Raw => d.checksum(),
+        };
+        assert_eq!(d.checksum(), expected, "{format:?} checksum");
+    }
+}
