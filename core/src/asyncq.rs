@@ -404,6 +404,20 @@ impl AsyncQueue {
         })
     }
 
+    /// A file descriptor that becomes readable when completions may be
+    /// ready, for callers that sleep in poll/epoll/select (OpenSSL's async
+    /// jobs, event loops). After it fires: `ack_wait_fd()`, then `poll()`
+    /// until it returns None, then wait on the descriptor again. It stays
+    /// owned by the queue.
+    pub fn wait_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.queue.wait_fd()
+    }
+
+    /// Re-arms `wait_fd`; call it before draining completions with `poll()`.
+    pub fn ack_wait_fd(&self) {
+        self.queue.ack_wait_fd()
+    }
+
     /// A completion if one is ready.
     pub fn poll(&mut self) -> Result<Option<Completion>> {
         self.flush()?;

@@ -134,6 +134,11 @@ impl KernelQueue {
         &self.ring
     }
 
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.file.as_raw_fd()
+    }
+
     pub fn doorbell(&self) -> io::Result<u32> {
         sys::doorbell(self.file.as_fd())
     }

@@ -109,6 +109,26 @@ impl Queue {
         self.inflight
     }
 
+    /// A descriptor that turns readable when completions may be waiting:
+    /// the device file for a kernel queue, an eventfd for the software device.
+    pub(crate) fn wait_fd(&self) -> Result<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        match &self.backend {
+            Backend::Soft(h) => Ok(h.notify_fd()?.as_raw_fd()),
+            Backend::Kernel(k) => Ok(k.raw_fd()),
+        }
+    }
+
+    /// Re-arms `wait_fd` (no-op for a kernel queue, whose readiness follows
+    /// the ring).
+    pub(crate) fn ack_wait_fd(&self) {
+        if let Backend::Soft(h) = &self.backend {
+            if let Ok(fd) = h.notify_fd() {
+                sys::eventfd_drain(fd);
+            }
+        }
+    }
+
     /// Room for one more request: a free SQ slot and a CQ slot for its answer.
     pub fn has_room(&self) -> bool {
         self.sq.space() > 0 && self.inflight < self.cq.entries()

@@ -32,6 +32,9 @@ pub(crate) struct SoftQueue {
     streams: Mutex<Streams>,
     /// Set by the owner when it goes away: pending work is cancelled.
     closing: AtomicBool,
+    /// Signalled after every batch of completions, for owners that wait in
+    /// poll()/epoll (AsyncQueue::wait_fd).
+    notify: std::sync::OnceLock<std::os::fd::OwnedFd>,
 }
 
 /// A snapshot of the software device's engine-side counters.
@@ -165,6 +168,7 @@ impl SoftDevice {
             cq: Mutex::new(cq),
             streams: Mutex::new(Streams::new()),
             closing: AtomicBool::new(false),
+            notify: std::sync::OnceLock::new(),
         });
         self.queues_created.fetch_add(1, Ordering::Relaxed);
         let i = self.next_engine.fetch_add(1, Ordering::Relaxed) % self.engines.len();
@@ -221,6 +225,16 @@ impl Drop for SoftDevice {
 impl SoftQueueHandle {
     pub fn doorbell(&self) {
         self.engine.ring_doorbell();
+    }
+
+    /// The eventfd the engine signals after each batch of completions.
+    pub fn notify_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        if self.queue.notify.get().is_none() {
+            let fd = sys::eventfd()?;
+            let _ = self.queue.notify.set(fd);
+        }
+        Ok(self.queue.notify.get().expect("set above").as_fd())
     }
 }
 
@@ -322,6 +336,12 @@ impl Engine {
         sq.release();
         if cq.publish() {
             sys::futex_wake_all(cq.tail_word());
+        }
+        if done > 0 {
+            if let Some(fd) = q.notify.get() {
+                use std::os::fd::AsFd;
+                sys::eventfd_signal(fd.as_fd());
+            }
         }
         done > 0
     }

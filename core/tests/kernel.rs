@@ -215,3 +215,53 @@ fn threads_share_the_device() {
         assert_eq!(wd.stats().errors, 0);
     }
 }
+
+#[test]
+fn many_requests_in_flight_on_a_kernel_queue_with_a_wait_fd() {
+    use warpdrive::{AsyncQueue, Operation, Request};
+    for dev in devices() {
+        let wd = on(&dev);
+        let mut q = match AsyncQueue::new(&wd) {
+            Ok(q) => q,
+            // A validated (no-IOMMU) device has no SVA: async needs it.
+            Err(warpdrive::Error::Unsupported(_)) => continue,
+            Err(e) => panic!("{}: {e}", dev.name),
+        };
+        let fd = q.wait_fd().unwrap();
+        for i in 0..64u64 {
+            let req = Request {
+                op: Operation::Digest(HashAlg::Sha512),
+                input: sample(3000, i),
+                output_capacity: 64,
+                cookie: i,
+            };
+            q.submit(req).unwrap();
+        }
+        q.flush().unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < 64 {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            assert_eq!(
+                unsafe { libc::poll(&mut p, 1, 10_000) },
+                1,
+                "{}: wait fd never fired",
+                dev.name
+            );
+            q.ack_wait_fd();
+            while let Some(c) = q.poll().unwrap() {
+                let mut r = [0u8; 64];
+                reference()
+                    .digest(HashAlg::Sha512, &sample(3000, c.cookie), &mut r)
+                    .unwrap();
+                assert_eq!(c.output, r, "{}: request {}", dev.name, c.cookie);
+                assert!(seen.insert(c.cookie), "completed twice");
+            }
+        }
+        assert!(wd.stats().max_inflight > 1);
+    }
+}

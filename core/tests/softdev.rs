@@ -568,3 +568,49 @@ fn a_stream_without_flushes_becomes_one_request_and_keeps_zlibs_contract() {
         assert_eq!(d.checksum(), expected, "{format:?} checksum");
     }
 }
+
+#[test]
+fn the_wait_fd_turns_readable_when_completions_arrive() {
+    use warpdrive::{AsyncQueue, Operation, Request};
+    let wd = offloading();
+    let mut q = AsyncQueue::new(&wd).unwrap();
+    let fd = q.wait_fd().unwrap();
+    let readable = |timeout_ms: i32| {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut p, 1, timeout_ms) == 1 }
+    };
+    assert!(!readable(0), "nothing submitted, nothing to report");
+    for i in 0..8 {
+        let req = Request {
+            op: Operation::Digest(HashAlg::Sha256),
+            input: sample(10_000, i),
+            output_capacity: 32,
+            cookie: i,
+        };
+        q.submit(req).unwrap();
+    }
+    q.flush().unwrap();
+    let mut got = 0;
+    while got < 8 {
+        assert!(
+            readable(5_000),
+            "the wait fd never fired with {} requests pending",
+            8 - got
+        );
+        q.ack_wait_fd();
+        while let Some(c) = q.poll().unwrap() {
+            assert_eq!(c.result.unwrap(), 32);
+            got += 1;
+        }
+    }
+    q.ack_wait_fd();
+    assert!(
+        !readable(50),
+        "re-armed fd must not stay readable with nothing pending"
+    );
+}
