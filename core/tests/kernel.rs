@@ -246,12 +246,8 @@ fn many_requests_in_flight_on_a_kernel_queue_with_a_wait_fd() {
                 revents: 0,
             };
             // SAFETY: one valid pollfd.
-            assert_eq!(
-                unsafe { libc::poll(&mut p, 1, 10_000) },
-                1,
-                "{}: wait fd never fired",
-                dev.name
-            );
+            let n = unsafe { libc::poll(&mut p, 1, 10_000) };
+            assert_eq!(n, 1, "{}: wait fd never fired", dev.name);
             q.ack_wait_fd();
             while let Some(c) = q.poll().unwrap() {
                 let mut r = [0u8; 64];
