@@ -1,0 +1,295 @@
+//! The only module that calls the WarpDrive core (crate `warpdrive`). Everything the
+//! provider needs from the core goes through these few wrappers, which also translate the
+//! core's errors into OpenSSL reasons.
+
+use crate::boundary::ProvError;
+use crate::provider::Config;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use warpdrive::{BackendChoice, InlineMax, Warpdrive};
+pub use warpdrive::{CipherMode, Direction, HashAlg};
+
+/// What an algorithm needs from the device (for the offered-algorithm list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// A symmetric cipher mode.
+    Cipher(CipherMode),
+    /// A hash (also covers HMAC over it).
+    Hash(HashAlg),
+}
+
+/// Whether the device (or the core's software path) can run `cap`.
+/// Every WarpDrive backend (kernel device, software device, inline engines) runs every
+/// mode and hash, with software fallback per request, so everything is offered; a
+/// per-device capability query is requested in NEEDS-FROM-CORE.md.
+pub fn supports(_cap: Capability) -> bool {
+    true
+}
+
+/// Provider settings applied on top of the core's environment configuration.
+static SETTINGS: Mutex<Option<Config>> = Mutex::new(None);
+/// The effective core configuration (environment, then the provider's config section).
+static CORE_CONFIG: OnceLock<warpdrive::Config> = OnceLock::new();
+/// Requests of at least this many bytes use the core's one-shot (queue-capable) calls.
+static CIPHER_ONESHOT_MIN: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The provider's own core instance, re-created in a forked child.
+struct Instance {
+    pid: u32,
+    wd: Arc<Warpdrive>,
+}
+static INSTANCE: Mutex<Option<Instance>> = Mutex::new(None);
+
+/// Records the provider's configuration. Called from `OSSL_provider_init`, which may run
+/// while libcrypto loads its config file, so nothing is started here: the core instance
+/// is created on first use.
+pub fn configure(cfg: &Config) {
+    *SETTINGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(cfg.clone());
+}
+
+fn core_config() -> &'static warpdrive::Config {
+    CORE_CONFIG.get_or_init(|| {
+        let mut c = warpdrive::Config::from_env();
+        let s = SETTINGS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default();
+        // The environment wins over the config file, so one run can be forced either way.
+        if let Some(n) = s.inline_max {
+            if std::env::var_os("WARPDRIVE_INLINE_MAX").is_none() {
+                c.inline_max = InlineMax::all(n);
+            }
+        }
+        if let Some(b) = s.backend.as_deref() {
+            if std::env::var_os("WARPDRIVE_BACKEND").is_none() {
+                c.backend = match b {
+                    "kernel" => BackendChoice::Kernel,
+                    "softdev" | "soft" => BackendChoice::Softdev,
+                    "inline" | "off" | "none" => BackendChoice::Inline,
+                    _ => BackendChoice::Auto,
+                };
+            }
+        }
+        if let Some(d) = s.device.clone() {
+            if std::env::var_os("WARPDRIVE_DEVICE").is_none() {
+                c.device = Some(d);
+            }
+        }
+        CIPHER_ONESHOT_MIN.store(c.inline_max.cipher.max(1), Ordering::Relaxed);
+        c
+    })
+}
+
+/// Smallest request (bytes) that goes through the core's one-shot, queue-capable calls;
+/// smaller requests stay on the streaming inline engines (no per-call key schedule).
+#[inline]
+pub fn oneshot_min() -> usize {
+    let v = CIPHER_ONESHOT_MIN.load(Ordering::Relaxed);
+    if v != usize::MAX {
+        return v;
+    }
+    core_config().inline_max.cipher.max(1)
+}
+
+/// The provider's core instance (created on first use; a forked child gets its own).
+pub fn instance() -> Result<Arc<Warpdrive>, ProvError> {
+    let pid = std::process::id();
+    let mut g = INSTANCE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = g.as_ref() {
+        if i.pid == pid {
+            return Ok(i.wd.clone());
+        }
+        // Forked child: the parent's engine threads do not exist here and its queues are
+        // not ours. Leak the old instance (dropping it would try to join those threads).
+        if let Some(old) = g.take() {
+            std::mem::forget(old);
+        }
+    }
+    let wd = Arc::new(Warpdrive::new(core_config().clone()).map_err(map)?);
+    *g = Some(Instance {
+        pid,
+        wd: wd.clone(),
+    });
+    Ok(wd)
+}
+
+/// Provider teardown: drops the instance, which stops and joins the software device's
+/// engine threads and unbinds every queue.
+pub fn shutdown() {
+    let old = INSTANCE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(i) = old {
+        if i.pid == std::process::id() {
+            drop(i);
+        } else {
+            std::mem::forget(i);
+        }
+    }
+}
+
+/// The core's counters as JSON (the provider's instance; zeros before first use).
+pub fn core_stats_json() -> String {
+    let g = INSTANCE.lock().unwrap_or_else(|e| e.into_inner());
+    let (s, backend) = match g.as_ref() {
+        Some(i) => (i.wd.stats(), i.wd.backend().name()),
+        None => (warpdrive::Stats::default(), "none"),
+    };
+    format!(
+        "{{\"backend\":\"{}\",\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}}}",
+        backend, s.offloaded, s.inline, s.fallbacks, s.errors, s.bytes_in, s.bytes_out, s.doorbells, s.max_inflight, s.queues
+    )
+}
+
+/// One-shot AES-CTR/CBC (no padding) through the instance: offloaded when large.
+pub fn cipher_oneshot(
+    mode: CipherMode,
+    enc: bool,
+    key: &[u8],
+    iv: &[u8],
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<usize, ProvError> {
+    let dir = if enc {
+        Direction::Encrypt
+    } else {
+        Direction::Decrypt
+    };
+    instance()?
+        .cipher(mode, dir, key, iv, false, input, output)
+        .map_err(map)
+}
+
+/// One-shot AES-GCM seal through the instance.
+pub fn gcm_seal(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    pt: &[u8],
+    out: &mut [u8],
+    tag: &mut [u8],
+) -> Result<(), ProvError> {
+    instance()?
+        .aead_seal(key, iv, aad, pt, out, tag)
+        .map_err(map)
+}
+
+/// One-shot AES-GCM open through the instance (output wiped on a tag mismatch).
+pub fn gcm_open(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    ct: &[u8],
+    tag: &[u8],
+    out: &mut [u8],
+) -> Result<(), ProvError> {
+    instance()?
+        .aead_open(key, iv, aad, ct, tag, out)
+        .map_err(map)
+}
+
+fn map(e: warpdrive::Error) -> ProvError {
+    use warpdrive::Error as E;
+    match e {
+        E::AuthFailed => crate::prov_err!(TagMismatch),
+        E::InvalidLength { what, len } if what.contains("key") => {
+            crate::prov_err!(InvalidKeyLength, "{what} length {len}")
+        }
+        E::InvalidLength { what, len } if what.contains("iv") || what.contains("nonce") => {
+            crate::prov_err!(InvalidIvLength, "{what} length {len}")
+        }
+        E::InvalidLength { what, len } if what.contains("tag") => {
+            crate::prov_err!(InvalidTag, "{what} length {len}")
+        }
+        E::OutputTooSmall { needed } => crate::prov_err!(OutputTooSmall, "needed {needed:?}"),
+        other => crate::prov_err!(CoreFailure, "{other}"),
+    }
+}
+
+/// A streaming cipher context in the core.
+pub struct Stream(warpdrive::CipherCtx);
+
+impl Clone for Stream {
+    fn clone(&self) -> Self {
+        // EVP_CIPHER_CTX_copy has no way to report failure from this point; the core's
+        // copy only fails on allocation failure.
+        Stream(self.0.try_clone().expect("copy of cipher session state"))
+    }
+}
+
+impl Stream {
+    /// Starts a message. CBC is always driven without padding (the provider pads).
+    pub fn new(mode: CipherMode, enc: bool, key: &[u8], iv: &[u8]) -> Result<Self, ProvError> {
+        let dir = if enc {
+            Direction::Encrypt
+        } else {
+            Direction::Decrypt
+        };
+        warpdrive::CipherCtx::new(mode, dir, key, iv, false)
+            .map(Stream)
+            .map_err(map)
+    }
+    /// GCM additional data (all of it, before any payload).
+    pub fn aad(&mut self, aad: &[u8]) -> Result<(), ProvError> {
+        self.0.set_aad(aad).map_err(map)
+    }
+    /// Processes `input` into `output` (same length for GCM/CTR and whole CBC blocks).
+    pub fn update(&mut self, input: &[u8], output: &mut [u8]) -> Result<usize, ProvError> {
+        self.0.update(input, output).map_err(map)
+    }
+    /// Processes `buf` in place.
+    pub fn update_in_place(&mut self, buf: &mut [u8]) -> Result<usize, ProvError> {
+        let n = buf.len();
+        self.0.update_in_place(buf, n).map_err(map)
+    }
+    /// Ends the message (GCM: computes or checks the tag).
+    pub fn finish(&mut self) -> Result<(), ProvError> {
+        let mut none = [0u8; 16];
+        self.0.finish(&mut none).map(|_| ()).map_err(map)
+    }
+    /// GCM: the computed tag (after `finish` on encrypt).
+    pub fn get_tag(&self, out: &mut [u8]) -> Result<(), ProvError> {
+        self.0.get_tag(out).map_err(map)
+    }
+    /// GCM: the expected tag (before `finish` on decrypt).
+    pub fn set_tag(&mut self, tag: &[u8]) -> Result<(), ProvError> {
+        self.0.set_tag(tag).map_err(map)
+    }
+}
+
+/// A running hash or HMAC in the core.
+pub struct Hash(warpdrive::Hasher);
+
+impl Clone for Hash {
+    fn clone(&self) -> Self {
+        Hash(self.0.try_clone().expect("copy of digest session state"))
+    }
+}
+
+impl Hash {
+    /// A plain digest.
+    pub fn new(alg: HashAlg) -> Result<Self, ProvError> {
+        warpdrive::Hasher::new(alg).map(Hash).map_err(map)
+    }
+    /// HMAC with `key`.
+    pub fn new_hmac(alg: HashAlg, key: &[u8]) -> Result<Self, ProvError> {
+        warpdrive::Hasher::new_hmac(alg, key).map(Hash).map_err(map)
+    }
+    /// Absorbs `data`.
+    pub fn update(&mut self, data: &[u8]) -> Result<(), ProvError> {
+        self.0.update(data).map_err(map)
+    }
+    /// Writes the digest into `out` (at least the digest length), returns its length.
+    pub fn finish(&mut self, out: &mut [u8]) -> Result<usize, ProvError> {
+        self.0.finish(out).map_err(map)
+    }
+}
+
+/// Digest length of `alg`.
+pub fn digest_len(alg: HashAlg) -> usize {
+    alg.digest_len()
+}
+
+/// Block length of `alg`.
+pub fn block_len(alg: HashAlg) -> usize {
+    alg.block_len()
+}

@@ -1,0 +1,1376 @@
+//! AES-GCM, AES-CTR and AES-CBC (128/192/256) as OpenSSL cipher implementations.
+//!
+//! The context follows the semantics of OpenSSL's own implementations
+//! (providers/implementations/ciphers/ciphercommon*.c): keys and IVs may arrive in
+//! separate init calls, GCM takes AAD through update with a NULL output, the tag is a
+//! context parameter, and the TLS 1.2 GCM parameters (tlsaad, tlsivfixed, tlsivgen,
+//! tlsivinv) switch update to in-place record processing. CBC block buffering and PKCS#7
+//! padding live here; the core only ever sees whole blocks for CBC.
+
+use crate::backend::{self, CipherMode, Stream};
+use crate::boundary::PResult;
+use crate::ffi::{self, StaticTable, OSSL_PARAM};
+use crate::params::{p_end, p_int, p_octets, p_size, p_uint, ParamsIn, ParamsOut};
+use crate::provider::AlgDef;
+use crate::{bail, prov_err, stats};
+use std::os::raw::{c_int, c_void};
+use std::ptr;
+
+/// Mode ids used as const generic parameters.
+pub const GCM: u8 = 0;
+/// See [`GCM`].
+pub const CTR: u8 = 1;
+/// See [`GCM`].
+pub const CBC: u8 = 2;
+
+const BLOCK: usize = 16;
+/// The core (and its descriptor ABI, WD_MAX_IV_BYTES) takes GCM IVs of 1..=64 bytes;
+/// OpenSSL itself accepts up to 128. Longer IVs fail with "invalid iv length".
+const GCM_IV_MAX: usize = 64;
+const GCM_TAG_MAX: usize = 16;
+const TLS_AAD_LEN: usize = 13; // EVP_AEAD_TLS1_AAD_LEN
+const TLS_FIXED_IV: usize = ffi::EVP_GCM_TLS_FIXED_IV_LEN as usize;
+const TLS_EXPLICIT_IV: usize = ffi::EVP_GCM_TLS_EXPLICIT_IV_LEN as usize;
+const TLS_TAG: usize = ffi::EVP_GCM_TLS_TAG_LEN as usize;
+
+// EVP_CIPH_*_MODE from evp.h.
+const EVP_CIPH_CBC_MODE: u32 = 0x2;
+const EVP_CIPH_CTR_MODE: u32 = 0x5;
+const EVP_CIPH_GCM_MODE: u32 = 0x6;
+
+fn core_mode(m: u8) -> CipherMode {
+    match m {
+        GCM => CipherMode::Gcm,
+        CTR => CipherMode::Ctr,
+        _ => CipherMode::Cbc,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum IvState {
+    /// No IV given yet.
+    Unset,
+    /// An IV is set and no data has used it yet.
+    Buffered,
+    /// A message with this IV is in progress.
+    InUse,
+    /// The message ended; GCM needs a fresh IV before the next one.
+    Finished,
+}
+
+/// Key material, wiped on drop.
+#[derive(Clone)]
+struct Key {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Key {
+    fn new(k: &[u8]) -> Key {
+        let mut bytes = [0u8; 32];
+        bytes[..k.len()].copy_from_slice(k);
+        Key {
+            bytes,
+            len: k.len(),
+        }
+    }
+    fn get(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        wipe(&mut self.bytes);
+    }
+}
+
+/// Zeroes `b` in a way the optimiser keeps.
+pub fn wipe(b: &mut [u8]) {
+    for x in b.iter_mut() {
+        // SAFETY: `x` is a valid, exclusive reference to a byte.
+        unsafe { ptr::write_volatile(x, 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Adds `n` to a big-endian 128-bit counter block.
+fn ctr_add(iv: &[u8; 16], n: u64) -> [u8; 16] {
+    (u128::from_be_bytes(*iv).wrapping_add(u128::from(n))).to_be_bytes()
+}
+
+/// One cipher operation context (`algctx` on the OpenSSL side).
+#[derive(Clone)]
+pub struct AesCtx {
+    mode: u8,
+    keylen: usize,
+    enc: bool,
+    key: Option<Key>,
+    // GCM IV (any length up to GCM_IV_MAX); for CBC/CTR the first 16 bytes are the
+    // original IV.
+    iv: [u8; GCM_IV_MAX],
+    ivlen: usize,
+    iv_state: IvState,
+    padding: bool,
+    stream: Option<Stream>,
+    finished: bool,
+    // CBC: partial block (or the held-back last block on padded decrypt) and the chaining
+    // value (the "updated IV").
+    buf: [u8; BLOCK],
+    nbuf: usize,
+    chain: [u8; BLOCK],
+    // CTR: counter block at the start of the current stream and bytes done since.
+    ctr_base: [u8; BLOCK],
+    ctr_done: u64,
+    // GCM
+    aad: Vec<u8>,
+    aad_sent: bool,
+    payload: u64,
+    tag: [u8; GCM_TAG_MAX],
+    taglen: Option<usize>,
+    tag_ready: bool,
+    tls_aad: Option<[u8; TLS_AAD_LEN]>,
+    tls_aad_pad: Option<usize>,
+    iv_gen: bool,
+    tls_records: u64,
+    // The IV of the record being processed (gcm_iv_gen advances `iv` past it).
+    record_iv: [u8; GCM_IV_MAX],
+}
+
+/// How update's input and output relate.
+enum Io<'a> {
+    Separate(&'a [u8], &'a mut [u8]),
+    InPlace(&'a mut [u8]),
+}
+
+impl AesCtx {
+    fn new(mode: u8, keylen: usize) -> AesCtx {
+        AesCtx {
+            mode,
+            keylen,
+            enc: true,
+            key: None,
+            iv: [0; GCM_IV_MAX],
+            ivlen: if mode == GCM { 12 } else { BLOCK },
+            iv_state: IvState::Unset,
+            padding: true,
+            stream: None,
+            finished: false,
+            buf: [0; BLOCK],
+            nbuf: 0,
+            chain: [0; BLOCK],
+            ctr_base: [0; BLOCK],
+            ctr_done: 0,
+            aad: Vec::new(),
+            aad_sent: false,
+            payload: 0,
+            tag: [0; GCM_TAG_MAX],
+            taglen: None,
+            tag_ready: false,
+            tls_aad: None,
+            tls_aad_pad: None,
+            iv_gen: false,
+            tls_records: 0,
+            record_iv: [0; GCM_IV_MAX],
+        }
+    }
+
+    fn oiv(&self) -> [u8; BLOCK] {
+        let mut o = [0u8; BLOCK];
+        o.copy_from_slice(&self.iv[..BLOCK]);
+        o
+    }
+
+    fn init(
+        &mut self,
+        enc: bool,
+        key: Option<&[u8]>,
+        iv: Option<&[u8]>,
+        params: ParamsIn,
+    ) -> PResult<()> {
+        self.enc = enc;
+        self.stream = None;
+        self.finished = false;
+        self.nbuf = 0;
+        self.aad.clear();
+        self.aad_sent = false;
+        self.payload = 0;
+        self.tag_ready = false;
+        self.tls_aad = None;
+        if let Some(k) = key {
+            if k.len() != self.keylen {
+                bail!(
+                    InvalidKeyLength,
+                    "got {} bytes, need {}",
+                    k.len(),
+                    self.keylen
+                );
+            }
+            self.key = Some(Key::new(k));
+            self.tls_records = 0;
+        }
+        if self.mode == GCM {
+            if let Some(iv) = iv {
+                if iv.is_empty() || iv.len() > GCM_IV_MAX {
+                    bail!(InvalidIvLength, "GCM IV of {} bytes", iv.len());
+                }
+                self.ivlen = iv.len();
+                self.iv[..iv.len()].copy_from_slice(iv);
+                self.iv_state = IvState::Buffered;
+            } else if self.iv_state == IvState::InUse {
+                // Re-initialised mid-message without a new IV: never reuse it.
+                self.iv_state = IvState::Finished;
+            }
+        } else {
+            if let Some(iv) = iv {
+                if iv.len() != BLOCK {
+                    bail!(InvalidIvLength, "got {} bytes, need {BLOCK}", iv.len());
+                }
+                self.iv[..BLOCK].copy_from_slice(iv);
+                self.iv_state = IvState::Buffered;
+                self.ctr_base = self.oiv();
+            } else if self.iv_state != IvState::Unset {
+                self.iv_state = IvState::Buffered;
+                // CTR carries on from the next counter block (as OpenSSL does); CBC
+                // restarts from the original IV.
+                self.ctr_base = ctr_add(&self.ctr_base, self.ctr_done.div_ceil(BLOCK as u64));
+            }
+            self.ctr_done = 0;
+            self.chain = self.oiv();
+        }
+        self.set_params(params)
+    }
+
+    fn check_ready(&self) -> PResult<()> {
+        if self.key.is_none() {
+            bail!(NotInitialized, "no key set");
+        }
+        if self.finished {
+            bail!(AlreadyFinished, "re-initialise the context first");
+        }
+        match self.iv_state {
+            IvState::Unset => bail!(NotInitialized, "no IV set"),
+            IvState::Finished => bail!(AlreadyFinished, "the IV was used; set a new IV"),
+            _ => Ok(()),
+        }
+    }
+
+    fn ensure_stream(&mut self) -> PResult<&mut Stream> {
+        if self.stream.is_none() {
+            self.check_ready()?;
+            let key = self
+                .key
+                .as_ref()
+                .ok_or_else(|| prov_err!(NotInitialized, "no key set"))?;
+            let ctr_at = ctr_add(&self.ctr_base, self.ctr_done / BLOCK as u64);
+            let iv: &[u8] = match self.mode {
+                GCM => &self.iv[..self.ivlen],
+                CTR => &ctr_at,
+                _ => &self.chain,
+            };
+            let mut s = Stream::new(core_mode(self.mode), self.enc, key.get(), iv)?;
+            let skip = (self.ctr_done % BLOCK as u64) as usize;
+            if self.mode == CTR && skip > 0 {
+                // Resume mid-block (after a one-shot request): burn the used keystream.
+                let mut scratch = [0u8; BLOCK];
+                s.update_in_place(&mut scratch[..skip])?;
+            }
+            self.stream = Some(s);
+            self.iv_state = IvState::InUse;
+        }
+        self.stream
+            .as_mut()
+            .ok_or_else(|| prov_err!(NotInitialized))
+    }
+
+    /// Bytes of output an update of `inl` bytes produces.
+    fn out_len(&self, inl: usize) -> usize {
+        if self.mode != CBC {
+            return inl;
+        }
+        let total = self.nbuf + inl;
+        let mut n = total / BLOCK * BLOCK;
+        if !self.enc && self.padding && n == total && n > 0 {
+            n -= BLOCK; // hold back the last block until final
+        }
+        n
+    }
+
+    /// # Safety
+    /// `inp` is NULL or readable for `inl` bytes; `out` is NULL or writable for `outsize`
+    /// bytes (the EVP contract for OSSL_FUNC_cipher_update).
+    unsafe fn update_raw(
+        &mut self,
+        out: *mut u8,
+        outsize: usize,
+        inp: *const u8,
+        inl: usize,
+    ) -> PResult<usize> {
+        if self.mode == GCM && self.tls_aad.is_some() {
+            if out.cast_const() != inp || inp.is_null() {
+                bail!(InvalidParam, "TLS records are processed in place");
+            }
+            if outsize < inl {
+                bail!(OutputTooSmall, "{outsize} < {inl}");
+            }
+            // SAFETY: in place: `inp == out`, readable and writable for `inl` bytes.
+            let buf = unsafe { std::slice::from_raw_parts_mut(out, inl) };
+            return self.gcm_tls(buf);
+        }
+        if inl == 0 {
+            // Still enforce the state machine (update after final fails).
+            if self.mode == GCM {
+                if self.key.is_none() {
+                    bail!(NotInitialized, "no key set");
+                }
+            } else {
+                self.check_ready()?;
+            }
+            return Ok(0);
+        }
+        if inp.is_null() {
+            bail!(InvalidParam, "NULL input");
+        }
+        // SAFETY: `inp` is readable for `inl` bytes (function contract).
+        let input = unsafe { std::slice::from_raw_parts(inp, inl) };
+        if out.is_null() {
+            if self.mode != GCM {
+                bail!(InvalidParam, "NULL output");
+            }
+            self.gcm_aad(input)?;
+            return Ok(inl);
+        }
+        let need = self.out_len(inl);
+        if outsize < need {
+            bail!(OutputTooSmall, "{outsize} < {need}");
+        }
+        let (o0, o1) = (out as usize, out as usize + need);
+        let (i0, i1) = (inp as usize, inp as usize + inl);
+        if out.cast_const() == inp && self.mode != CBC {
+            // SAFETY: exact in-place: the region is readable and writable for `inl` bytes,
+            // and `input` is not used after this point.
+            let buf = unsafe { std::slice::from_raw_parts_mut(out, inl) };
+            self.process(Io::InPlace(buf))
+        } else if need > 0 && o0 < i1 && i0 < o1 {
+            // Overlapping but not exactly in place (or CBC in place): work from a copy.
+            let copy = input.to_vec();
+            // SAFETY: `out` is writable for `need <= outsize` bytes and `input` is no
+            // longer used (we read from `copy`).
+            let o = unsafe { std::slice::from_raw_parts_mut(out, need) };
+            self.process(Io::Separate(&copy, o))
+        } else {
+            // SAFETY: `out` is writable for `need` bytes and does not overlap `input`.
+            let o = unsafe { std::slice::from_raw_parts_mut(out, need) };
+            self.process(Io::Separate(input, o))
+        }
+    }
+
+    fn process(&mut self, io: Io<'_>) -> PResult<usize> {
+        match self.mode {
+            GCM => self.gcm_data(io),
+            CTR => self.ctr_data(io),
+            _ => match io {
+                Io::Separate(i, o) => self.cbc_data(i, o),
+                Io::InPlace(b) => {
+                    let copy = b.to_vec();
+                    self.cbc_data(&copy, b)
+                }
+            },
+        }
+    }
+
+    // ---- GCM ----
+
+    fn gcm_aad(&mut self, aad: &[u8]) -> PResult<()> {
+        if self.key.is_none() {
+            bail!(NotInitialized, "no key set");
+        }
+        if matches!(self.iv_state, IvState::Finished | IvState::Unset) {
+            self.check_ready()?;
+        }
+        if self.payload > 0 || self.aad_sent {
+            bail!(InvalidParam, "AAD after payload");
+        }
+        self.aad.extend_from_slice(aad);
+        Ok(())
+    }
+
+    fn gcm_flush_aad(&mut self) -> PResult<()> {
+        if !self.aad_sent {
+            let aad = std::mem::take(&mut self.aad);
+            let s = self.ensure_stream()?;
+            if !aad.is_empty() {
+                s.aad(&aad)?;
+            }
+            self.aad_sent = true;
+        }
+        Ok(())
+    }
+
+    fn gcm_data(&mut self, io: Io<'_>) -> PResult<usize> {
+        self.ensure_stream()?;
+        self.gcm_flush_aad()?;
+        let s = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| prov_err!(NotInitialized))?;
+        let n = match io {
+            Io::Separate(i, o) => s.update(i, &mut o[..i.len()])?,
+            Io::InPlace(b) => s.update_in_place(b)?,
+        };
+        self.payload += n as u64;
+        Ok(n)
+    }
+
+    fn gcm_final(&mut self) -> PResult<usize> {
+        if self.key.is_none() {
+            bail!(NotInitialized, "no key set");
+        }
+        if self.tls_aad.is_some() {
+            bail!(InvalidParam, "final in TLS record mode");
+        }
+        let r = self.gcm_final_inner();
+        self.stream = None;
+        self.iv_state = IvState::Finished;
+        self.aad.clear();
+        r.map(|()| 0)
+    }
+
+    fn gcm_final_inner(&mut self) -> PResult<()> {
+        self.ensure_stream()?;
+        self.gcm_flush_aad()?;
+        let (enc, taglen, tag) = (self.enc, self.taglen, self.tag);
+        let s = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| prov_err!(NotInitialized))?;
+        if enc {
+            s.finish()?;
+            s.get_tag(&mut self.tag)?;
+            self.tag_ready = true;
+        } else {
+            let tl = taglen.ok_or_else(|| prov_err!(InvalidTag, "no tag set before final"))?;
+            s.set_tag(&tag[..tl])?;
+            s.finish()?;
+        }
+        stats::bump(&stats::P.gcm_ops, 1);
+        stats::bump(&stats::P.gcm_bytes, self.payload);
+        Ok(())
+    }
+
+    /// Starts a message with the current IV (TLS IV generation / invocation field).
+    fn gcm_start_record(&mut self) -> PResult<()> {
+        self.stream = None;
+        self.iv_state = IvState::Buffered;
+        self.aad.clear();
+        self.aad_sent = false;
+        self.payload = 0;
+        self.tag_ready = false;
+        self.ensure_stream().map(|_| ())
+    }
+
+    /// tlsivgen: hands out the invocation field of the IV about to be used and advances it.
+    fn gcm_iv_gen(&mut self, out: &mut [u8]) -> PResult<usize> {
+        if !self.iv_gen || self.key.is_none() {
+            bail!(InvalidParam, "no fixed IV set (tlsivfixed) or no key");
+        }
+        self.gcm_start_record()?;
+        let olen = if out.is_empty() || out.len() > self.ivlen {
+            self.ivlen
+        } else {
+            out.len()
+        };
+        if out.len() < olen {
+            bail!(OutputTooSmall);
+        }
+        out[..olen].copy_from_slice(&self.iv[self.ivlen - olen..self.ivlen]);
+        self.record_iv = self.iv;
+        // The invocation field is at least 8 bytes: increment the last 8 as a counter.
+        let tail = &mut self.iv[self.ivlen - 8..self.ivlen];
+        let mut c = [0u8; 8];
+        c.copy_from_slice(tail);
+        tail.copy_from_slice(&u64::from_be_bytes(c).wrapping_add(1).to_be_bytes());
+        Ok(olen)
+    }
+
+    /// tlsivinv: sets the invocation field received from the peer (decrypt side).
+    fn gcm_iv_inv(&mut self, inv: &[u8]) -> PResult<()> {
+        if !self.iv_gen || self.key.is_none() || self.enc {
+            bail!(
+                InvalidParam,
+                "tlsivinv needs a fixed IV, a key and decryption"
+            );
+        }
+        if inv.len() > self.ivlen {
+            bail!(InvalidIvLength);
+        }
+        let at = self.ivlen - inv.len();
+        self.iv[at..self.ivlen].copy_from_slice(inv);
+        self.gcm_start_record()
+    }
+
+    fn gcm_iv_fixed(&mut self, data: *const u8, len: usize) -> PResult<()> {
+        if len == usize::MAX {
+            // Special case: the whole IV.
+            if data.is_null() {
+                bail!(InvalidParam);
+            }
+            // SAFETY: the caller passes a full IV (ivlen bytes) in this case.
+            let iv = unsafe { std::slice::from_raw_parts(data, self.ivlen) };
+            self.iv[..self.ivlen].copy_from_slice(iv);
+        } else {
+            if len < TLS_FIXED_IV || self.ivlen < len + 8 {
+                bail!(InvalidIvLength, "fixed IV part of {len} bytes");
+            }
+            if len > 0 {
+                if data.is_null() {
+                    bail!(InvalidParam);
+                }
+                // SAFETY: an octet-string parameter's data is readable for data_size bytes.
+                let fixed = unsafe { std::slice::from_raw_parts(data, len) };
+                self.iv[..len].copy_from_slice(fixed);
+            }
+            if self.enc {
+                let n = self.ivlen - len;
+                // SAFETY: `self.iv[len..]` is writable for `n <= GCM_IV_MAX - len` bytes.
+                if unsafe { ffi::RAND_bytes(self.iv[len..].as_mut_ptr(), n as c_int) } != 1 {
+                    bail!(CoreFailure, "RAND_bytes");
+                }
+            }
+        }
+        self.iv_gen = true;
+        self.iv_state = IvState::Buffered;
+        Ok(())
+    }
+
+    fn gcm_tls_aad(&mut self, aad: &[u8]) -> PResult<()> {
+        if aad.len() != TLS_AAD_LEN {
+            bail!(InvalidParam, "tlsaad of {} bytes", aad.len());
+        }
+        let mut a = [0u8; TLS_AAD_LEN];
+        a.copy_from_slice(aad);
+        let mut len = usize::from(u16::from_be_bytes([a[11], a[12]]));
+        if len < TLS_EXPLICIT_IV {
+            bail!(InvalidParam, "record too short");
+        }
+        len -= TLS_EXPLICIT_IV;
+        if !self.enc {
+            if len < TLS_TAG {
+                bail!(InvalidParam, "record too short");
+            }
+            len -= TLS_TAG;
+        }
+        a[11..].copy_from_slice(&(len as u16).to_be_bytes());
+        self.tls_aad = Some(a);
+        self.tls_aad_pad = Some(TLS_TAG);
+        Ok(())
+    }
+
+    /// One TLS 1.2 record in place: explicit IV | payload | tag.
+    fn gcm_tls(&mut self, buf: &mut [u8]) -> PResult<usize> {
+        let r = self.gcm_tls_inner(buf);
+        self.stream = None;
+        self.iv_state = IvState::Finished;
+        self.tls_aad = None;
+        r
+    }
+
+    fn gcm_tls_inner(&mut self, buf: &mut [u8]) -> PResult<usize> {
+        if self.key.is_none() {
+            bail!(NotInitialized, "no key set");
+        }
+        if buf.len() < TLS_EXPLICIT_IV + TLS_TAG {
+            bail!(InvalidParam, "record of {} bytes", buf.len());
+        }
+        let total = buf.len();
+        let (explicit, rest) = buf.split_at_mut(TLS_EXPLICIT_IV);
+        if self.enc {
+            self.tls_records = self
+                .tls_records
+                .checked_add(1)
+                .ok_or_else(|| prov_err!(InvalidParam, "too many records"))?;
+            self.gcm_iv_gen(explicit)?;
+        } else {
+            self.gcm_iv_inv(explicit)?;
+        }
+        let aad = self.tls_aad.ok_or_else(|| prov_err!(InvalidParam))?;
+        let plen = rest.len() - TLS_TAG;
+        let (payload, tag) = rest.split_at_mut(plen);
+        let enc = self.enc;
+        if plen >= backend::oneshot_min() {
+            // Large record: one request the core may put on a queue.
+            let key = self.key.as_ref().ok_or_else(|| prov_err!(NotInitialized))?;
+            let iv = &self.iv[..self.ivlen];
+            let copy = payload.to_vec();
+            stats::bump(&stats::P.gcm_tls_records, 1);
+            stats::bump(&stats::P.gcm_ops, 1);
+            stats::bump(&stats::P.gcm_bytes, plen as u64);
+            stats::bump(&stats::P.oneshot, 1);
+            return if enc {
+                // gcm_iv_gen already advanced self.iv: use the IV the stream was made with.
+                let used = self.record_iv;
+                backend::gcm_seal(key.get(), &used[..self.ivlen], &aad, &copy, payload, tag)
+                    .map(|()| total)
+            } else {
+                let t = tag.to_vec();
+                let r = backend::gcm_open(key.get(), iv, &aad, &copy, &t, payload);
+                if r.is_err() {
+                    wipe(payload);
+                }
+                r.map(|()| plen)
+            };
+        }
+        let s = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| prov_err!(NotInitialized))?;
+        s.aad(&aad)?;
+        stats::bump(&stats::P.gcm_tls_records, 1);
+        stats::bump(&stats::P.gcm_ops, 1);
+        stats::bump(&stats::P.gcm_bytes, plen as u64);
+        if enc {
+            s.update_in_place(payload)?;
+            s.finish()?;
+            s.get_tag(tag)?;
+            Ok(total)
+        } else {
+            s.set_tag(tag)?;
+            let r = s.update_in_place(payload).and_then(|_| s.finish());
+            if let Err(e) = r {
+                wipe(payload);
+                return Err(e);
+            }
+            Ok(plen)
+        }
+    }
+
+    // ---- CTR ----
+
+    fn ctr_data(&mut self, io: Io<'_>) -> PResult<usize> {
+        let len = match &io {
+            Io::Separate(i, _) => i.len(),
+            Io::InPlace(b) => b.len(),
+        };
+        if len >= backend::oneshot_min() && self.ctr_done % BLOCK as u64 == 0 {
+            // Large and block aligned: one request the core may put on a queue.
+            self.check_ready()?;
+            let key = self.key.as_ref().ok_or_else(|| prov_err!(NotInitialized))?;
+            let iv = ctr_add(&self.ctr_base, self.ctr_done / BLOCK as u64);
+            let n = match io {
+                Io::Separate(i, o) => backend::cipher_oneshot(
+                    CipherMode::Ctr,
+                    self.enc,
+                    key.get(),
+                    &iv,
+                    i,
+                    &mut o[..i.len()],
+                )?,
+                Io::InPlace(b) => {
+                    let copy = b.to_vec();
+                    backend::cipher_oneshot(CipherMode::Ctr, self.enc, key.get(), &iv, &copy, b)?
+                }
+            };
+            self.stream = None; // re-created at the new position when needed
+            self.iv_state = IvState::InUse;
+            self.ctr_done += n as u64;
+            stats::bump(&stats::P.ctr_bytes, n as u64);
+            stats::bump(&stats::P.oneshot, 1);
+            return Ok(n);
+        }
+        let s = self.ensure_stream()?;
+        let n = match io {
+            Io::Separate(i, o) => s.update(i, &mut o[..i.len()])?,
+            Io::InPlace(b) => s.update_in_place(b)?,
+        };
+        self.ctr_done += n as u64;
+        stats::bump(&stats::P.ctr_bytes, n as u64);
+        Ok(n)
+    }
+
+    // ---- CBC ----
+
+    /// Whole blocks through the core, tracking the chaining value.
+    fn cbc_blocks(&mut self, input: &[u8], output: &mut [u8]) -> PResult<()> {
+        debug_assert!(input.len() % BLOCK == 0 && output.len() >= input.len());
+        if input.is_empty() {
+            return Ok(());
+        }
+        let enc = self.enc;
+        let n = if input.len() >= backend::oneshot_min() {
+            self.check_ready()?;
+            let key = self.key.as_ref().ok_or_else(|| prov_err!(NotInitialized))?;
+            let n = backend::cipher_oneshot(
+                CipherMode::Cbc,
+                enc,
+                key.get(),
+                &self.chain,
+                input,
+                &mut output[..input.len()],
+            )?;
+            self.stream = None; // re-created from the new chaining value when needed
+            self.iv_state = IvState::InUse;
+            stats::bump(&stats::P.oneshot, 1);
+            n
+        } else {
+            let s = self.ensure_stream()?;
+            s.update(input, &mut output[..input.len()])?
+        };
+        if n != input.len() {
+            bail!(CoreFailure, "CBC produced {n} of {} bytes", input.len());
+        }
+        let last = if enc {
+            &output[n - BLOCK..n]
+        } else {
+            &input[n - BLOCK..n]
+        };
+        self.chain.copy_from_slice(last);
+        stats::bump(&stats::P.cbc_bytes, n as u64);
+        Ok(())
+    }
+
+    fn cbc_data(&mut self, mut input: &[u8], output: &mut [u8]) -> PResult<usize> {
+        self.check_ready()?;
+        let need = self.out_len(input.len());
+        let mut done = 0;
+        if need > 0 && self.nbuf > 0 {
+            // Complete the buffered block first.
+            let take = BLOCK - self.nbuf;
+            let mut blk = self.buf;
+            blk[self.nbuf..].copy_from_slice(&input[..take]);
+            input = &input[take..];
+            self.nbuf = 0;
+            self.cbc_blocks(&blk, &mut output[..BLOCK])?;
+            done = BLOCK;
+        }
+        let direct = need - done;
+        self.cbc_blocks(&input[..direct], &mut output[done..need])?;
+        let rest = &input[direct..];
+        self.buf[self.nbuf..self.nbuf + rest.len()].copy_from_slice(rest);
+        self.nbuf += rest.len();
+        Ok(need)
+    }
+
+    fn cbc_final(&mut self, out: *mut u8, outsize: usize) -> PResult<usize> {
+        self.check_ready()?;
+        let r = self.cbc_final_inner(out, outsize);
+        self.finished = true;
+        self.stream = None;
+        self.nbuf = 0;
+        r
+    }
+
+    fn cbc_final_inner(&mut self, out: *mut u8, outsize: usize) -> PResult<usize> {
+        if self.enc {
+            if !self.padding {
+                if self.nbuf != 0 {
+                    bail!(WrongFinalBlockLength, "{} bytes left over", self.nbuf);
+                }
+                return Ok(0);
+            }
+            if outsize < BLOCK || out.is_null() {
+                bail!(OutputTooSmall, "final needs {BLOCK} bytes");
+            }
+            let pad = (BLOCK - self.nbuf) as u8;
+            let mut blk = self.buf;
+            blk[self.nbuf..].fill(pad);
+            let mut o = [0u8; BLOCK];
+            self.cbc_blocks(&blk, &mut o)?;
+            // SAFETY: `out` is writable for `outsize >= BLOCK` bytes.
+            unsafe { ptr::copy_nonoverlapping(o.as_ptr(), out, BLOCK) };
+            Ok(BLOCK)
+        } else {
+            if !self.padding {
+                if self.nbuf != 0 {
+                    bail!(WrongFinalBlockLength, "{} bytes left over", self.nbuf);
+                }
+                return Ok(0);
+            }
+            if self.nbuf != BLOCK {
+                bail!(WrongFinalBlockLength, "{} bytes buffered", self.nbuf);
+            }
+            let blk = self.buf;
+            let mut o = [0u8; BLOCK];
+            self.cbc_blocks(&blk, &mut o)?;
+            let pad = usize::from(o[BLOCK - 1]);
+            // Padding check without early exit on the pad bytes.
+            let mut bad = u8::from(pad == 0 || pad > BLOCK);
+            let p = pad.clamp(1, BLOCK);
+            for &b in &o[BLOCK - p..] {
+                bad |= u8::from(b != o[BLOCK - 1]);
+            }
+            if bad != 0 {
+                wipe(&mut o);
+                bail!(BadDecrypt);
+            }
+            let n = BLOCK - pad;
+            if n > 0 {
+                if outsize < n || out.is_null() {
+                    wipe(&mut o);
+                    bail!(OutputTooSmall, "final needs {n} bytes");
+                }
+                // SAFETY: `out` is writable for `outsize >= n` bytes.
+                unsafe { ptr::copy_nonoverlapping(o.as_ptr(), out, n) };
+            }
+            wipe(&mut o);
+            Ok(n)
+        }
+    }
+
+    fn final_raw(&mut self, out: *mut u8, outsize: usize) -> PResult<usize> {
+        match self.mode {
+            GCM => self.gcm_final(),
+            CTR => {
+                self.check_ready()?;
+                self.finished = true;
+                self.stream = None;
+                Ok(0)
+            }
+            _ => self.cbc_final(out, outsize),
+        }
+    }
+
+    // ---- parameters ----
+
+    fn get_params(&mut self, out: ParamsOut) -> PResult<()> {
+        out.size(ffi::OSSL_CIPHER_PARAM_KEYLEN, self.keylen)?;
+        out.size(ffi::OSSL_CIPHER_PARAM_IVLEN, self.ivlen)?;
+        match self.mode {
+            CBC => {
+                out.uint(ffi::OSSL_CIPHER_PARAM_PADDING, u32::from(self.padding))?;
+                out.uint(ffi::OSSL_CIPHER_PARAM_NUM, 0)?;
+            }
+            CTR => out.uint(
+                ffi::OSSL_CIPHER_PARAM_NUM,
+                (self.ctr_done % BLOCK as u64) as u32,
+            )?,
+            _ => {}
+        }
+        let wants_iv =
+            out.wants(ffi::OSSL_CIPHER_PARAM_IV) || out.wants(ffi::OSSL_CIPHER_PARAM_UPDATED_IV);
+        if wants_iv && self.iv_state == IvState::Unset {
+            bail!(NotInitialized, "no IV set");
+        }
+        if self.mode == GCM {
+            out.octets(ffi::OSSL_CIPHER_PARAM_IV, &self.iv[..self.ivlen])?;
+            out.octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV, &self.iv[..self.ivlen])?;
+            out.size(
+                ffi::OSSL_CIPHER_PARAM_AEAD_TAGLEN,
+                self.taglen.unwrap_or(GCM_TAG_MAX),
+            )?;
+            if out.wants(ffi::OSSL_CIPHER_PARAM_AEAD_TAG) {
+                if !self.enc || !self.tag_ready {
+                    bail!(InvalidTag, "the tag is available after final on encryption");
+                }
+                let tag = self.tag;
+                out.octets_with(ffi::OSSL_CIPHER_PARAM_AEAD_TAG, |b| {
+                    if b.is_empty() || b.len() > GCM_TAG_MAX {
+                        bail!(InvalidTag, "tag length {}", b.len());
+                    }
+                    let n = b.len();
+                    b.copy_from_slice(&tag[..n]);
+                    Ok(n)
+                })?;
+            }
+            if out.wants(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD) {
+                let pad = self
+                    .tls_aad_pad
+                    .ok_or_else(|| prov_err!(InvalidParam, "no tlsaad set"))?;
+                out.size(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD, pad)?;
+            }
+            if out.wants(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN) {
+                out.octets_with(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, |b| {
+                    self.gcm_iv_gen(b)
+                })?;
+            }
+        } else {
+            let upd = if self.mode == CTR {
+                ctr_add(&self.ctr_base, self.ctr_done.div_ceil(BLOCK as u64))
+            } else {
+                self.chain
+            };
+            out.octets(ffi::OSSL_CIPHER_PARAM_IV, &self.iv[..BLOCK])?;
+            out.octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV, &upd)?;
+        }
+        Ok(())
+    }
+
+    fn set_params(&mut self, p: ParamsIn) -> PResult<()> {
+        if let Some(k) = p.size(ffi::OSSL_CIPHER_PARAM_KEYLEN)? {
+            if k != self.keylen {
+                bail!(InvalidKeyLength, "keylen {k} (fixed at {})", self.keylen);
+            }
+        }
+        match self.mode {
+            CBC => {
+                if let Some(v) = p.uint(ffi::OSSL_CIPHER_PARAM_PADDING)? {
+                    self.padding = v != 0;
+                }
+                if let Some(v) = p.uint(ffi::OSSL_CIPHER_PARAM_NUM)? {
+                    if v != 0 {
+                        bail!(UnsupportedParam, "num");
+                    }
+                }
+                for k in [
+                    &ffi::OSSL_CIPHER_PARAM_USE_BITS[..],
+                    &ffi::OSSL_CIPHER_PARAM_TLS_VERSION[..],
+                    &ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE[..],
+                ] {
+                    if p.has(k) {
+                        bail!(
+                            UnsupportedParam,
+                            "{} (TLS CBC record processing is not offered)",
+                            crate::params::key_name(k)
+                        );
+                    }
+                }
+            }
+            CTR => {
+                if let Some(v) = p.uint(ffi::OSSL_CIPHER_PARAM_NUM)? {
+                    if u64::from(v) != self.ctr_done % BLOCK as u64 {
+                        bail!(UnsupportedParam, "num");
+                    }
+                }
+            }
+            _ => {
+                if let Some(v) = p.size(ffi::OSSL_CIPHER_PARAM_AEAD_IVLEN)? {
+                    if v == 0 || v > GCM_IV_MAX {
+                        bail!(InvalidIvLength, "ivlen {v}");
+                    }
+                    self.ivlen = v;
+                }
+                if let Some(t) = p.octets(ffi::OSSL_CIPHER_PARAM_AEAD_TAG)? {
+                    if self.enc || t.is_empty() || t.len() > GCM_TAG_MAX {
+                        bail!(
+                            InvalidTag,
+                            "tag of {} bytes (decrypt only, 1..=16)",
+                            t.len()
+                        );
+                    }
+                    self.tag[..t.len()].copy_from_slice(t);
+                    self.taglen = Some(t.len());
+                }
+                if let Some(a) = p.octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD)? {
+                    self.gcm_tls_aad(a)?;
+                }
+                if let Some((d, n)) = p.octets_raw(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED) {
+                    self.gcm_iv_fixed(d, n)?;
+                }
+                if let Some(inv) = p.octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV)? {
+                    self.gcm_iv_inv(inv)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- parameter tables ----
+
+static ALG_GETTABLE: StaticTable<OSSL_PARAM, 10> = StaticTable([
+    p_uint(ffi::OSSL_CIPHER_PARAM_MODE),
+    p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_size(ffi::OSSL_CIPHER_PARAM_IVLEN),
+    p_size(ffi::OSSL_CIPHER_PARAM_BLOCK_SIZE),
+    p_int(ffi::OSSL_CIPHER_PARAM_AEAD),
+    p_int(ffi::OSSL_CIPHER_PARAM_CUSTOM_IV),
+    p_int(ffi::OSSL_CIPHER_PARAM_CTS),
+    p_int(ffi::OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK),
+    p_int(ffi::OSSL_CIPHER_PARAM_HAS_RAND_KEY),
+    p_end(),
+]);
+
+static GCM_GETTABLE_CTX: StaticTable<OSSL_PARAM, 9> = StaticTable([
+    p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_size(ffi::OSSL_CIPHER_PARAM_IVLEN),
+    p_size(ffi::OSSL_CIPHER_PARAM_AEAD_TAGLEN),
+    p_octets(ffi::OSSL_CIPHER_PARAM_IV),
+    p_octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV),
+    p_octets(ffi::OSSL_CIPHER_PARAM_AEAD_TAG),
+    p_size(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD),
+    p_octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN),
+    p_end(),
+]);
+
+static GCM_SETTABLE_CTX: StaticTable<OSSL_PARAM, 6> = StaticTable([
+    p_size(ffi::OSSL_CIPHER_PARAM_AEAD_IVLEN),
+    p_octets(ffi::OSSL_CIPHER_PARAM_AEAD_TAG),
+    p_octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD),
+    p_octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED),
+    p_octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV),
+    p_end(),
+]);
+
+static CBC_GETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
+    p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_size(ffi::OSSL_CIPHER_PARAM_IVLEN),
+    p_uint(ffi::OSSL_CIPHER_PARAM_PADDING),
+    p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
+    p_octets(ffi::OSSL_CIPHER_PARAM_IV),
+    p_octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV),
+    p_end(),
+]);
+
+static CBC_SETTABLE_CTX: StaticTable<OSSL_PARAM, 4> = StaticTable([
+    p_uint(ffi::OSSL_CIPHER_PARAM_PADDING),
+    p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
+    p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_end(),
+]);
+
+static CTR_GETTABLE_CTX: StaticTable<OSSL_PARAM, 6> = StaticTable([
+    p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_size(ffi::OSSL_CIPHER_PARAM_IVLEN),
+    p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
+    p_octets(ffi::OSSL_CIPHER_PARAM_IV),
+    p_octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV),
+    p_end(),
+]);
+
+static CTR_SETTABLE_CTX: StaticTable<OSSL_PARAM, 3> = StaticTable([
+    p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
+    p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_end(),
+]);
+
+// ---- C entry points ----
+
+/// # Safety
+/// `vctx` is NULL or a context returned by `cipher_newctx`/`cipher_dupctx` not yet freed.
+unsafe fn ctx_mut<'a>(vctx: *mut c_void) -> PResult<&'a mut AesCtx> {
+    // SAFETY: per the function contract; OpenSSL never shares an algctx between threads
+    // concurrently.
+    unsafe { (vctx as *mut AesCtx).as_mut() }
+        .ok_or_else(|| prov_err!(NotInitialized, "NULL context"))
+}
+
+unsafe extern "C" fn cipher_newctx<const M: u8, const KL: usize>(
+    _provctx: *mut c_void,
+) -> *mut c_void {
+    crate::ffi_entry!(ptr::null_mut(), {
+        Ok(Box::into_raw(Box::new(AesCtx::new(M, KL))).cast())
+    })
+}
+
+unsafe extern "C" fn cipher_freectx(vctx: *mut c_void) {
+    crate::ffi_entry!((), {
+        if !vctx.is_null() {
+            // SAFETY: `vctx` came from Box::into_raw in newctx/dupctx and is freed once.
+            drop(unsafe { Box::from_raw(vctx as *mut AesCtx) });
+        }
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn cipher_dupctx(vctx: *mut c_void) -> *mut c_void {
+    crate::ffi_entry!(ptr::null_mut(), {
+        // SAFETY: a live context (OpenSSL contract).
+        let c = unsafe { ctx_mut(vctx) }?;
+        Ok(Box::into_raw(Box::new(c.clone())).cast())
+    })
+}
+
+/// # Safety
+/// OpenSSL's init contract: `key`/`iv` are NULL or readable for their lengths; `params`
+/// is NULL or a terminated array.
+unsafe fn init_common(
+    vctx: *mut c_void,
+    enc: bool,
+    key: *const u8,
+    keylen: usize,
+    iv: *const u8,
+    ivlen: usize,
+    params: *const OSSL_PARAM,
+) -> c_int {
+    crate::ffi_entry!(0, {
+        // SAFETY: a live context.
+        let c = unsafe { ctx_mut(vctx) }?;
+        // SAFETY: `key` is readable for `keylen` bytes when non-NULL.
+        let key = (!key.is_null()).then(|| unsafe { std::slice::from_raw_parts(key, keylen) });
+        // SAFETY: `iv` is readable for `ivlen` bytes when non-NULL.
+        let iv = (!iv.is_null()).then(|| unsafe { std::slice::from_raw_parts(iv, ivlen) });
+        // SAFETY: `params` is NULL or a terminated array.
+        c.init(enc, key, iv, unsafe { ParamsIn::new(params) })?;
+        Ok(1)
+    })
+}
+
+unsafe extern "C" fn cipher_encrypt_init(
+    vctx: *mut c_void,
+    key: *const u8,
+    keylen: usize,
+    iv: *const u8,
+    ivlen: usize,
+    params: *const OSSL_PARAM,
+) -> c_int {
+    // SAFETY: forwarded OpenSSL contract.
+    unsafe { init_common(vctx, true, key, keylen, iv, ivlen, params) }
+}
+
+unsafe extern "C" fn cipher_decrypt_init(
+    vctx: *mut c_void,
+    key: *const u8,
+    keylen: usize,
+    iv: *const u8,
+    ivlen: usize,
+    params: *const OSSL_PARAM,
+) -> c_int {
+    // SAFETY: forwarded OpenSSL contract.
+    unsafe { init_common(vctx, false, key, keylen, iv, ivlen, params) }
+}
+
+unsafe extern "C" fn cipher_update(
+    vctx: *mut c_void,
+    out: *mut u8,
+    outl: *mut usize,
+    outsize: usize,
+    inp: *const u8,
+    inl: usize,
+) -> c_int {
+    crate::ffi_entry!(0, {
+        // SAFETY: a live context.
+        let c = unsafe { ctx_mut(vctx) }?;
+        // SAFETY: EVP's update contract for `out`/`outsize` and `inp`/`inl`.
+        let n = unsafe { c.update_raw(out, outsize, inp, inl) }?;
+        if !outl.is_null() {
+            // SAFETY: valid out pointer.
+            unsafe { *outl = n };
+        }
+        Ok(1)
+    })
+}
+
+unsafe extern "C" fn cipher_final(
+    vctx: *mut c_void,
+    out: *mut u8,
+    outl: *mut usize,
+    outsize: usize,
+) -> c_int {
+    crate::ffi_entry!(0, {
+        // SAFETY: a live context.
+        let c = unsafe { ctx_mut(vctx) }?;
+        let n = c.final_raw(out, outsize)?;
+        if !outl.is_null() {
+            // SAFETY: valid out pointer.
+            unsafe { *outl = n };
+        }
+        Ok(1)
+    })
+}
+
+/// OSSL_FUNC_cipher_cipher (what `EVP_Cipher` calls): update, or final when `inp` is NULL.
+unsafe extern "C" fn cipher_cipher(
+    vctx: *mut c_void,
+    out: *mut u8,
+    outl: *mut usize,
+    outsize: usize,
+    inp: *const u8,
+    inl: usize,
+) -> c_int {
+    crate::ffi_entry!(0, {
+        // SAFETY: a live context.
+        let c = unsafe { ctx_mut(vctx) }?;
+        let n = if inp.is_null() {
+            c.final_raw(out, outsize)?
+        } else {
+            if c.mode == CBC && (inl % BLOCK != 0 || c.nbuf != 0) {
+                bail!(
+                    WrongFinalBlockLength,
+                    "EVP_Cipher on CBC needs whole blocks"
+                );
+            }
+            let saved = c.padding;
+            c.padding = false; // raw block processing: no hold-back
+                               // SAFETY: EVP's cipher contract, same as update.
+            let r = unsafe { c.update_raw(out, outsize, inp, inl) };
+            c.padding = saved;
+            r?
+        };
+        if !outl.is_null() {
+            // SAFETY: valid out pointer.
+            unsafe { *outl = n };
+        }
+        Ok(1)
+    })
+}
+
+unsafe extern "C" fn cipher_get_params<const M: u8, const KL: usize>(
+    params: *mut OSSL_PARAM,
+) -> c_int {
+    crate::ffi_entry!(0, {
+        // SAFETY: OpenSSL passes a valid writable array.
+        let out = unsafe { ParamsOut::new(params) };
+        let (mode, ivlen, bs, aead) = match M {
+            GCM => (EVP_CIPH_GCM_MODE, 12, 1, 1),
+            CTR => (EVP_CIPH_CTR_MODE, BLOCK, 1, 0),
+            _ => (EVP_CIPH_CBC_MODE, BLOCK, BLOCK, 0),
+        };
+        out.uint(ffi::OSSL_CIPHER_PARAM_MODE, mode)?;
+        out.size(ffi::OSSL_CIPHER_PARAM_KEYLEN, KL)?;
+        out.size(ffi::OSSL_CIPHER_PARAM_IVLEN, ivlen)?;
+        out.size(ffi::OSSL_CIPHER_PARAM_BLOCK_SIZE, bs)?;
+        out.int(ffi::OSSL_CIPHER_PARAM_AEAD, aead)?;
+        out.int(ffi::OSSL_CIPHER_PARAM_CUSTOM_IV, aead)?;
+        out.int(ffi::OSSL_CIPHER_PARAM_CTS, 0)?;
+        out.int(ffi::OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, 0)?;
+        out.int(ffi::OSSL_CIPHER_PARAM_HAS_RAND_KEY, 0)?;
+        Ok(1)
+    })
+}
+
+unsafe extern "C" fn cipher_gettable_params(_provctx: *mut c_void) -> *const OSSL_PARAM {
+    ALG_GETTABLE.as_ptr()
+}
+
+unsafe extern "C" fn cipher_get_ctx_params(vctx: *mut c_void, params: *mut OSSL_PARAM) -> c_int {
+    crate::ffi_entry!(0, {
+        // SAFETY: a live context.
+        let c = unsafe { ctx_mut(vctx) }?;
+        // SAFETY: valid writable array.
+        c.get_params(unsafe { ParamsOut::new(params) })?;
+        Ok(1)
+    })
+}
+
+unsafe extern "C" fn cipher_set_ctx_params(vctx: *mut c_void, params: *const OSSL_PARAM) -> c_int {
+    crate::ffi_entry!(0, {
+        // SAFETY: a live context.
+        let c = unsafe { ctx_mut(vctx) }?;
+        // SAFETY: valid terminated array (or NULL).
+        c.set_params(unsafe { ParamsIn::new(params) })?;
+        Ok(1)
+    })
+}
+
+unsafe extern "C" fn cipher_gettable_ctx_params<const M: u8>(
+    _c: *mut c_void,
+    _p: *mut c_void,
+) -> *const OSSL_PARAM {
+    match M {
+        GCM => GCM_GETTABLE_CTX.as_ptr(),
+        CTR => CTR_GETTABLE_CTX.as_ptr(),
+        _ => CBC_GETTABLE_CTX.as_ptr(),
+    }
+}
+
+unsafe extern "C" fn cipher_settable_ctx_params<const M: u8>(
+    _c: *mut c_void,
+    _p: *mut c_void,
+) -> *const OSSL_PARAM {
+    match M {
+        GCM => GCM_SETTABLE_CTX.as_ptr(),
+        CTR => CTR_SETTABLE_CTX.as_ptr(),
+        _ => CBC_SETTABLE_CTX.as_ptr(),
+    }
+}
+
+macro_rules! aes_cipher {
+    ($name:ident, $mode:expr, $keylen:expr) => {
+        crate::dispatch_table!(static $name = {
+            OSSL_FUNC_CIPHER_NEWCTX: OSSL_FUNC_cipher_newctx_fn = cipher_newctx::<{ $mode }, { $keylen }>,
+            OSSL_FUNC_CIPHER_FREECTX: OSSL_FUNC_cipher_freectx_fn = cipher_freectx,
+            OSSL_FUNC_CIPHER_DUPCTX: OSSL_FUNC_cipher_dupctx_fn = cipher_dupctx,
+            OSSL_FUNC_CIPHER_ENCRYPT_INIT: OSSL_FUNC_cipher_encrypt_init_fn = cipher_encrypt_init,
+            OSSL_FUNC_CIPHER_DECRYPT_INIT: OSSL_FUNC_cipher_decrypt_init_fn = cipher_decrypt_init,
+            OSSL_FUNC_CIPHER_UPDATE: OSSL_FUNC_cipher_update_fn = cipher_update,
+            OSSL_FUNC_CIPHER_FINAL: OSSL_FUNC_cipher_final_fn = cipher_final,
+            OSSL_FUNC_CIPHER_CIPHER: OSSL_FUNC_cipher_cipher_fn = cipher_cipher,
+            OSSL_FUNC_CIPHER_GET_PARAMS: OSSL_FUNC_cipher_get_params_fn = cipher_get_params::<{ $mode }, { $keylen }>,
+            OSSL_FUNC_CIPHER_GETTABLE_PARAMS: OSSL_FUNC_cipher_gettable_params_fn = cipher_gettable_params,
+            OSSL_FUNC_CIPHER_GET_CTX_PARAMS: OSSL_FUNC_cipher_get_ctx_params_fn = cipher_get_ctx_params,
+            OSSL_FUNC_CIPHER_SET_CTX_PARAMS: OSSL_FUNC_cipher_set_ctx_params_fn = cipher_set_ctx_params,
+            OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS: OSSL_FUNC_cipher_gettable_ctx_params_fn = cipher_gettable_ctx_params::<{ $mode }>,
+            OSSL_FUNC_CIPHER_SETTABLE_CTX_PARAMS: OSSL_FUNC_cipher_settable_ctx_params_fn = cipher_settable_ctx_params::<{ $mode }>,
+        });
+    };
+}
+
+aes_cipher!(AES_128_GCM, GCM, 16);
+aes_cipher!(AES_192_GCM, GCM, 24);
+aes_cipher!(AES_256_GCM, GCM, 32);
+aes_cipher!(AES_128_CTR, CTR, 16);
+aes_cipher!(AES_192_CTR, CTR, 24);
+aes_cipher!(AES_256_CTR, CTR, 32);
+aes_cipher!(AES_128_CBC, CBC, 16);
+aes_cipher!(AES_192_CBC, CBC, 24);
+aes_cipher!(AES_256_CBC, CBC, 32);
+
+/// The cipher implementations (names as the default provider spells them).
+pub fn algorithms() -> Vec<AlgDef> {
+    use crate::backend::Capability::Cipher;
+    let d = |names: &'static [u8],
+             description: &'static [u8],
+             dispatch: *const ffi::OSSL_DISPATCH,
+             family,
+             m| AlgDef {
+        names,
+        description,
+        dispatch,
+        family,
+        needs: Cipher(m),
+    };
+    vec![
+        d(
+            b"AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6\0",
+            b"WarpDrive AES-128-GCM\0",
+            AES_128_GCM.as_ptr(),
+            "AES-GCM/AES",
+            CipherMode::Gcm,
+        ),
+        d(
+            b"AES-192-GCM:id-aes192-GCM:2.16.840.1.101.3.4.1.26\0",
+            b"WarpDrive AES-192-GCM\0",
+            AES_192_GCM.as_ptr(),
+            "AES-GCM/AES",
+            CipherMode::Gcm,
+        ),
+        d(
+            b"AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46\0",
+            b"WarpDrive AES-256-GCM\0",
+            AES_256_GCM.as_ptr(),
+            "AES-GCM/AES",
+            CipherMode::Gcm,
+        ),
+        d(
+            b"AES-128-CTR\0",
+            b"WarpDrive AES-128-CTR\0",
+            AES_128_CTR.as_ptr(),
+            "AES-CTR/AES",
+            CipherMode::Ctr,
+        ),
+        d(
+            b"AES-192-CTR\0",
+            b"WarpDrive AES-192-CTR\0",
+            AES_192_CTR.as_ptr(),
+            "AES-CTR/AES",
+            CipherMode::Ctr,
+        ),
+        d(
+            b"AES-256-CTR\0",
+            b"WarpDrive AES-256-CTR\0",
+            AES_256_CTR.as_ptr(),
+            "AES-CTR/AES",
+            CipherMode::Ctr,
+        ),
+        d(
+            b"AES-128-CBC:AES128:2.16.840.1.101.3.4.1.2\0",
+            b"WarpDrive AES-128-CBC\0",
+            AES_128_CBC.as_ptr(),
+            "AES-CBC/AES",
+            CipherMode::Cbc,
+        ),
+        d(
+            b"AES-192-CBC:AES192:2.16.840.1.101.3.4.1.22\0",
+            b"WarpDrive AES-192-CBC\0",
+            AES_192_CBC.as_ptr(),
+            "AES-CBC/AES",
+            CipherMode::Cbc,
+        ),
+        d(
+            b"AES-256-CBC:AES256:2.16.840.1.101.3.4.1.42\0",
+            b"WarpDrive AES-256-CBC\0",
+            AES_256_CBC.as_ptr(),
+            "AES-CBC/AES",
+            CipherMode::Cbc,
+        ),
+    ]
+}
