@@ -368,12 +368,30 @@ static void wd_queue_stop(struct wd_queue *q)
  * Memory stays until release because the VMAs that were zapped still point
  * at our vm_ops. Called with wd->lock held.
  */
+static struct page *wd_dead_page(struct wd_queue *q)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	u8 *base;
+
+	if (!page || !q->ring)
+		return page;
+	base = page_address(page);
+	/* The flags words sit in the ring's first page (see wd_ring.c). */
+	if ((u8 *)q->sq_flags - (u8 *)q->ring + sizeof(u32) <= PAGE_SIZE)
+		*(u32 *)(base + ((u8 *)q->sq_flags - (u8 *)q->ring)) = WD_RING_DEAD;
+	if ((u8 *)q->cq_flags - (u8 *)q->ring + sizeof(u32) <= PAGE_SIZE)
+		*(u32 *)(base + ((u8 *)q->cq_flags - (u8 *)q->ring)) = WD_RING_DEAD;
+	return page;
+}
+
 static void wd_queue_kill(struct wd_queue *q)
 {
 	bool bound;
 
 	mutex_lock(&q->mutex);
 	bound = q->state == WD_Q_BOUND;
+	if (bound && !q->dead_page)
+		q->dead_page = wd_dead_page(q);
 	wd_queue_stop(q);
 	if (bound) {
 		mutex_lock(&q->consume_lock);
@@ -403,6 +421,8 @@ static int wd_release(struct inode *inode, struct file *file)
 	wd_free_all_buffers(q);
 	wd_ring_free(q);
 	mutex_unlock(&q->mutex);
+	if (q->dead_page)
+		put_page(q->dead_page);
 
 	mmdrop(q->mm);
 	atomic_dec(&wd->open_contexts);
@@ -563,9 +583,25 @@ static void wd_vm_close(struct vm_area_struct *vma)
 	atomic_dec((atomic_t *)vma->vm_private_data);
 }
 
+/*
+ * Only reached after removal zapped the mappings (live mappings are fully
+ * populated at mmap time). Every page of a zombie's mapping then reads as the
+ * dead page: the ring header says WD_RING_DEAD, everything else is zero, and
+ * nothing of the freed ring or buffers is reachable.
+ */
+static vm_fault_t wd_vm_fault(struct vm_fault *vmf)
+{
+	struct wd_queue *q = vmf->vma->vm_file->private_data;
+
+	if (READ_ONCE(q->state) != WD_Q_ZOMBIE || !q->dead_page)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_page(vmf->vma, vmf->address, q->dead_page);
+}
+
 static const struct vm_operations_struct wd_vm_ops = {
 	.open = wd_vm_open,
 	.close = wd_vm_close,
+	.fault = wd_vm_fault,
 };
 
 static int wd_mmap(struct file *file, struct vm_area_struct *vma)

@@ -117,6 +117,12 @@ struct wd_queue {
 	bool cq_stalled;		/* stopped because the CQ was full */
 
 	wait_queue_head_t poll_wq;
+	/*
+	 * Zombie only: what a zapped mapping faults in instead of SIGBUS, a
+	 * zeroed page whose ring flags say WD_RING_DEAD, so user space learns
+	 * the device is gone from the ring it already polls.
+	 */
+	struct page *dead_page;
 	struct xarray bufs;		/* handle -> wd_buf */
 	void *engine;			/* engine private */
 };

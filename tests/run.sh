@@ -46,16 +46,22 @@ stage "kernel module in a QEMU guest (C suites + the Rust core's kernel backend)
 # /dev/warpdrive/soft0 (SVA) and soft1 (validated, buffer mode).
 extra="$CARGO_TARGET_DIR/vm-extra-tests.list"
 : >"$extra"
-cargo test --release --locked -p warpdrive --test kernel --test fork --no-run --message-format=json 2>/dev/null \
+cargo test --release --locked -p warpdrive --test kernel --test fork --test kernel_removal --no-run --message-format=json 2>/dev/null \
     | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["target"]["name"], m["executable"])' \
-    | while read -r name exe; do
-        echo "env WARPDRIVE_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 $exe --test-threads=1" >>"$extra"
+    | sort -k1,1 | while read -r name exe; do
+        case $name in
+            # Removes soft0 and reloads the module: it must run last.
+            kernel_removal) last="env WD_VM_ALLOW_REMOVE=1 RUST_BACKTRACE=1 $exe --test-threads=1" ;;
+            *) echo "env WARPDRIVE_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 $exe --test-threads=1" >>"$extra" ;;
+        esac
+        [ -z "${last:-}" ] || echo "$last" >"$extra.last"
     done
-[ "$(wc -l <"$extra")" -eq 2 ] || { echo "could not build the kernel-backend test binaries"; cat "$extra"; exit 1; }
+cat "$extra.last" >>"$extra" 2>/dev/null || true
+[ "$(wc -l <"$extra")" -eq 3 ] || { echo "could not build the kernel-backend test binaries"; cat "$extra"; exit 1; }
 WD_VM_EXTRA_TESTS="$extra" bash tests/vm/all.sh
 
 printf '\nall stages passed in %d s\n' "$SECONDS"

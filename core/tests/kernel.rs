@@ -158,14 +158,21 @@ fn compression_streams_through_the_kernel_when_it_keeps_stream_state() {
         let mut d = Deflater::with_instance(wd.clone(), Format::Gzip, 6).unwrap();
         let mut out = Vec::new();
         let mut buf = vec![0u8; 32 << 10];
-        for chunk in data.chunks(64 << 10) {
+        // Sync flushes make it a true stream whose state the engine keeps
+        // (without them the Deflater sends the whole stream as one request).
+        for (i, chunk) in data.chunks(64 << 10).enumerate() {
+            let flush = if i % 2 == 1 { Flush::Sync } else { Flush::None };
             let mut input = chunk;
-            while !input.is_empty() {
-                let p = d.deflate(input, &mut buf, Flush::None).unwrap();
+            loop {
+                let p = d.deflate(input, &mut buf, flush).unwrap();
                 out.extend_from_slice(&buf[..p.produced]);
                 input = &input[p.consumed..];
+                if input.is_empty() && p.produced < buf.len() {
+                    break;
+                }
             }
         }
+        assert!(d.is_streaming());
         loop {
             let p = d.deflate(&[], &mut buf, Flush::Finish).unwrap();
             out.extend_from_slice(&buf[..p.produced]);
