@@ -12,3 +12,14 @@ test:
 
 kmod:
 	$(MAKE) -C kmod
+
+# Installation the way distributions do it (see scripts/install.sh for what
+# goes where): make install PREFIX=/usr/local DESTDIR=  /  make uninstall
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+install:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash scripts/install.sh install
+
+uninstall:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash scripts/install.sh uninstall

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (the parent of this crate's manifest directory).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// One corpus file, loaded.
@@ -27,7 +29,10 @@ pub fn corpus_bytes(files: &[CorpusFile]) -> usize {
 
 fn regular_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect(),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect(),
         Err(_) => Vec::new(),
     };
     v.sort();
@@ -37,7 +42,10 @@ fn regular_files(dir: &Path) -> Vec<PathBuf> {
 /// Unpacks every `*.xz` of `src` into `dst` (with the xz tool) unless already
 /// there. Returns false if nothing could be unpacked.
 fn unpack(src: &Path, dst: &Path) -> bool {
-    let xz: Vec<PathBuf> = regular_files(src).into_iter().filter(|p| p.extension().is_some_and(|e| e == "xz")).collect();
+    let xz: Vec<PathBuf> = regular_files(src)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "xz"))
+        .collect();
     if xz.is_empty() || std::fs::create_dir_all(dst).is_err() {
         return false;
     }
@@ -52,7 +60,14 @@ fn unpack(src: &Path, dst: &Path) -> bool {
         let tmp = dst.join(format!(".{}.part", stem.to_string_lossy()));
         let ok = std::fs::File::create(&tmp)
             .ok()
-            .and_then(|f| Command::new("xz").arg("-dc").arg(&p).stdout(f).status().ok())
+            .and_then(|f| {
+                Command::new("xz")
+                    .arg("-dc")
+                    .arg(&p)
+                    .stdout(f)
+                    .status()
+                    .ok()
+            })
             .is_some_and(|s| s.success());
         if ok && std::fs::rename(&tmp, &out).is_ok() {
             any = true;
@@ -68,7 +83,11 @@ fn unpack(src: &Path, dst: &Path) -> bool {
 /// target/corpus, else ../shared/corpus unpacked into target/corpus.
 pub fn find_corpus(explicit: Option<&Path>) -> Option<PathBuf> {
     let unpacked = workspace_root().join("target").join("corpus");
-    let has_plain = |d: &Path| regular_files(d).iter().any(|p| p.extension().is_none_or(|e| e != "xz" && e != "md") && !p.ends_with("SHA256SUMS"));
+    let has_plain = |d: &Path| {
+        regular_files(d).iter().any(|p| {
+            p.extension().is_none_or(|e| e != "xz" && e != "md") && !p.ends_with("SHA256SUMS")
+        })
+    };
     let from_env = std::env::var_os("WARPDRIVE_CORPUS").map(PathBuf::from);
     if let Some(d) = explicit.map(Path::to_path_buf).or(from_env) {
         if has_plain(&d) {
@@ -88,11 +107,21 @@ pub fn find_corpus(explicit: Option<&Path>) -> Option<PathBuf> {
 pub fn load_corpus(dir: &Path) -> std::io::Result<Vec<CorpusFile>> {
     let mut out = Vec::new();
     for p in regular_files(dir) {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.ends_with(".xz") || name.ends_with(".md") || name == "SHA256SUMS" || name.starts_with('.') {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with(".xz")
+            || name.ends_with(".md")
+            || name == "SHA256SUMS"
+            || name.starts_with('.')
+        {
             continue;
         }
-        out.push(CorpusFile { name, data: std::fs::read(&p)? });
+        out.push(CorpusFile {
+            name,
+            data: std::fs::read(&p)?,
+        });
     }
     Ok(out)
 }
@@ -101,8 +130,35 @@ pub fn load_corpus(dir: &Path) -> std::io::Result<Vec<CorpusFile>> {
 /// records, random bytes and runs, in 64 KiB pieces.
 pub fn generated_data(len: usize) -> Vec<u8> {
     const WORDS: &[&str] = &[
-        "the", "of", "and", "queue", "ring", "engine", "compress", "data", "to", "in", "a", "is", "that", "for", "warp", "drive",
-        "submission", "completion", "descriptor", "buffer", "offload", "kernel", "device", "with", "on", "as", "by", "it", "be",
+        "the",
+        "of",
+        "and",
+        "queue",
+        "ring",
+        "engine",
+        "compress",
+        "data",
+        "to",
+        "in",
+        "a",
+        "is",
+        "that",
+        "for",
+        "warp",
+        "drive",
+        "submission",
+        "completion",
+        "descriptor",
+        "buffer",
+        "offload",
+        "kernel",
+        "device",
+        "with",
+        "on",
+        "as",
+        "by",
+        "it",
+        "be",
     ];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -127,7 +183,11 @@ pub fn generated_data(len: usize) -> Vec<u8> {
                 let mut id = next() % 1000;
                 while v.len() < end {
                     id += 1 + next() % 3;
-                    let rec = format!("{{\"id\":{id},\"queue\":{},\"bytes\":{},\"status\":\"ok\"}}\n", next() % 64, next() % 65536);
+                    let rec = format!(
+                        "{{\"id\":{id},\"queue\":{},\"bytes\":{},\"status\":\"ok\"}}\n",
+                        next() % 64,
+                        next() % 65536
+                    );
                     v.extend_from_slice(rec.as_bytes());
                 }
             }
@@ -157,7 +217,9 @@ pub mod zlib {
     /// The version string of the zlib actually linked.
     pub fn version() -> String {
         // SAFETY: zlibVersion returns a pointer to a static NUL-terminated string.
-        unsafe { std::ffi::CStr::from_ptr(z::zlibVersion()) }.to_string_lossy().into_owned()
+        unsafe { std::ffi::CStr::from_ptr(z::zlibVersion()) }
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// compressBound.
@@ -171,7 +233,15 @@ pub mod zlib {
         let mut n = dst.len() as z::uLong;
         // SAFETY: both buffers are valid for the lengths passed; zlib writes at
         // most `n` bytes into dst and updates n.
-        let r = unsafe { z::compress2(dst.as_mut_ptr(), &mut n, src.as_ptr(), src.len() as z::uLong, level) };
+        let r = unsafe {
+            z::compress2(
+                dst.as_mut_ptr(),
+                &mut n,
+                src.as_ptr(),
+                src.len() as z::uLong,
+                level,
+            )
+        };
         (r == z::Z_OK).then_some(n as usize)
     }
 
@@ -179,7 +249,14 @@ pub mod zlib {
     pub fn decompress(src: &[u8], dst: &mut [u8]) -> Option<usize> {
         let mut n = dst.len() as z::uLong;
         // SAFETY: as in compress.
-        let r = unsafe { z::uncompress(dst.as_mut_ptr(), &mut n, src.as_ptr(), src.len() as z::uLong) };
+        let r = unsafe {
+            z::uncompress(
+                dst.as_mut_ptr(),
+                &mut n,
+                src.as_ptr(),
+                src.len() as z::uLong,
+            )
+        };
         (r == z::Z_OK).then_some(n as usize)
     }
 }
@@ -199,8 +276,11 @@ pub mod ossl {
 
     impl Gcm {
         pub fn new(key: &[u8]) -> Gcm {
+            let cipher = Cipher::fetch(None, "AES-256-GCM", Some("provider=default"))
+                .expect("fetch AES-256-GCM from the default provider");
             let mut ctx = CipherCtx::new().expect("EVP_CIPHER_CTX_new");
-            ctx.encrypt_init(Some(Cipher::aes_256_gcm()), Some(key), None).expect("AES-256-GCM init");
+            ctx.encrypt_init(Some(&cipher), Some(key), None)
+                .expect("AES-256-GCM init");
             ctx.set_iv_length(12).expect("IV length");
             Gcm { ctx }
         }
@@ -218,20 +298,29 @@ pub mod ossl {
         }
     }
 
-    /// SHA-256 with one reused EVP_MD_CTX.
+    /// SHA-256 with one reused EVP_MD_CTX and the algorithm fetched once
+    /// from the default provider (a bare `Md::sha256()` would be re-fetched by
+    /// OpenSSL 3 on every init, which is slower than what a careful caller
+    /// does).
     pub struct Sha256 {
         ctx: MdCtx,
+        md: Md,
     }
 
     impl Default for Sha256 {
         fn default() -> Self {
-            Sha256 { ctx: MdCtx::new().expect("EVP_MD_CTX_new") }
+            let md = Md::fetch(None, "SHA2-256", Some("provider=default"))
+                .expect("fetch SHA2-256 from the default provider");
+            Sha256 {
+                ctx: MdCtx::new().expect("EVP_MD_CTX_new"),
+                md,
+            }
         }
     }
 
     impl Sha256 {
         pub fn digest(&mut self, data: &[u8], out: &mut [u8; 32]) {
-            self.ctx.digest_init(Md::sha256()).expect("SHA-256 init");
+            self.ctx.digest_init(&self.md).expect("SHA-256 init");
             self.ctx.digest_update(data).expect("SHA-256 update");
             self.ctx.digest_final(out).expect("SHA-256 final");
         }
@@ -282,7 +371,11 @@ impl PingPong {
                 }
             }
         });
-        PingPong { line, thread: Some(thread), seq: 0 }
+        PingPong {
+            line,
+            thread: Some(thread),
+            seq: 0,
+        }
     }
 
     /// `n` round trips; their total time.
@@ -326,7 +419,9 @@ pub fn median(v: &mut [f64]) -> f64 {
 /// Where benches write their side figures (compressed sizes, thresholds) for
 /// run.sh's summary: `$CARGO_TARGET_DIR/warpdrive-bench/` (or target/...).
 pub fn summary_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
     let d = target.join("warpdrive-bench");
     let _ = std::fs::create_dir_all(&d);
     d

@@ -1,0 +1,258 @@
+//! `wdctl stats`: device counters (sysfs for kernel devices) and, from a
+//! `WARPDRIVE_STATS_FILE`, the counters each process reported.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::devices::{self, Device};
+use crate::fail::Fail;
+use crate::table::{bytes, Table};
+use crate::{fail, out};
+
+pub struct StatsArgs {
+    pub watch: bool,
+    pub interval: f64,
+    pub count: Option<u64>,
+    pub device: Option<String>,
+    pub stats_file: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// One process's counters, as the core writes them to `WARPDRIVE_STATS_FILE`
+/// (`warpdrive::report_stats`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ProcRecord {
+    pub pid: u64,
+    pub backend: String,
+    pub offloaded: u64,
+    pub inline: u64,
+    pub fallbacks: u64,
+    pub errors: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub doorbells: u64,
+    pub max_inflight: u64,
+    pub queues: u64,
+}
+
+/// The last record of each pid in a stats file (a process appends a line
+/// each time it reports; the last one is its total). Lines that do not parse
+/// are skipped; a missing file is no records.
+pub fn read_records(path: &Path) -> Vec<ProcRecord> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut by_pid: BTreeMap<u64, ProcRecord> = BTreeMap::new();
+    for line in text.lines() {
+        if let Ok(r) = serde_json::from_str::<ProcRecord>(line.trim()) {
+            by_pid.insert(r.pid, r);
+        }
+    }
+    by_pid.into_values().collect()
+}
+
+#[derive(Serialize)]
+struct Snapshot {
+    /// Seconds since the Unix epoch.
+    time: f64,
+    devices: Vec<Device>,
+    processes: Vec<ProcRecord>,
+    /// Per second since the previous refresh (with --watch).
+    rates: Option<BTreeMap<String, Rate>>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct Rate {
+    requests_per_s: f64,
+    bytes_in_per_s: f64,
+    bytes_out_per_s: f64,
+}
+
+fn collect(args: &StatsArgs, file: Option<&Path>) -> Result<Snapshot, Fail> {
+    let mut devices = match &args.device {
+        Some(name) => vec![devices::find(name)?],
+        None => devices::all_devices(),
+    };
+    let processes = file.map(read_records).unwrap_or_default();
+    // The software device lives inside each process: its counters are what
+    // the processes that used it reported.
+    for d in devices.iter_mut().filter(|d| d.kind == "software") {
+        if file.is_some() {
+            d.scope = "sum of processes in the stats file";
+        }
+        for p in processes.iter().filter(|p| p.backend == "softdev") {
+            d.counters.requests += p.offloaded;
+            d.counters.bytes_in += p.bytes_in;
+            d.counters.bytes_out += p.bytes_out;
+            d.counters.errors += p.errors;
+        }
+    }
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    Ok(Snapshot {
+        time,
+        devices,
+        processes,
+        rates: None,
+    })
+}
+
+fn render(s: &Snapshot, file: Option<&Path>) -> String {
+    let mut t = Table::new(&[
+        "DEVICE",
+        "REQUESTS",
+        "REQ/S",
+        "BYTES IN",
+        "BYTES OUT",
+        "ERRORS",
+        "REJECTED",
+        "INFLIGHT",
+        "CONTEXTS",
+        "QUEUES",
+        "SCOPE",
+    ])
+    .right(&[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for d in &s.devices {
+        let c = &d.counters;
+        let rate = s
+            .rates
+            .as_ref()
+            .and_then(|r| r.get(&d.name))
+            .map_or("-".into(), |r| format!("{:.0}", r.requests_per_s));
+        t.row(vec![
+            d.name.clone(),
+            c.requests.to_string(),
+            rate,
+            bytes(c.bytes_in),
+            bytes(c.bytes_out),
+            c.errors.to_string(),
+            c.rejected.to_string(),
+            c.inflight.to_string(),
+            c.open_contexts.to_string(),
+            match (d.queues_in_use, d.queues_total) {
+                (Some(u), Some(t)) => format!("{u}/{t}"),
+                _ => "-".into(),
+            },
+            d.scope.into(),
+        ]);
+    }
+    let mut text = t.render();
+    match file {
+        Some(f) if s.processes.is_empty() => {
+            text.push_str(&format!("\n\nno process has reported to {}", f.display()));
+        }
+        Some(f) => {
+            let mut p = Table::new(&[
+                "PID",
+                "BACKEND",
+                "OFFLOADED",
+                "INLINE",
+                "FALLBACKS",
+                "ERRORS",
+                "BYTES IN",
+                "BYTES OUT",
+                "DOORBELLS",
+                "MAX INFLIGHT",
+                "QUEUES",
+            ])
+            .right(&[0, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+            for r in &s.processes {
+                p.row(vec![
+                    r.pid.to_string(),
+                    r.backend.clone(),
+                    r.offloaded.to_string(),
+                    r.inline.to_string(),
+                    r.fallbacks.to_string(),
+                    r.errors.to_string(),
+                    bytes(r.bytes_in),
+                    bytes(r.bytes_out),
+                    r.doorbells.to_string(),
+                    r.max_inflight.to_string(),
+                    r.queues.to_string(),
+                ]);
+            }
+            text.push_str(&format!("\n\nprocesses ({}):\n{}", f.display(), p.render()));
+        }
+        None => {}
+    }
+    text
+}
+
+pub fn cmd_stats(args: StatsArgs) -> Result<(), Fail> {
+    if !(args.interval.is_finite() && args.interval > 0.0) {
+        fail!("--interval must be a positive number of seconds");
+    }
+    let file = args
+        .stats_file
+        .clone()
+        .or_else(|| std::env::var_os(warpdrive::STATS_FILE_ENV).map(PathBuf::from));
+    if let Some(f) = &args.stats_file {
+        if let Err(e) = std::fs::metadata(f) {
+            fail!("cannot read stats file {}: {e}", f.display());
+        }
+    }
+    let file = file.as_deref();
+    if !args.watch {
+        let s = collect(&args, file)?;
+        if args.json {
+            out::json(&s);
+        } else {
+            out::line(&render(&s, file));
+        }
+        return Ok(());
+    }
+    let tty = std::io::stdout().is_terminal();
+    let interval = Duration::from_secs_f64(args.interval);
+    let mut prev: Option<(Instant, Snapshot)> = None;
+    let mut n = 0u64;
+    loop {
+        let now = Instant::now();
+        let mut s = collect(&args, file)?;
+        if let Some((t0, p)) = &prev {
+            let dt = now.duration_since(*t0).as_secs_f64().max(1e-6);
+            let mut rates = BTreeMap::new();
+            for d in &s.devices {
+                if let Some(o) = p.devices.iter().find(|o| o.name == d.name) {
+                    let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
+                    rates.insert(
+                        d.name.clone(),
+                        Rate {
+                            requests_per_s: per(d.counters.requests, o.counters.requests),
+                            bytes_in_per_s: per(d.counters.bytes_in, o.counters.bytes_in),
+                            bytes_out_per_s: per(d.counters.bytes_out, o.counters.bytes_out),
+                        },
+                    );
+                }
+            }
+            s.rates = Some(rates);
+        }
+        if args.json {
+            // One object per line, so a script can read it as a stream.
+            out::line(&serde_json::to_string(&s).unwrap_or_default());
+        } else {
+            if tty {
+                out::line("\x1b[H\x1b[2J");
+            } else if n > 0 {
+                out::line("");
+            }
+            out::line(&format!(
+                "wdctl stats (every {:.1}s{})",
+                args.interval,
+                if tty { ", Ctrl-C to quit" } else { "" }
+            ));
+            out::line(&render(&s, file));
+        }
+        out::flush();
+        n += 1;
+        if args.count.is_some_and(|c| n >= c) {
+            return Ok(());
+        }
+        prev = Some((now, s));
+        std::thread::sleep(interval);
+    }
+}

@@ -1,0 +1,642 @@
+//! Every subcommand run as a process, with its real output checked, and the
+//! bad-input cases: one line on stderr, non-zero exit, no panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn wdctl() -> Command {
+    let mut c = Command::cargo_bin("wdctl").expect("wdctl binary");
+    // Tests decide which devices exist; the machine's environment does not.
+    for v in [
+        "WDCTL_SELFTEST_BREAK",
+        "WDCTL_SYSFS_CLASS",
+        "WDCTL_DEV_DIR",
+        "WARPDRIVE_STATS_FILE",
+        "WARPDRIVE_BACKEND",
+        "OPENSSL_CONF",
+        "LD_PRELOAD",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// A machine without kernel devices, whatever this one has.
+fn no_kernel(c: &mut Command, dir: &Path) {
+    let sys = dir.join("sys");
+    let dev = dir.join("dev");
+    std::fs::create_dir_all(&sys).unwrap();
+    std::fs::create_dir_all(&dev).unwrap();
+    c.env("WDCTL_SYSFS_CLASS", sys).env("WDCTL_DEV_DIR", dev);
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A bad-input failure: non-zero, exactly one line on stderr naming `what`.
+fn assert_one_line_error(o: &Output, what: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err:?}"
+    );
+    assert!(err.starts_with("wdctl: "), "{err:?}");
+    assert!(err.contains(what), "stderr {err:?} should name {what:?}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn list_shows_softdev_and_its_algorithms() {
+    let o = wdctl().arg("list").output().unwrap();
+    assert!(o.status.success());
+    let s = stdout(&o);
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("softdev "))
+        .unwrap_or_else(|| panic!("no softdev row in {s}"));
+    for alg in [
+        "deflate-raw",
+        "zlib",
+        "gzip",
+        "aes-gcm",
+        "sha256",
+        "hmac-sha512",
+    ] {
+        assert!(line.contains(alg), "{alg} missing from {line}");
+    }
+    assert!(s.starts_with("DEVICE"), "{s}");
+}
+
+#[test]
+fn list_json_has_every_algorithm_of_softdev() {
+    let o = wdctl().args(["list", "--json"]).output().unwrap();
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let soft = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "softdev")
+        .expect("softdev in list --json");
+    assert_eq!(soft["kind"], "software");
+    assert_eq!(soft["algorithms"].as_array().unwrap().len(), 16);
+    assert_eq!(soft["modes"][0], "sva");
+}
+
+#[test]
+fn info_softdev() {
+    wdctl()
+        .args(["info", "softdev"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kind              software"))
+        .stdout(predicate::str::contains("address modes     sva"))
+        .stdout(predicate::str::contains("hmac-sha256"))
+        .stdout(predicate::str::contains("engine threads"));
+    let o = wdctl()
+        .args(["info", "softdev", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["name"], "softdev");
+    assert_eq!(v["abi_version"], 1);
+}
+
+#[test]
+fn info_unknown_device_is_one_line() {
+    let o = wdctl().args(["info", "nosuchdev"]).output().unwrap();
+    assert_one_line_error(&o, "unknown device 'nosuchdev'");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}
+
+/// A kernel device as the module's sysfs shows it.
+fn fake_kernel(dir: &Path) -> (PathBuf, PathBuf) {
+    let sys = dir.join("sys");
+    let dev = dir.join("dev");
+    let d = sys.join("wd0");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&dev).unwrap();
+    for (k, v) in [
+        ("driver", "wd_soft"),
+        ("algorithms", "deflate-raw zlib gzip sha256"),
+        ("flags", "buffers validated poll streams"),
+        ("isolation", "0"),
+        ("queues_total", "16"),
+        ("queues_free", "13"),
+        ("ring_entries_max", "4096"),
+        ("abi_version", "1"),
+        ("requests", "1234"),
+        ("bytes_in", "1048576"),
+        ("bytes_out", "4096"),
+        ("errors", "2"),
+        ("rejected", "5"),
+        ("inflight", "1"),
+        ("open_contexts", "3"),
+    ] {
+        std::fs::write(d.join(k), format!("{v}\n")).unwrap();
+    }
+    (sys, dev)
+}
+
+#[test]
+fn kernel_devices_come_from_sysfs() {
+    let t = tempfile::tempdir().unwrap();
+    let (sys, dev) = fake_kernel(t.path());
+    let o = wdctl()
+        .args(["list"])
+        .env("WDCTL_SYSFS_CLASS", &sys)
+        .env("WDCTL_DEV_DIR", &dev)
+        .output()
+        .unwrap();
+    let s = stdout(&o);
+    let row = s.lines().find(|l| l.starts_with("wd0 ")).expect(&s);
+    assert!(row.contains("kernel") && row.contains("wd_soft"), "{row}");
+    assert!(row.contains("buffers,validated"), "{row}");
+    assert!(row.contains("3/13"), "used/free: {row}");
+    assert!(s.lines().any(|l| l.starts_with("softdev ")));
+
+    let o = wdctl()
+        .args(["info", "wd0", "--json"])
+        .env("WDCTL_SYSFS_CLASS", &sys)
+        .env("WDCTL_DEV_DIR", &dev)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["isolation"], false);
+    assert_eq!(v["queues_in_use"], 3);
+    assert_eq!(v["counters"]["rejected"], 5);
+    assert_eq!(v["algorithms"].as_array().unwrap().len(), 4);
+
+    let o = wdctl()
+        .args(["stats", "--json", "--device", "wd0"])
+        .env("WDCTL_SYSFS_CLASS", &sys)
+        .env("WDCTL_DEV_DIR", &dev)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["devices"][0]["counters"]["requests"], 1234);
+    assert_eq!(v["devices"][0]["counters"]["inflight"], 1);
+}
+
+#[test]
+fn stats_json_parses_and_names_softdev() {
+    let o = wdctl().args(["stats", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["name"] == "softdev"));
+    assert!(v["processes"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn stats_reads_per_process_counters_from_a_stats_file() {
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("stats.jsonl");
+    std::fs::write(
+        &f,
+        "{\"pid\":7,\"backend\":\"softdev\",\"offloaded\":1,\"inline\":0,\"fallbacks\":0,\"errors\":0,\"bytes_in\":10,\"bytes_out\":5,\"doorbells\":0,\"max_inflight\":1,\"queues\":1}\n\
+         not json\n\
+         {\"pid\":7,\"backend\":\"softdev\",\"offloaded\":4,\"inline\":2,\"fallbacks\":1,\"errors\":0,\"bytes_in\":100,\"bytes_out\":50,\"doorbells\":3,\"max_inflight\":2,\"queues\":1}\n\
+         {\"pid\":9,\"backend\":\"softdev\",\"offloaded\":6,\"inline\":0,\"fallbacks\":0,\"errors\":1,\"bytes_in\":60,\"bytes_out\":30,\"doorbells\":0,\"max_inflight\":1,\"queues\":2}\n",
+    )
+    .unwrap();
+    let o = wdctl()
+        .args(["stats", "--json", "--stats-file"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let procs = v["processes"].as_array().unwrap();
+    assert_eq!(procs.len(), 2, "last line per pid");
+    assert_eq!(procs[0]["offloaded"], 4);
+    let soft = v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "softdev")
+        .unwrap();
+    assert_eq!(soft["counters"]["requests"], 10);
+    assert_eq!(soft["counters"]["bytes_in"], 160);
+    // And the table shows the processes.
+    wdctl()
+        .args(["stats", "--stats-file"])
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("FALLBACKS"))
+        .stdout(predicate::str::is_match(r"(?m)^\s+9\s+softdev\s+6\s").unwrap());
+}
+
+#[test]
+fn stats_watch_refreshes() {
+    let o = wdctl()
+        .args([
+            "stats",
+            "--watch",
+            "--json",
+            "--count",
+            "3",
+            "--interval",
+            "0.05",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["rates"].is_null());
+    assert!(lines[2]["rates"]["softdev"]["requests_per_s"].is_number());
+}
+
+#[test]
+fn stats_bad_input() {
+    let o = wdctl()
+        .args(["stats", "--device", "nope"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "unknown device 'nope'");
+    let o = wdctl()
+        .args(["stats", "--stats-file", "/nonexistent/stats.jsonl"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "/nonexistent/stats.jsonl");
+}
+
+#[test]
+fn selftest_passes_on_every_device() {
+    let o = wdctl().arg("selftest").output().unwrap();
+    let s = stdout(&o);
+    assert!(o.status.success(), "{s}\n{}", stderr(&o));
+    for dev in ["softdev", "inline"] {
+        for alg in [
+            "deflate-raw",
+            "gzip",
+            "aes-gcm",
+            "aes-cbc",
+            "sha384",
+            "hmac-sha1",
+        ] {
+            assert!(
+                s.lines()
+                    .any(|l| l.starts_with(dev) && l.contains(alg) && l.contains("PASS")),
+                "{dev} {alg} not passed in\n{s}"
+            );
+        }
+    }
+    assert!(s.contains(" 0 failed"), "{s}");
+}
+
+#[test]
+fn selftest_fails_when_an_answer_is_broken() {
+    let o = wdctl()
+        .args(["selftest", "--device", "softdev"])
+        .env("WDCTL_SELFTEST_BREAK", "sha256")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let s = stdout(&o);
+    let failed: Vec<&str> = s.lines().filter(|l| l.contains("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{s}");
+    assert!(failed[0].contains("sha256"), "{s}");
+    assert!(s.contains("15 passed, 1 failed"), "{s}");
+
+    // Every algorithm's knob bites, on the inline path too.
+    for alg in [
+        "deflate-raw",
+        "zlib",
+        "gzip",
+        "aes-gcm",
+        "aes-ctr",
+        "aes-cbc",
+        "hmac-sha512",
+    ] {
+        let o = wdctl()
+            .args(["selftest", "--device", "inline", "--json"])
+            .env("WDCTL_SELFTEST_BREAK", alg)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{alg}");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["failed"], 1, "{alg}");
+    }
+}
+
+#[test]
+fn selftest_bad_input() {
+    let t = tempfile::tempdir().unwrap();
+    let mut c = wdctl();
+    no_kernel(&mut c, t.path());
+    let o = c.args(["selftest", "--device", "kernel"]).output().unwrap();
+    assert_one_line_error(&o, "no kernel device");
+    let o = wdctl()
+        .args(["selftest", "--device", "wd9"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "unknown device 'wd9'");
+    let o = wdctl()
+        .arg("selftest")
+        .env("WDCTL_SELFTEST_BREAK", "md5")
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "md5");
+}
+
+fn tiny_corpus(dir: &Path) -> PathBuf {
+    let c = dir.join("corpus");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("a.txt"), "hello warpdrive corpus\n".repeat(2000)).unwrap();
+    std::fs::write(
+        c.join("b.bin"),
+        (0..20000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    c
+}
+
+#[test]
+fn bench_writes_a_plot_and_a_table() {
+    let t = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(t.path());
+    let svg = t.path().join("out/plot.svg");
+    std::fs::create_dir_all(svg.parent().unwrap()).unwrap();
+    let o = wdctl()
+        .args(["bench", "--corpus"])
+        .arg(&corpus)
+        .args([
+            "--alg",
+            "compress,decompress,aes-gcm,sha256",
+            "--sizes",
+            "1k,8k",
+            "--time-ms",
+            "5",
+            "--backend",
+            "softdev,inline,baseline",
+            "--plot",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let s = stdout(&o);
+    assert!(o.status.success(), "{s}\n{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).expect("plot written");
+    assert!(text.contains("<svg"), "not an SVG");
+    assert!(text.contains("compress / softdev"), "legend names series");
+    for (alg, base) in [("compress", "system-zlib"), ("sha256", "openssl-default")] {
+        assert!(
+            s.lines().any(|l| l.starts_with(alg) && l.contains(base)),
+            "{alg} vs {base} missing:\n{s}"
+        );
+        assert!(
+            s.lines()
+                .any(|l| l.starts_with(alg) && l.contains("softdev")),
+            "{alg} on softdev missing:\n{s}"
+        );
+    }
+}
+
+#[test]
+fn bench_json_counts_offloaded_requests() {
+    let t = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(t.path());
+    let o = wdctl()
+        .args(["bench", "--json", "--corpus"])
+        .arg(&corpus)
+        .args([
+            "--alg",
+            "aes-ctr,hmac-sha256",
+            "--sizes",
+            "4k",
+            "--time-ms",
+            "5",
+            "--backend",
+            "softdev,baseline",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for r in rows {
+        assert!(r["mb_per_s"].as_f64().unwrap() > 0.0);
+        assert!(r["requests"].as_u64().unwrap() >= 3);
+        let offloaded = r["offloaded"].as_u64().unwrap();
+        if r["backend"] == "softdev" {
+            assert!(offloaded >= r["requests"].as_u64().unwrap(), "{r}");
+        } else {
+            assert_eq!(offloaded, 0);
+        }
+    }
+}
+
+#[test]
+fn bench_bad_input() {
+    let t = tempfile::tempdir().unwrap();
+    let empty = t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = wdctl()
+        .args(["bench", "--corpus"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "is empty");
+
+    let o = wdctl()
+        .args(["bench", "--corpus", "/nonexistent/corpus"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "cannot read corpus directory /nonexistent/corpus");
+
+    let corpus = tiny_corpus(t.path());
+    let o = wdctl()
+        .args(["bench", "--corpus"])
+        .arg(&corpus)
+        .args(["--plot", "/nonexistent/dir/plot.svg"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "cannot write plot /nonexistent/dir/plot.svg");
+
+    let o = wdctl().args(["bench", "--alg", "rot13"]).output().unwrap();
+    assert_one_line_error(&o, "unknown algorithm 'rot13'");
+
+    let mut c = wdctl();
+    no_kernel(&mut c, t.path());
+    let o = c.args(["bench", "--backend", "kernel"]).output().unwrap();
+    assert_one_line_error(&o, "no kernel device");
+}
+
+#[test]
+fn bench_unreadable_corpus_file() {
+    // root reads anything: only meaningful for other users.
+    if std::fs::read("/proc/self/status")
+        .map(|s| String::from_utf8_lossy(&s).contains("Uid:\t0\t"))
+        .unwrap_or(true)
+    {
+        let t = tempfile::tempdir().unwrap();
+        // A directory that is not a directory at all: a file.
+        let f = t.path().join("plain");
+        std::fs::write(&f, "x").unwrap();
+        let o = wdctl()
+            .args(["bench", "--corpus"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_one_line_error(&o, "cannot read corpus directory");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("locked");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let o = wdctl()
+        .args(["bench", "--corpus"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_one_line_error(&o, "cannot read corpus directory");
+}
+
+#[test]
+fn run_missing_program() {
+    let o = wdctl()
+        .args(["run", "--", "/no/such/program", "--flag"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "program not found: /no/such/program");
+    let o = wdctl()
+        .args([
+            "run",
+            "--no-zlib",
+            "--no-openssl",
+            "--",
+            "no-such-program-wdctl",
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "program not found: no-such-program-wdctl");
+}
+
+#[test]
+fn run_passes_the_exit_status_and_reports() {
+    let t = tempfile::tempdir().unwrap();
+    let report = t.path().join("r.json");
+    let o = wdctl()
+        .args(["run", "--no-zlib", "--no-openssl", "--report"])
+        .arg(&report)
+        .args(["--", "sh", "-c", "echo out; exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(stdout(&o), "out\n", "the program's stdout is untouched");
+    assert!(stderr(&o).contains("sh exited with status 7"));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["exit_status"], 7);
+    assert_eq!(v["zlib"]["preloaded"], false);
+}
+
+/// The zlib drop-in and the provider, built by cargo into this test's target
+/// directory when `cargo test -p wdctl` alone did not build them.
+fn build_shims() {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    if profile_dir.join("libz.so").exists() && profile_dir.join("libwarpdrive_provider.so").exists()
+    {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut c = std::process::Command::new(cargo);
+    c.args([
+        "build",
+        "-p",
+        "warpdrive-zlib",
+        "-p",
+        "warpdrive-openssl-provider",
+    ])
+    .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
+    if profile_dir.ends_with("release") {
+        c.arg("--release");
+    }
+    let st = c.status().expect("cargo build");
+    assert!(
+        st.success(),
+        "building the zlib drop-in and the provider failed"
+    );
+}
+
+#[test]
+fn run_offloads_python_zlib() {
+    build_shims();
+    let o = wdctl()
+        .args(["run", "--json", "--", "python3", "-c"])
+        .arg("import zlib; d = zlib.compress(b'x' * 1000000); assert zlib.decompress(d) == b'x' * 1000000")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let last = err.lines().last().expect("a report line");
+    let v: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(
+        v["offloaded_requests"].as_u64().unwrap() > 0,
+        "nothing offloaded: {v}"
+    );
+    assert_eq!(v["zlib"]["preloaded"], true);
+    assert!(
+        v["zlib"]["counters"]["offloaded"].as_u64().unwrap() >= 1,
+        "{v}"
+    );
+    assert_eq!(v["fallbacks"], 0);
+
+    // The human report says the same.
+    wdctl()
+        .args(["run", "--", "python3", "-c"])
+        .arg("import zlib; zlib.compress(b'x' * 1000000)")
+        .assert()
+        .success()
+        .stderr(predicate::str::is_match(r"offloaded [1-9][0-9]* requests").unwrap());
+}
+
+#[test]
+fn run_without_the_drop_in_offloads_nothing() {
+    build_shims();
+    let o = wdctl()
+        .args([
+            "run",
+            "--json",
+            "--no-zlib",
+            "--no-openssl",
+            "--",
+            "python3",
+            "-c",
+        ])
+        .arg("import zlib; zlib.compress(b'x' * 1000000)")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = stderr(&o);
+    let v: Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(v["offloaded_requests"], 0, "{v}");
+}
