@@ -183,6 +183,9 @@ unsafe impl<T> Send for RingPtrs<T> {}
 pub(crate) struct SqProducer {
     ring: RingPtrs<WdDesc>,
     tail: u32,
+    /// The consumer's head as last loaded: space() trusts it while it shows
+    /// room, so a submit does not pull the engine's head line every time.
+    head_cache: std::cell::Cell<u32>,
 }
 
 impl SqProducer {
@@ -191,13 +194,29 @@ impl SqProducer {
     pub unsafe fn new(map: &MmapRaw, off: &WdRingOffsets) -> Result<Self, RingError> {
         let ring = RingPtrs::new(map, off)?;
         let tail = ring.tail().load(Ordering::Relaxed);
-        Ok(SqProducer { ring, tail })
+        let head = ring.head().load(Ordering::Acquire);
+        Ok(SqProducer {
+            ring,
+            tail,
+            head_cache: std::cell::Cell::new(head),
+        })
     }
 
     /// Free slots, as far as this producer can tell.
     pub fn space(&self) -> u32 {
+        let cached = self
+            .ring
+            .count
+            .saturating_sub(self.tail.wrapping_sub(self.head_cache.get()));
+        if cached > 0 {
+            // The head only moves forward: the cached value under-counts
+            // free slots, never over-counts, and those slots were acquired
+            // under (B) when the cache was loaded.
+            return cached;
+        }
         // (B): acquire the consumer's head before reusing its slots.
         let head = self.ring.head().load(Ordering::Acquire);
+        self.head_cache.set(head);
         self.ring.count.saturating_sub(self.tail.wrapping_sub(head))
     }
 
@@ -372,6 +391,8 @@ impl SqConsumer {
 pub(crate) struct CqProducer {
     ring: RingPtrs<WdCqe>,
     tail: u32,
+    /// As SqProducer::head_cache, for the completion ring.
+    head_cache: std::cell::Cell<u32>,
 }
 
 impl CqProducer {
@@ -379,12 +400,24 @@ impl CqProducer {
     /// `map` must stay mapped for as long as the returned value lives.
     pub unsafe fn new(map: &MmapRaw, off: &WdRingOffsets) -> Result<Self, RingError> {
         let ring = RingPtrs::new(map, off)?;
-        Ok(CqProducer { ring, tail: 0 })
+        Ok(CqProducer {
+            ring,
+            tail: 0,
+            head_cache: std::cell::Cell::new(0),
+        })
     }
 
     pub fn space(&self) -> u32 {
+        let cached = self
+            .ring
+            .count
+            .saturating_sub(self.tail.wrapping_sub(self.head_cache.get()));
+        if cached > 0 {
+            return cached;
+        }
         // (D): acquire the consumer's head.
         let head = self.ring.head().load(Ordering::Acquire);
+        self.head_cache.set(head);
         self.ring.count.saturating_sub(self.tail.wrapping_sub(head))
     }
 

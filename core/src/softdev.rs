@@ -262,6 +262,7 @@ impl Engine {
         let mut idle_since = Instant::now();
         let mut queues: Vec<Arc<SoftQueue>> = Vec::new();
         let mut seen_gen = u64::MAX;
+        let mut idle_spins = 0u32;
         loop {
             let gen = self.queues_gen.load(Ordering::Acquire);
             if gen != seen_gen {
@@ -276,10 +277,16 @@ impl Engine {
                 return;
             }
             if worked {
-                idle_since = Instant::now();
+                // The clock is read lazily: the first idle pass after work
+                // starts the idle period, and then every 64th pass checks it.
+                idle_spins = 0;
                 continue;
             }
-            if idle_since.elapsed() < self.idle_spin {
+            if idle_spins == 0 {
+                idle_since = Instant::now();
+            }
+            idle_spins = idle_spins.wrapping_add(1);
+            if idle_spins % 64 != 0 || idle_since.elapsed() < self.idle_spin {
                 std::hint::spin_loop();
                 continue;
             }
@@ -292,18 +299,20 @@ impl Engine {
             for q in &queues {
                 q.sq.lock().unwrap().end_sleep();
             }
-            idle_since = Instant::now();
+            idle_spins = 0;
         }
     }
 
     /// Takes up to BATCH descriptors from one queue; true if it did anything.
     fn serve(&self, q: &SoftQueue) -> bool {
         let mut sq = q.sq.lock().unwrap();
-        let mut cq = q.cq.lock().unwrap();
         let pending = match sq.pending() {
+            // Idle polls touch one lock and the SQ tail, nothing else.
+            Ok(0) => return false,
             Ok(n) => n,
             Err(_) => {
                 // Corrupt indices: the queue is unusable, and says so.
+                let cq = q.cq.lock().unwrap();
                 sq.mark_dead();
                 cq.mark_dead();
                 if cq.publish() {
@@ -312,9 +321,7 @@ impl Engine {
                 return false;
             }
         };
-        if pending == 0 {
-            return false;
-        }
+        let mut cq = q.cq.lock().unwrap();
         let closing = q.closing.load(Ordering::Acquire);
         let mut streams = q.streams.lock().unwrap();
         let mut done = 0;
