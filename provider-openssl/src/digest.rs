@@ -1,6 +1,6 @@
 //! SHA-1 and SHA-2 (224/256/384/512) as OpenSSL digest implementations.
 
-use crate::backend::{self, Capability, Hash, HashAlg};
+use crate::backend::{self, Capability, DigestStream, HashAlg};
 use crate::boundary::PResult;
 use crate::ffi::{self, StaticTable, OSSL_PARAM};
 use crate::params::{p_end, p_int, p_size, ParamsOut};
@@ -31,7 +31,7 @@ pub const fn alg_of(a: u8) -> HashAlg {
 #[derive(Clone)]
 struct DigestCtx {
     alg: HashAlg,
-    hash: Option<Hash>,
+    hash: Option<DigestStream>,
     bytes: u64,
 }
 
@@ -76,7 +76,7 @@ unsafe extern "C" fn digest_init(vctx: *mut c_void, _params: *const OSSL_PARAM) 
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
-        c.hash = Some(Hash::new(c.alg)?);
+        c.hash = Some(DigestStream::new(c.alg)?);
         c.bytes = 0;
         Ok(1)
     })
@@ -115,7 +115,7 @@ unsafe extern "C" fn digest_final(
         if outsz < n || out.is_null() {
             bail!(OutputTooSmall, "digest needs {n} bytes");
         }
-        let mut h = c.hash.take().ok_or_else(|| {
+        let h = c.hash.take().ok_or_else(|| {
             prov_err!(NotInitialized, "digest not initialised or already finished")
         })?;
         // SAFETY: `out` is writable for `outsz >= n` bytes.

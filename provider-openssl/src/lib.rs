@@ -9,6 +9,7 @@
 // off the success path even where clippy considers it cheap.
 #![allow(clippy::unnecessary_lazy_evaluations)]
 
+pub mod asyncjob;
 pub mod backend;
 pub mod boundary;
 pub mod cipher;
