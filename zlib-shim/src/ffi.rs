@@ -1,0 +1,1670 @@
+//! zlib's C ABI: every exported function, and all raw-pointer handling.
+//!
+//! Each function runs behind [`boundary!`] (a panic becomes an error value).
+//! Unversioned (Base) names are `#[no_mangle]`; names that zlib.map puts in a
+//! version node are ordinary Rust functions given their C name by
+//! [`versioned!`] (an assembler alias), so the version script in build.rs is
+//! the only place that exports them: rustc's own script would otherwise make
+//! them unversioned.
+#![allow(non_snake_case, clippy::missing_safety_doc)]
+
+use std::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use libz_rs_sys as zrs;
+use libz_rs_sys::{gzFile, gz_headerp, in_func, out_func, z_off64_t, z_off_t, z_stream, z_streamp};
+use warpdrive::Format;
+
+use crate::stats::{self, COUNTERS};
+use crate::stream::{self, *};
+
+const Z_OK: c_int = 0;
+const Z_STREAM_END: c_int = 1;
+const Z_STREAM_ERROR: c_int = -2;
+const Z_DATA_ERROR: c_int = -3;
+const Z_MEM_ERROR: c_int = -4;
+const Z_BUF_ERROR: c_int = -5;
+const Z_TREES: c_int = 6;
+/// Whether inflateBack streams go to the core (see inflateBackInit_).
+const INFLATE_BACK_OFFLOAD: bool = false;
+
+include!(concat!(env!("OUT_DIR"), "/versioned.rs"));
+
+/// Runs `$body`; a panic returns `$err` instead of unwinding into C.
+macro_rules! boundary {
+    ($err:expr, $body:block) => {
+        match catch_unwind(AssertUnwindSafe(|| $body)) {
+            Ok(v) => v,
+            Err(_) => $err,
+        }
+    };
+}
+
+/// Gives Rust functions their zlib names as global symbols; build.rs's
+/// version script assigns each its zlib version node.
+macro_rules! versioned {
+    ($($name:ident),* $(,)?) => {
+        $(
+            std::arch::global_asm!(
+                concat!(".globl ", stringify!($name)),
+                concat!(".type ", stringify!($name), ",@function"),
+                concat!(".set ", stringify!($name), ", {0}"),
+                sym $name,
+            );
+        )*
+    };
+}
+
+/// A function forwarded unchanged to zlib-rs.
+macro_rules! forward {
+    ($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) -> $r:ty = $err:expr) => {
+        $(#[$m])*
+        pub unsafe extern "C" fn $name($($a: $t),*) -> $r {
+            boundary!($err, {
+                // SAFETY: the caller's arguments satisfy zlib's contract for this
+                // function, which is zlib-rs's contract for the same function.
+                unsafe { zrs::$name($($a),*) }
+            })
+        }
+    };
+}
+
+/// The stream behind a pointer, NULL allowed.
+fn unsafe_mut<'a>(strm: z_streamp) -> Option<&'a mut z_stream> {
+    // SAFETY: only called on pointers the caller passed to an Init function,
+    // which zlib requires to be NULL or a valid, caller-owned z_stream.
+    unsafe { strm.as_mut() }
+}
+
+fn set_msg(strm: &mut z_stream, msg: &'static CStr) {
+    strm.msg = msg.as_ptr().cast_mut();
+}
+
+/// The stream behind a pointer, if it is not NULL and has a zlib-rs state.
+///
+/// # Safety
+/// `strm` is NULL or points to a `z_stream` the caller owns for this call.
+unsafe fn stream_ref<'a>(strm: *mut z_stream) -> Option<&'a mut z_stream> {
+    // SAFETY: per this function's contract.
+    let s = unsafe { strm.as_mut()? };
+    (!s.state.is_null()).then_some(s)
+}
+
+/// The caller's input as a slice.
+///
+/// # Safety
+/// `next_in` holds `avail_in` readable bytes (zlib's contract) or is NULL.
+unsafe fn input<'a>(s: &z_stream) -> &'a [u8] {
+    if s.next_in.is_null() || s.avail_in == 0 {
+        return &[];
+    }
+    // SAFETY: zlib's contract: next_in points to avail_in readable bytes.
+    unsafe { std::slice::from_raw_parts(s.next_in, s.avail_in as usize) }
+}
+
+/// The caller's output space as a slice. Engines only write to it.
+///
+/// # Safety
+/// `next_out` holds `avail_out` writable bytes (zlib's contract) or is NULL.
+unsafe fn output<'a>(s: &z_stream) -> &'a mut [u8] {
+    if s.next_out.is_null() || s.avail_out == 0 {
+        return &mut [];
+    }
+    // SAFETY: zlib's contract: next_out points to avail_out writable bytes that
+    // nothing else accesses during the call; u8 has no invalid values.
+    unsafe { std::slice::from_raw_parts_mut(s.next_out, s.avail_out as usize) }
+}
+
+/// Moves the stream's pointers past `consumed` input and `produced` output.
+fn advance(s: &mut z_stream, consumed: usize, produced: usize) {
+    s.next_in = s.next_in.wrapping_add(consumed);
+    s.avail_in -= consumed as c_uint;
+    s.total_in = s.total_in.wrapping_add(consumed as c_ulong);
+    s.next_out = s.next_out.wrapping_add(produced);
+    s.avail_out -= produced as c_uint;
+    s.total_out = s.total_out.wrapping_add(produced as c_ulong);
+}
+
+/// Takes the offload entry of a stream, runs `f` with it, puts it back.
+/// Streams without an entry (or with a stale one) get `none`.
+fn with_entry<R>(
+    s: &mut z_stream,
+    none: impl FnOnce(&mut z_stream) -> R,
+    f: impl FnOnce(&mut z_stream, &mut Entry) -> R,
+) -> R {
+    let key = s as *mut z_stream as usize;
+    let state = s.state as usize;
+    match stream::take(key, state) {
+        None => none(s),
+        Some(mut e) => {
+            let r = f(s, &mut e);
+            // The call may have re-initialised zlib-rs's state (demotion).
+            stream::put(key, s.state as usize, e);
+            r
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// deflate
+
+unsafe fn register_deflate(
+    strm: z_streamp,
+    ret: c_int,
+    level: c_int,
+    wbits: c_int,
+    mem_level: c_int,
+    strategy: c_int,
+) {
+    // SAFETY: strm was accepted by zlib-rs's Init (or is NULL).
+    let Some(s) = (unsafe { stream_ref(strm) }) else {
+        return;
+    };
+    let key = strm as usize;
+    stream::remove(key);
+    let cfg = crate::config::get();
+    if ret == Z_OK && cfg.enabled && cfg.deflate && deflate_format(wbits).is_some() {
+        let e = DeflateEntry {
+            level,
+            wbits,
+            mem_level,
+            strategy,
+            blocked: false,
+            gzhead: false,
+            mode: DeflateMode::Undecided,
+        };
+        stream::insert(key, s.state as usize, Entry::Deflate(e));
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflateInit_(
+    strm: z_streamp,
+    level: c_int,
+    version: *const c_char,
+    stream_size: c_int,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        // SAFETY: arguments as zlib documents them; zlib-rs checks them alike.
+        let ret = unsafe { zrs::deflateInit_(strm, level, version, stream_size) };
+        // SAFETY: strm is NULL or the stream just initialised.
+        unsafe { register_deflate(strm, ret, level, 15, 8, 0) };
+        ret
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflateInit2_(
+    strm: z_streamp,
+    level: c_int,
+    method: c_int,
+    windowBits: c_int,
+    memLevel: c_int,
+    strategy: c_int,
+    version: *const c_char,
+    stream_size: c_int,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        // SAFETY: arguments as zlib documents them; zlib-rs checks them alike.
+        let ret = unsafe {
+            zrs::deflateInit2_(
+                strm,
+                level,
+                method,
+                windowBits,
+                memLevel,
+                strategy,
+                version,
+                stream_size,
+            )
+        };
+        // SAFETY: strm is NULL or the stream just initialised.
+        unsafe { register_deflate(strm, ret, level, windowBits, memLevel, strategy) };
+        ret
+    })
+}
+
+fn sw_deflate(s: &mut z_stream, flush: c_int) -> c_int {
+    // SAFETY: s is a live stream with a zlib-rs state, from the caller.
+    unsafe { zrs::deflate(s, flush) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflate(strm: z_streamp, flush: c_int) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        let Some(s) = (unsafe { stream_ref(strm) }) else {
+            // SAFETY: zlib-rs rejects NULL streams and states itself.
+            return unsafe { zrs::deflate(strm, flush) };
+        };
+        with_entry(
+            s,
+            |s| sw_deflate(s, flush),
+            |s, e| match e {
+                Entry::Deflate(d) => deflate_offload(s, d, flush),
+                Entry::Inflate(_) => sw_deflate(s, flush),
+            },
+        )
+    })
+}
+
+fn deflate_offload(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> c_int {
+    if let DeflateMode::Undecided = d.mode {
+        if s.next_out.is_null()
+            || (s.avail_in != 0 && s.next_in.is_null())
+            || !(0..=Z_BLOCK).contains(&flush)
+        {
+            // zlib-rs rejects the call without touching its state.
+            return sw_deflate(s, flush);
+        }
+        if s.avail_in == 0 && flush == Z_NO_FLUSH && s.avail_out != 0 {
+            // Nothing to do yet; zlib would only emit its header early.
+            return Z_OK;
+        }
+        let cfg = crate::config::get();
+        // Z_BLOCK and Z_PARTIAL_FLUSH are served as a sync flush: the output
+        // then ends on a byte boundary and deflatePending reports 0 bits, which
+        // is what pigz checks before it would call deflatePrime.
+        d.mode = match d.offloadable() {
+            Some((format, level)) if s.avail_in as usize >= cfg.min => {
+                match warpdrive::Deflater::new(format, level) {
+                    Ok(def) => {
+                        stats::bump(&COUNTERS.deflate_streams_offloaded);
+                        DeflateMode::Core(Box::new(CoreDeflate {
+                            d: def,
+                            format,
+                            last_flush: -2,
+                            finishing: false,
+                            done: false,
+                            consumed: 0,
+                            produced: 0,
+                        }))
+                    }
+                    Err(_) => {
+                        stats::bump(&COUNTERS.fallbacks);
+                        DeflateMode::Software
+                    }
+                }
+            }
+            _ => {
+                stats::bump(&COUNTERS.software);
+                DeflateMode::Software
+            }
+        };
+        // From here on the stream belongs to one side: once zlib-rs has seen a
+        // call (header, data, a flush), the core must never take over.
+    }
+    match &mut d.mode {
+        DeflateMode::Core(c) => {
+            let r = core_deflate(s, c, flush);
+            if r == Z_STREAM_ERROR && c.consumed == 0 && c.produced == 0 && c.last_flush == -3 {
+                // The core failed before anything happened: software takes over.
+                d.mode = DeflateMode::Software;
+                stats::bump(&COUNTERS.fallbacks);
+                return sw_deflate(s, flush);
+            }
+            r
+        }
+        _ => sw_deflate(s, flush),
+    }
+}
+
+fn core_deflate(s: &mut z_stream, c: &mut CoreDeflate, flush: c_int) -> c_int {
+    if s.next_out.is_null()
+        || (s.avail_in != 0 && s.next_in.is_null())
+        || !(0..=Z_BLOCK).contains(&flush)
+        || (c.finishing && flush != Z_FINISH)
+    {
+        set_msg(s, c"stream error");
+        return Z_STREAM_ERROR;
+    }
+    if s.avail_out == 0 {
+        set_msg(s, c"buffer error");
+        return Z_BUF_ERROR;
+    }
+    let old = c.last_flush;
+    c.last_flush = flush;
+    if s.avail_in == 0 && rank(flush) <= rank(old) && flush != Z_FINISH {
+        set_msg(s, c"buffer error");
+        return Z_BUF_ERROR;
+    }
+    if c.finishing && s.avail_in != 0 {
+        set_msg(s, c"buffer error");
+        return Z_BUF_ERROR;
+    }
+    if c.done {
+        return Z_STREAM_END;
+    }
+    let f = core_flush(flush);
+    loop {
+        // SAFETY: the stream's buffers as zlib's contract describes them.
+        let (inp, out) = unsafe { (input(s), output(s)) };
+        let (in_len, out_len) = (inp.len(), out.len());
+        match c.d.deflate(inp, out, f) {
+            Ok(p) => {
+                let (consumed, produced) = (p.consumed.min(in_len), p.produced.min(out_len));
+                advance(s, consumed, produced);
+                c.consumed += consumed as u64;
+                c.produced += produced as u64;
+                stats::bump(&COUNTERS.stream_calls_offloaded);
+                stats::add_bytes(consumed, produced);
+                if p.done {
+                    c.done = true;
+                    break;
+                }
+                if (consumed == 0 && produced == 0)
+                    || s.avail_out == 0
+                    || (s.avail_in == 0 && produced < out_len)
+                {
+                    break;
+                }
+            }
+            Err(e) => {
+                if e.is_device_failure() && c.consumed == 0 && c.produced == 0 {
+                    c.last_flush = -3; // tells the caller to fall back
+                } else {
+                    set_msg(s, c"warpdrive: compression engine failed mid-stream");
+                }
+                return Z_STREAM_ERROR;
+            }
+        }
+    }
+    if flush == Z_FINISH && s.avail_in == 0 {
+        // zlib's FINISH_STATE starts once Z_FINISH has consumed all input, not
+        // at the first Z_FINISH call: a caller whose output filled up first
+        // calls again with the rest of its input (python's zlib.compress).
+        c.finishing = true;
+    }
+    if c.format != Format::Raw {
+        s.adler = c_ulong::from(c.d.checksum());
+    }
+    if s.avail_out == 0 {
+        c.last_flush = -1;
+    }
+    if c.done {
+        Z_STREAM_END
+    } else {
+        Z_OK
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflateEnd(strm: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        let mut busy = false;
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let Some(s) = unsafe { stream_ref(strm) } {
+            if let Some(e) = stream::take(strm as usize, s.state as usize) {
+                if let Entry::Deflate(DeflateEntry {
+                    mode: DeflateMode::Core(c),
+                    ..
+                }) = *e
+                {
+                    busy = !c.finishing;
+                    stats::report();
+                }
+            }
+        }
+        // SAFETY: zlib-rs frees its state (and rejects bad streams).
+        let ret = unsafe { zrs::deflateEnd(strm) };
+        if ret == Z_OK && busy {
+            Z_DATA_ERROR
+        } else {
+            ret
+        }
+    })
+}
+
+/// deflateReset and deflateResetKeep: the next stream decides afresh.
+unsafe fn deflate_reset_with(
+    strm: z_streamp,
+    f: unsafe extern "C" fn(z_streamp) -> c_int,
+) -> c_int {
+    // SAFETY: zlib-rs validates the stream.
+    let ret = unsafe { f(strm) };
+    // SAFETY: strm is NULL or a caller-owned stream.
+    if let Some(s) = unsafe { stream_ref(strm) } {
+        with_entry(
+            s,
+            |_| (),
+            |_, e| {
+                if let Entry::Deflate(d) = e {
+                    if let DeflateMode::Core(_) = d.mode {
+                        stats::report();
+                    }
+                    d.mode = DeflateMode::Undecided;
+                    // zlib's reset drops the dictionary, primed bits and tuning;
+                    // only a gzip header set with deflateSetHeader stays.
+                    d.blocked = d.gzhead;
+                }
+            },
+        );
+    }
+    ret
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflateReset(strm: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: forwarded contract.
+        unsafe { deflate_reset_with(strm, zrs::deflateReset) }
+    })
+}
+
+pub unsafe extern "C" fn deflateResetKeep(strm: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: forwarded contract.
+        unsafe { deflate_reset_with(strm, zrs::deflateResetKeep) }
+    })
+}
+
+/// What a zlib-only call does to a deflate stream with an entry.
+enum DeflateSide {
+    /// Not offloaded (yet): forward; `block` keeps the stream in software.
+    Forward,
+    /// Offloaded and data went to the core: the call cannot be honoured.
+    Core,
+}
+
+fn deflate_side(s: &mut z_stream, block: bool) -> DeflateSide {
+    with_entry(
+        s,
+        |_| DeflateSide::Forward,
+        |_, e| match e {
+            Entry::Deflate(d) => match &d.mode {
+                DeflateMode::Core(c) if c.consumed > 0 || c.produced > 0 => DeflateSide::Core,
+                mode => {
+                    if block {
+                        d.blocked = true;
+                        if let DeflateMode::Core(_) = mode {
+                            // Nothing reached the core yet: zlib-rs serves it all.
+                            d.mode = DeflateMode::Undecided;
+                        }
+                    }
+                    DeflateSide::Forward
+                }
+            },
+            Entry::Inflate(_) => DeflateSide::Forward,
+        },
+    )
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflateParams(strm: z_streamp, level: c_int, strategy: c_int) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        let Some(s) = (unsafe { stream_ref(strm) }) else {
+            // SAFETY: zlib-rs rejects it.
+            return unsafe { zrs::deflateParams(strm, level, strategy) };
+        };
+        let fwd = |s: &mut z_stream| {
+            // SAFETY: a live stream.
+            unsafe { zrs::deflateParams(s, level, strategy) }
+        };
+        with_entry(s, fwd, |s, e| {
+            let Entry::Deflate(d) = e else { return fwd(s) };
+            if let DeflateMode::Core(c) = &d.mode {
+                if c.consumed > 0 || c.produced > 0 {
+                    // The engine keeps its level for the rest of the stream: the
+                    // output stays one valid stream that decodes to the same data;
+                    // only the ratio/speed trade-off differs from zlib's.
+                    if !(-1..=9).contains(&level) || !(0..=4).contains(&strategy) {
+                        return Z_STREAM_ERROR;
+                    }
+                    return Z_OK;
+                }
+            }
+            let r = fwd(s);
+            if r == Z_OK {
+                d.level = level;
+                d.strategy = strategy;
+                // A core stream that has seen nothing yet decides again with the
+                // new level; a software stream stays in software (zlib-rs may
+                // already have emitted data, e.g. the Z_BLOCK flush zlib's
+                // deflateParams does mid-stream).
+                if let DeflateMode::Core(_) = d.mode {
+                    d.mode = DeflateMode::Undecided;
+                }
+            }
+            r
+        })
+    })
+}
+
+/// Calls zlib-rs for a deflate stream after deciding what the entry allows.
+macro_rules! deflate_zlib_only {
+    ($(#[$m:meta])* fn $name:ident($strm:ident: z_streamp $(, $a:ident: $t:ty)*) -> c_int, block = $block:expr, on_core = $core:expr) => {
+        $(#[$m])*
+        pub unsafe extern "C" fn $name($strm: z_streamp $(, $a: $t)*) -> c_int {
+            boundary!(Z_STREAM_ERROR, {
+                // SAFETY: strm is NULL or a caller-owned stream.
+                if let Some(s) = unsafe { stream_ref($strm) } {
+                    if let DeflateSide::Core = deflate_side(s, $block) {
+                        return $core;
+                    }
+                }
+                // SAFETY: forwarded contract; zlib-rs validates the stream.
+                unsafe { zrs::$name($strm $(, $a)*) }
+            })
+        }
+    };
+}
+
+deflate_zlib_only!(#[unsafe(no_mangle)] fn deflateSetDictionary(strm: z_streamp, dictionary: *const u8, dictLength: c_uint) -> c_int, block = true, on_core = Z_STREAM_ERROR);
+deflate_zlib_only!(fn deflatePrime(strm: z_streamp, bits: c_int, value: c_int) -> c_int, block = true, on_core = Z_BUF_ERROR);
+pub unsafe extern "C" fn deflateSetHeader(strm: z_streamp, head: gz_headerp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let Some(s) = unsafe { stream_ref(strm) } {
+            // Mid-stream it has no effect, as in zlib (the header is written).
+            let _ = deflate_side(s, true);
+            with_entry(
+                s,
+                |_| (),
+                |_, e| {
+                    if let Entry::Deflate(d) = e {
+                        d.gzhead = true;
+                    }
+                },
+            );
+        }
+        // SAFETY: forwarded contract; zlib-rs validates the stream.
+        unsafe { zrs::deflateSetHeader(strm, head) }
+    })
+}
+deflate_zlib_only!(fn deflateTune(strm: z_streamp, good_length: c_int, max_lazy: c_int, nice_length: c_int, max_chain: c_int) -> c_int, block = false, on_core = Z_OK);
+
+pub unsafe extern "C" fn deflateGetDictionary(
+    strm: z_streamp,
+    dictionary: *mut u8,
+    dictLength: *mut c_uint,
+) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let Some(s) = unsafe { stream_ref(strm) } {
+            if let DeflateSide::Core = deflate_side(s, false) {
+                return Z_STREAM_ERROR;
+            }
+        }
+        // SAFETY: forwarded contract.
+        unsafe { zrs::deflateGetDictionary(strm, dictionary, dictLength) }
+    })
+}
+
+pub unsafe extern "C" fn deflatePending(
+    strm: z_streamp,
+    pending: *mut c_uint,
+    bits: *mut c_int,
+) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let Some(s) = unsafe { stream_ref(strm) } {
+            // An offloaded stream: every flush ends on a byte boundary (0 bits);
+            // output is pending only if the last call filled avail_out.
+            let core = with_entry(
+                s,
+                |_| None,
+                |_, e| match e {
+                    Entry::Deflate(DeflateEntry {
+                        mode: DeflateMode::Core(c),
+                        ..
+                    }) => Some(c.last_flush == -1 && !c.done),
+                    _ => None,
+                },
+            );
+            if let Some(full) = core {
+                if !pending.is_null() {
+                    // SAFETY: the caller's out-parameter (zlib allows NULL).
+                    unsafe { *pending = c_uint::from(full) };
+                }
+                if !bits.is_null() {
+                    // SAFETY: as above.
+                    unsafe { *bits = 0 };
+                }
+                return Z_OK;
+            }
+        }
+        // SAFETY: forwarded contract.
+        unsafe { zrs::deflatePending(strm, pending, bits) }
+    })
+}
+
+pub unsafe extern "C" fn deflateBound(strm: z_streamp, sourceLen: c_ulong) -> c_ulong {
+    boundary!(0, {
+        // SAFETY: forwarded contract (NULL strm gives the conservative bound).
+        let zb = unsafe { zrs::deflateBound(strm, sourceLen) };
+        // SAFETY: strm is NULL or a caller-owned stream.
+        let Some(s) = (unsafe { stream_ref(strm) }) else {
+            return zb;
+        };
+        with_entry(
+            s,
+            |_| zb,
+            |_, e| match e {
+                Entry::Deflate(d) => match (&d.mode, d.offloadable()) {
+                    (DeflateMode::Core(c), _) => {
+                        zb.max(warpdrive::compress_bound(c.format, sourceLen as usize) as c_ulong)
+                    }
+                    (DeflateMode::Undecided, Some((f, _))) => {
+                        zb.max(warpdrive::compress_bound(f, sourceLen as usize) as c_ulong)
+                    }
+                    _ => zb,
+                },
+                Entry::Inflate(_) => zb,
+            },
+        )
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflateCopy(dest: z_streamp, source: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // The copy's offload state, decided before zlib-rs copies anything: an
+        // offloaded stream is duplicated with Deflater::try_clone, which works
+        // until the stream has become a true engine stream.
+        // SAFETY: source is NULL or a caller-owned stream.
+        let copied = match unsafe { stream_ref(source) } {
+            None => None,
+            Some(s) => with_entry(
+                s,
+                |_| None,
+                |_, e| {
+                    let Entry::Deflate(d) = e else { return None };
+                    let mode = match &d.mode {
+                        DeflateMode::Core(c) if c.consumed > 0 || c.produced > 0 => {
+                            match c.d.try_clone() {
+                                Ok(nd) => Ok(DeflateMode::Core(Box::new(CoreDeflate {
+                                    d: nd,
+                                    format: c.format,
+                                    last_flush: c.last_flush,
+                                    finishing: c.finishing,
+                                    done: c.done,
+                                    consumed: c.consumed,
+                                    produced: c.produced,
+                                }))),
+                                // An engine's mid-stream state cannot be duplicated.
+                                Err(_) => Err(Z_STREAM_ERROR),
+                            }
+                        }
+                        // Nothing reached zlib-rs or the core yet.
+                        DeflateMode::Core(_) | DeflateMode::Undecided => Ok(DeflateMode::Undecided),
+                        DeflateMode::Software => Ok(DeflateMode::Software),
+                    };
+                    Some(mode.map(|mode| DeflateEntry {
+                        level: d.level,
+                        wbits: d.wbits,
+                        mem_level: d.mem_level,
+                        strategy: d.strategy,
+                        blocked: d.blocked,
+                        gzhead: d.gzhead,
+                        mode,
+                    }))
+                },
+            ),
+        };
+        let entry = match copied {
+            Some(Err(r)) => return r,
+            Some(Ok(e)) => Some(e),
+            None => None,
+        };
+        // SAFETY: forwarded contract; zlib-rs copies the state and the z_stream.
+        let ret = unsafe { zrs::deflateCopy(dest, source) };
+        if ret == Z_OK {
+            stream::remove(dest as usize);
+            // SAFETY: dest was just initialised by zlib-rs.
+            if let (Some(e), Some(dst)) = (entry, unsafe { stream_ref(dest) }) {
+                if let DeflateMode::Core(_) = e.mode {
+                    stats::bump(&COUNTERS.deflate_streams_offloaded);
+                }
+                stream::insert(dest as usize, dst.state as usize, Entry::Deflate(e));
+            }
+        }
+        ret
+    })
+}
+
+// ---------------------------------------------------------------------------
+// inflate
+
+unsafe fn register_inflate(strm: z_streamp, ret: c_int, wbits: c_int) {
+    // SAFETY: strm was accepted by zlib-rs's Init (or is NULL).
+    let Some(s) = (unsafe { stream_ref(strm) }) else {
+        return;
+    };
+    let key = strm as usize;
+    stream::remove(key);
+    let cfg = crate::config::get();
+    if ret == Z_OK && cfg.enabled && cfg.inflate && inflate_format(wbits).is_some() {
+        let e = InflateEntry {
+            wbits,
+            blocked: false,
+            mode: InflateMode::Undecided,
+        };
+        stream::insert(key, s.state as usize, Entry::Inflate(e));
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn inflateInit_(
+    strm: z_streamp,
+    version: *const c_char,
+    stream_size: c_int,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        // SAFETY: forwarded contract.
+        let ret = unsafe { zrs::inflateInit_(strm, version, stream_size) };
+        // SAFETY: strm is NULL or the stream just initialised.
+        unsafe { register_inflate(strm, ret, 15) };
+        ret
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn inflateInit2_(
+    strm: z_streamp,
+    windowBits: c_int,
+    version: *const c_char,
+    stream_size: c_int,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        // zlib leaves `adler` alone for raw streams; zlib-rs sets it to 1.
+        // SAFETY: strm is NULL or caller-owned.
+        let adler = unsafe { strm.as_ref() }.map(|s| s.adler);
+        // SAFETY: forwarded contract.
+        let ret = unsafe { zrs::inflateInit2_(strm, windowBits, version, stream_size) };
+        if let (Some(a), true, Some(s)) = (adler, windowBits < 0, unsafe_mut(strm)) {
+            s.adler = a;
+        }
+        // SAFETY: strm is NULL or the stream just initialised.
+        unsafe { register_inflate(strm, ret, windowBits) };
+        ret
+    })
+}
+
+fn sw_inflate(s: &mut z_stream, flush: c_int) -> c_int {
+    // SAFETY: s is a live stream with a zlib-rs state.
+    unsafe { zrs::inflate(s, flush) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn inflate(strm: z_streamp, flush: c_int) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        let Some(s) = (unsafe { stream_ref(strm) }) else {
+            // SAFETY: zlib-rs rejects NULL streams and states.
+            return unsafe { zrs::inflate(strm, flush) };
+        };
+        with_entry(
+            s,
+            |s| sw_inflate(s, flush),
+            |s, e| match e {
+                Entry::Inflate(i) => inflate_offload(s, i, flush),
+                Entry::Deflate(_) => sw_inflate(s, flush),
+            },
+        )
+    })
+}
+
+fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_int {
+    if let InflateMode::Undecided = e.mode {
+        if s.avail_in == 0 || s.next_in.is_null() || s.next_out.is_null() {
+            // zlib-rs makes no progress without input: still undecided after.
+            return sw_inflate(s, flush);
+        }
+        let cfg = crate::config::get();
+        // SAFETY: the caller's input buffer.
+        let inp = unsafe { input(s) };
+        let choice = match e.offloadable() {
+            Some(fmt) if inp.len() >= cfg.min && flush != Z_BLOCK && flush != Z_TREES => {
+                header_ok(fmt, inp)
+            }
+            _ => None,
+        };
+        e.mode = match choice {
+            Some((true, format)) => match warpdrive::Inflater::new(format) {
+                Ok(i) => {
+                    stats::bump(&COUNTERS.inflate_streams_offloaded);
+                    InflateMode::Core(Box::new(CoreInflate {
+                        i,
+                        format,
+                        done: false,
+                        bad: None,
+                        retained: Some(Vec::new()),
+                        produced: 0,
+                    }))
+                }
+                Err(_) => InflateMode::Software,
+            },
+            _ => {
+                stats::bump(&COUNTERS.software);
+                InflateMode::Software
+            }
+        };
+    }
+    if flush == Z_BLOCK || flush == Z_TREES {
+        if let Err(r) = demote_inflate(s, e) {
+            return r;
+        }
+    }
+    match &mut e.mode {
+        InflateMode::Core(c) => match core_inflate(s, c, flush) {
+            Some(r) => r,
+            None => {
+                // The device failed: zlib-rs continues from the same point.
+                stats::bump(&COUNTERS.fallbacks);
+                match demote_inflate(s, e) {
+                    Ok(()) => inflate_offload(s, e, flush),
+                    Err(r) => r,
+                }
+            }
+        },
+        InflateMode::Pending(buf, pos) => {
+            if s.next_out.is_null() || (s.avail_in != 0 && s.next_in.is_null()) {
+                return Z_STREAM_ERROR;
+            }
+            let n = (buf.len() - *pos).min(s.avail_out as usize);
+            // SAFETY: the caller's output buffer.
+            let dst = unsafe { output(s) };
+            dst[..n].copy_from_slice(&buf[*pos..*pos + n]);
+            advance(s, 0, n);
+            *pos += n;
+            if *pos < buf.len() {
+                return Z_OK;
+            }
+            e.mode = InflateMode::Software;
+            let r = sw_inflate(s, flush);
+            if r == Z_BUF_ERROR && n > 0 {
+                Z_OK
+            } else {
+                r
+            }
+        }
+        _ => sw_inflate(s, flush),
+    }
+}
+
+/// One inflate() call served by the core. None: the device failed.
+fn core_inflate(s: &mut z_stream, c: &mut CoreInflate, flush: c_int) -> Option<c_int> {
+    if s.next_out.is_null() || (s.avail_in != 0 && s.next_in.is_null()) {
+        return Some(Z_STREAM_ERROR);
+    }
+    if let Some(m) = c.bad {
+        set_msg(s, m);
+        return Some(Z_DATA_ERROR);
+    }
+    if c.done {
+        return Some(Z_STREAM_END);
+    }
+    let (in0, out0) = (s.avail_in, s.avail_out);
+    loop {
+        // SAFETY: the stream's buffers as zlib's contract describes them.
+        let (inp, out) = unsafe { (input(s), output(s)) };
+        let (in_len, out_len) = (inp.len(), out.len());
+        match c.i.inflate(inp, out) {
+            Ok(p) => {
+                let (consumed, produced) = (p.consumed.min(in_len), p.produced.min(out_len));
+                if let Some(r) = &mut c.retained {
+                    if r.len() + consumed > RETAIN_MAX {
+                        c.retained = None;
+                    } else {
+                        r.extend_from_slice(&inp[..consumed]);
+                    }
+                }
+                advance(s, consumed, produced);
+                c.produced += produced as u64;
+                stats::bump(&COUNTERS.stream_calls_offloaded);
+                stats::add_bytes(consumed, produced);
+                if p.done {
+                    c.done = true;
+                    break;
+                }
+                if (consumed == 0 && produced == 0)
+                    || s.avail_out == 0
+                    || (s.avail_in == 0 && produced < out_len)
+                {
+                    break;
+                }
+            }
+            Err(e) if e.is_device_failure() => return None,
+            Err(e) => {
+                let m = data_error_msg(&e, c.format);
+                c.bad = Some(m);
+                set_msg(s, m);
+                return Some(Z_DATA_ERROR);
+            }
+        }
+    }
+    if c.format != Format::Raw {
+        s.adler = c_ulong::from(c.i.checksum());
+    }
+    Some(if c.done {
+        s.data_type = 64;
+        Z_STREAM_END
+    } else if (in0 == s.avail_in && out0 == s.avail_out) || flush == Z_FINISH {
+        Z_BUF_ERROR
+    } else {
+        Z_OK
+    })
+}
+
+/// Replays the input an offloaded inflate stream consumed into zlib-rs's
+/// (untouched) state for `s`, and returns the output it yields beyond the
+/// `produced` bytes the caller already has. The caller's visible fields are
+/// left as they were.
+fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<Vec<u8>, c_int> {
+    let saved = (
+        s.next_in,
+        s.avail_in,
+        s.total_in,
+        s.next_out,
+        s.avail_out,
+        s.total_out,
+        s.msg,
+    );
+    let mut skip = produced;
+    let mut extra = Vec::new();
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut result = Ok(());
+    s.next_in = retained.as_ptr().cast_mut();
+    s.avail_in = retained.len() as c_uint;
+    loop {
+        s.next_out = scratch.as_mut_ptr();
+        s.avail_out = scratch.len() as c_uint;
+        let r = sw_inflate(s, 0);
+        let n = scratch.len() - s.avail_out as usize;
+        let drop_n = (skip.min(n as u64)) as usize;
+        skip -= drop_n as u64;
+        extra.extend_from_slice(&scratch[drop_n..n]);
+        match r {
+            Z_STREAM_END => break,
+            Z_OK if s.avail_in == 0 && n < scratch.len() => break,
+            Z_OK => {}
+            Z_BUF_ERROR if s.avail_in == 0 => break,
+            _ => {
+                result = Err(Z_DATA_ERROR);
+                break;
+            }
+        }
+    }
+    (
+        s.next_in,
+        s.avail_in,
+        s.total_in,
+        s.next_out,
+        s.avail_out,
+        s.total_out,
+        s.msg,
+    ) = saved;
+    if skip > 0 {
+        result = Err(Z_DATA_ERROR);
+    }
+    result.map(|()| extra)
+}
+
+/// Turns an offloaded inflate stream into a zlib-rs one at the same point.
+fn demote_inflate(s: &mut z_stream, e: &mut InflateEntry) -> Result<(), c_int> {
+    let InflateMode::Core(c) = &e.mode else {
+        if let InflateMode::Undecided = e.mode {
+            e.mode = InflateMode::Software;
+        }
+        return Ok(());
+    };
+    let Some(retained) = c.retained.as_deref() else {
+        set_msg(s, c"warpdrive: stream too long to move to software");
+        return Err(Z_STREAM_ERROR);
+    };
+    if let Some(m) = c.bad {
+        set_msg(s, m);
+        return Err(Z_DATA_ERROR);
+    }
+    let extra = replay_into_zlib(s, retained, c.produced)?;
+    stats::bump(&COUNTERS.demoted);
+    e.mode = if extra.is_empty() {
+        InflateMode::Software
+    } else {
+        InflateMode::Pending(extra, 0)
+    };
+    Ok(())
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn inflateEnd(strm: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let Some(s) = unsafe { stream_ref(strm) } {
+            if let Some(e) = stream::take(strm as usize, s.state as usize) {
+                if let Entry::Inflate(InflateEntry {
+                    mode: InflateMode::Core(_),
+                    ..
+                }) = *e
+                {
+                    stats::report();
+                }
+            }
+        }
+        // SAFETY: forwarded contract.
+        unsafe { zrs::inflateEnd(strm) }
+    })
+}
+
+/// Resets that start a new stream: the entry decides afresh (new windowBits
+/// for inflateReset2).
+unsafe fn inflate_reset_with(
+    strm: z_streamp,
+    wbits: Option<c_int>,
+    f: impl FnOnce() -> c_int,
+) -> c_int {
+    let ret = f();
+    // SAFETY: strm is NULL or a caller-owned stream.
+    let Some(s) = (unsafe { stream_ref(strm) }) else {
+        return ret;
+    };
+    let had = with_entry(
+        s,
+        |_| false,
+        |_, e| {
+            if let Entry::Inflate(i) = e {
+                i.mode = InflateMode::Undecided;
+                if let Some(w) = wbits {
+                    i.wbits = w;
+                }
+            }
+            true
+        },
+    );
+    if !had && ret == Z_OK {
+        if let Some(w) = wbits {
+            // SAFETY: strm was just reset successfully.
+            unsafe { register_inflate(strm, ret, w) };
+        }
+    }
+    ret
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn inflateReset(strm: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: forwarded contract.
+        unsafe { inflate_reset_with(strm, None, || zrs::inflateReset(strm)) }
+    })
+}
+
+pub unsafe extern "C" fn inflateResetKeep(strm: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: forwarded contract.
+        unsafe { inflate_reset_with(strm, None, || zrs::inflateResetKeep(strm)) }
+    })
+}
+
+pub unsafe extern "C" fn inflateReset2(strm: z_streamp, windowBits: c_int) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: forwarded contract.
+        unsafe {
+            inflate_reset_with(strm, Some(windowBits), || {
+                zrs::inflateReset2(strm, windowBits)
+            })
+        }
+    })
+}
+
+/// Before a zlib-only call on an inflate stream: an offloaded stream moves to
+/// zlib-rs first; an undecided one stays in software if `block`.
+fn inflate_prepare(s: &mut z_stream, block: bool) -> Result<(), c_int> {
+    with_entry(
+        s,
+        |_| Ok(()),
+        |s, e| match e {
+            Entry::Inflate(i) => {
+                if block {
+                    i.blocked = true;
+                }
+                match i.mode {
+                    InflateMode::Core(_) => demote_inflate(s, i),
+                    InflateMode::Undecided if block => {
+                        i.mode = InflateMode::Software;
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Entry::Deflate(_) => Ok(()),
+        },
+    )
+}
+
+macro_rules! inflate_zlib_only {
+    ($(#[$m:meta])* fn $name:ident($strm:ident: $st:ty $(, $a:ident: $t:ty)*) -> $r:ty, block = $block:expr, err = $err:expr) => {
+        $(#[$m])*
+        pub unsafe extern "C" fn $name($strm: $st $(, $a: $t)*) -> $r {
+            boundary!($err, {
+                // SAFETY: strm is NULL or a caller-owned stream.
+                if let Some(s) = unsafe { stream_ref($strm as *mut z_stream) } {
+                    if let Err(r) = inflate_prepare(s, $block) {
+                        return r as $r;
+                    }
+                }
+                // SAFETY: forwarded contract; zlib-rs validates the stream.
+                unsafe { zrs::$name($strm $(, $a)*) }
+            })
+        }
+    };
+}
+
+inflate_zlib_only!(#[unsafe(no_mangle)] fn inflateSetDictionary(strm: z_streamp, dictionary: *const u8, dictLength: c_uint) -> c_int, block = true, err = Z_STREAM_ERROR);
+inflate_zlib_only!(fn inflateGetDictionary(strm: *const z_stream, dictionary: *mut u8, dictLength: *mut c_uint) -> c_int, block = false, err = Z_STREAM_ERROR);
+inflate_zlib_only!(#[unsafe(no_mangle)] fn inflateSync(strm: z_streamp) -> c_int, block = false, err = Z_STREAM_ERROR);
+inflate_zlib_only!(#[unsafe(no_mangle)] fn inflateSyncPoint(strm: z_streamp) -> c_int, block = false, err = Z_STREAM_ERROR);
+inflate_zlib_only!(fn inflatePrime(strm: z_streamp, bits: c_int, value: c_int) -> c_int, block = true, err = Z_STREAM_ERROR);
+inflate_zlib_only!(fn inflateGetHeader(strm: z_streamp, head: gz_headerp) -> c_int, block = true, err = Z_STREAM_ERROR);
+inflate_zlib_only!(fn inflateUndermine(strm: z_streamp, subvert: c_int) -> c_int, block = true, err = Z_STREAM_ERROR);
+inflate_zlib_only!(fn inflateValidate(strm: z_streamp, check: c_int) -> c_int, block = true, err = Z_STREAM_ERROR);
+inflate_zlib_only!(fn inflateMark(strm: *const z_stream) -> c_long, block = false, err = -(1 << 16));
+inflate_zlib_only!(fn inflateCodesUsed(strm: z_streamp) -> c_ulong, block = false, err = c_ulong::MAX);
+
+pub unsafe extern "C" fn inflateCopy(dest: z_streamp, source: *const z_stream) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: forwarded contract: copies zlib-rs's state and the z_stream.
+        let ret = unsafe { zrs::inflateCopy(dest, source) };
+        if ret != Z_OK {
+            return ret;
+        }
+        // SAFETY: both streams are valid (zlib-rs just copied one to the other).
+        let (src, dst) = unsafe { (&mut *source.cast_mut(), &mut *dest) };
+        stream::remove(dest as usize);
+        // The copy of an offloaded stream is a zlib-rs stream at the same point.
+        let copy = with_entry(
+            src,
+            |_| Ok(None),
+            |_, e| match e {
+                Entry::Inflate(i) => match &i.mode {
+                    InflateMode::Core(c) => match c.retained.as_deref() {
+                        Some(r) if c.bad.is_none() => {
+                            replay_into_zlib(dst, r, c.produced).map(|extra| {
+                                Some(if extra.is_empty() {
+                                    InflateMode::Software
+                                } else {
+                                    InflateMode::Pending(extra, 0)
+                                })
+                            })
+                        }
+                        _ => Err(Z_MEM_ERROR),
+                    },
+                    InflateMode::Pending(b, p) => Ok(Some(InflateMode::Pending(b.clone(), *p))),
+                    InflateMode::Undecided => Ok(Some(InflateMode::Undecided)),
+                    InflateMode::Software => Ok(None),
+                }
+                .map(|m| m.map(|m| (i.wbits, i.blocked, m))),
+                Entry::Deflate(_) => Ok(None),
+            },
+        );
+        match copy {
+            Ok(Some((wbits, blocked, mode))) => {
+                stream::insert(
+                    dest as usize,
+                    dst.state as usize,
+                    Entry::Inflate(InflateEntry {
+                        wbits,
+                        blocked,
+                        mode,
+                    }),
+                );
+                Z_OK
+            }
+            Ok(None) => Z_OK,
+            Err(r) => {
+                // SAFETY: dest holds the state zlib-rs just allocated.
+                unsafe { zrs::inflateEnd(dest) };
+                r
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// inflateBack: pigz -d decodes with it alone.
+
+pub unsafe extern "C" fn inflateBackInit_(
+    strm: z_streamp,
+    windowBits: c_int,
+    window: *mut u8,
+    version: *const c_char,
+    stream_size: c_int,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        // SAFETY: forwarded contract.
+        let ret = unsafe { zrs::inflateBackInit_(strm, windowBits, window, version, stream_size) };
+        // SAFETY: strm is NULL or the stream just initialised.
+        if let Some(s) = unsafe { stream_ref(strm) } {
+            stream::remove(strm as usize);
+            let cfg = crate::config::get();
+            // inflateBack offload is off until its test passes (pigz -d gave
+            // empty output through it): INFLATE_BACK_OFFLOAD.
+            if INFLATE_BACK_OFFLOAD && ret == Z_OK && windowBits == 15 && cfg.enabled && cfg.inflate
+            {
+                let e = InflateEntry {
+                    wbits: -15,
+                    blocked: false,
+                    mode: InflateMode::Undecided,
+                };
+                stream::insert(strm as usize, s.state as usize, Entry::Inflate(e));
+            }
+        }
+        ret
+    })
+}
+
+pub unsafe extern "C" fn inflateBack(
+    strm: z_streamp,
+    in_: Option<in_func>,
+    in_desc: *mut c_void,
+    out: Option<out_func>,
+    out_desc: *mut c_void,
+) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        let fwd = || {
+            // SAFETY: forwarded contract.
+            unsafe { zrs::inflateBack(strm, in_, in_desc, out, out_desc) }
+        };
+        // SAFETY: strm is NULL or a caller-owned stream.
+        let Some(s) = (unsafe { stream_ref(strm) }) else {
+            return fwd();
+        };
+        let (Some(in_f), Some(out_f)) = (in_, out) else {
+            return fwd();
+        };
+        let offload = with_entry(
+            s,
+            |_| false,
+            |_, e| matches!(e, Entry::Inflate(InflateEntry { blocked: false, .. })),
+        );
+        if !offload {
+            return fwd();
+        }
+        let Ok(mut inf) = warpdrive::Inflater::new(Format::Raw) else {
+            return fwd();
+        };
+        stats::bump(&COUNTERS.inflate_streams_offloaded);
+        // SAFETY: in/out callbacks and buffers per inflateBack's contract.
+        unsafe { inflate_back_core(s, &mut inf, in_f, in_desc, out_f, out_desc) }
+    })
+}
+
+/// inflateBack through the core: input from `in_f`, output handed to `out_f`.
+/// A device failure before any output falls back to zlib-rs; later, it is a
+/// Z_BUF_ERROR (the input already consumed cannot be fetched again).
+unsafe fn inflate_back_core(
+    s: &mut z_stream,
+    inf: &mut warpdrive::Inflater,
+    in_f: in_func,
+    in_desc: *mut c_void,
+    out_f: out_func,
+    out_desc: *mut c_void,
+) -> c_int {
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut next, mut have): (*const u8, usize) = if s.next_in.is_null() {
+        (std::ptr::null(), 0)
+    } else {
+        (s.next_in, s.avail_in as usize)
+    };
+    let leave = |s: &mut z_stream, next: *const u8, have: usize, r: c_int| {
+        s.next_in = next.cast_mut();
+        s.avail_in = have as c_uint;
+        r
+    };
+    loop {
+        if have == 0 {
+            let mut p: *mut u8 = std::ptr::null_mut();
+            // SAFETY: the caller's in() callback, called as zlib calls it.
+            have = unsafe { in_f(in_desc, (&mut p as *mut *mut u8).cast()) } as usize;
+            next = p;
+            if have == 0 || next.is_null() {
+                return leave(s, std::ptr::null(), 0, Z_BUF_ERROR);
+            }
+        }
+        // SAFETY: in() returned `have` readable bytes at `next`.
+        let inp = unsafe { std::slice::from_raw_parts(next, have) };
+        match inf.inflate(inp, &mut buf) {
+            Ok(p) => {
+                let consumed = p.consumed.min(have);
+                next = next.wrapping_add(consumed);
+                have -= consumed;
+                stats::bump(&COUNTERS.stream_calls_offloaded);
+                stats::add_bytes(consumed, p.produced);
+                let refused = p.produced > 0 && {
+                    // SAFETY: out() gets `produced` bytes of our buffer.
+                    unsafe { out_f(out_desc, buf.as_mut_ptr(), p.produced as c_uint) != 0 }
+                };
+                if refused {
+                    return leave(s, next, have, Z_BUF_ERROR);
+                }
+                if p.done {
+                    return leave(s, next, have, Z_STREAM_END);
+                }
+                if consumed == 0 && p.produced == 0 && have > 0 {
+                    set_msg(s, c"invalid block type");
+                    return leave(s, next, have, Z_DATA_ERROR);
+                }
+            }
+            Err(e) => {
+                set_msg(s, data_error_msg(&e, Format::Raw));
+                return leave(
+                    s,
+                    next,
+                    have,
+                    if e.is_device_failure() {
+                        Z_BUF_ERROR
+                    } else {
+                        Z_DATA_ERROR
+                    },
+                );
+            }
+        }
+    }
+}
+
+pub unsafe extern "C" fn inflateBackEnd(strm: z_streamp) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        stream::remove(strm as usize);
+        // SAFETY: forwarded contract.
+        unsafe { zrs::inflateBackEnd(strm) }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// one-shot calls
+
+/// The zlib-format bytes the core compresses `src` into, if it serves `level`.
+fn core_compress(dest: &mut [u8], src: &[u8], level: c_int) -> Option<usize> {
+    let cfg = crate::config::get();
+    let level = if level == -1 { 6 } else { level };
+    if !(cfg.enabled && cfg.deflate && level >= 1 && cfg.level_ok(level) && src.len() >= cfg.min) {
+        return None;
+    }
+    match warpdrive::compress(Format::Zlib, level as u32, src, dest) {
+        Ok(n) => {
+            stats::bump(&COUNTERS.compress_offloaded);
+            stats::add_bytes(src.len(), n);
+            stats::report();
+            Some(n)
+        }
+        Err(_) => {
+            stats::bump(&COUNTERS.fallbacks);
+            None
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn compress2(
+    dest: *mut u8,
+    destLen: *mut c_ulong,
+    source: *const u8,
+    sourceLen: c_ulong,
+    level: c_int,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        if !dest.is_null()
+            && !destLen.is_null()
+            && (!source.is_null() || sourceLen == 0)
+            && (-1..=9).contains(&level)
+        {
+            // SAFETY: zlib's contract: *destLen writable bytes at dest, sourceLen at source.
+            let (d, src) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(dest, *destLen as usize),
+                    if sourceLen == 0 {
+                        &[][..]
+                    } else {
+                        std::slice::from_raw_parts(source, sourceLen as usize)
+                    },
+                )
+            };
+            if let Some(n) = core_compress(d, src, level) {
+                // SAFETY: destLen checked non-NULL above.
+                unsafe { *destLen = n as c_ulong };
+                return Z_OK;
+            }
+        }
+        stats::bump(&COUNTERS.software);
+        // SAFETY: forwarded contract.
+        unsafe { zrs::compress2(dest, destLen, source, sourceLen, level) }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn compress(
+    dest: *mut u8,
+    destLen: *mut c_ulong,
+    source: *const u8,
+    sourceLen: c_ulong,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        // SAFETY: same contract as compress2.
+        unsafe { compress2(dest, destLen, source, sourceLen, -1) }
+    })
+}
+
+pub unsafe extern "C" fn uncompress2(
+    dest: *mut u8,
+    destLen: *mut c_ulong,
+    source: *const u8,
+    sourceLen: *mut c_ulong,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        let cfg = crate::config::get();
+        if cfg.enabled
+            && cfg.inflate
+            && !dest.is_null()
+            && !destLen.is_null()
+            && !source.is_null()
+            && !sourceLen.is_null()
+        {
+            // SAFETY: zlib's contract: *destLen writable bytes at dest, *sourceLen at source.
+            let (d, src) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(dest, *destLen as usize),
+                    std::slice::from_raw_parts(source, *sourceLen as usize),
+                )
+            };
+            if !d.is_empty()
+                && src.len() >= cfg.min
+                && matches!(header_ok(Some(Format::Zlib), src), Some((true, _)))
+            {
+                // Any error re-runs in software, which gives zlib's exact codes
+                // and partial output.
+                if let Ok(p) = warpdrive::decompress(Format::Zlib, src, d) {
+                    if p.done {
+                        stats::bump(&COUNTERS.uncompress_offloaded);
+                        stats::add_bytes(p.consumed, p.produced);
+                        stats::report();
+                        // SAFETY: both pointers checked non-NULL above.
+                        unsafe {
+                            *destLen = p.produced as c_ulong;
+                            *sourceLen = p.consumed as c_ulong;
+                        }
+                        return Z_OK;
+                    }
+                }
+            }
+        }
+        stats::bump(&COUNTERS.software);
+        // SAFETY: forwarded contract.
+        unsafe { zrs::uncompress2(dest, destLen, source, sourceLen) }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn uncompress(
+    dest: *mut u8,
+    destLen: *mut c_ulong,
+    source: *const u8,
+    sourceLen: c_ulong,
+) -> c_int {
+    boundary!(Z_MEM_ERROR, {
+        let mut len = sourceLen;
+        // SAFETY: same contract as uncompress2.
+        unsafe { uncompress2(dest, destLen, source, &mut len) }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// version and flags: those of the zlib this library stands in for.
+
+#[unsafe(no_mangle)]
+pub extern "C" fn zlibVersion() -> *const c_char {
+    c"1.2.13".as_ptr()
+}
+
+pub extern "C" fn zlibCompileFlags() -> c_ulong {
+    // SAFETY: zlib-rs reports the same type sizes as zlib on this target.
+    boundary!(0, { zrs::zlibCompileFlags() })
+}
+
+// ---------------------------------------------------------------------------
+// forwarded unchanged
+
+forward!(#[unsafe(no_mangle)] fn crc32(crc: c_ulong, buf: *const u8, len: c_uint) -> c_ulong = 0);
+forward!(fn crc32_z(crc: c_ulong, buf: *const u8, len: usize) -> c_ulong = 0);
+forward!(#[unsafe(no_mangle)] fn adler32(adler: c_ulong, buf: *const u8, len: c_uint) -> c_ulong = 0);
+forward!(fn adler32_z(adler: c_ulong, buf: *const u8, len: usize) -> c_ulong = 0);
+
+pub extern "C" fn crc32_combine(crc1: c_ulong, crc2: c_ulong, len2: z_off_t) -> c_ulong {
+    boundary!(0, { zrs::crc32_combine(crc1, crc2, len2) })
+}
+pub extern "C" fn crc32_combine64(crc1: c_ulong, crc2: c_ulong, len2: z_off64_t) -> c_ulong {
+    boundary!(0, { zrs::crc32_combine64(crc1, crc2, len2) })
+}
+pub extern "C" fn crc32_combine_gen(len2: z_off_t) -> c_ulong {
+    boundary!(0, { zrs::crc32_combine_gen(len2) })
+}
+pub extern "C" fn crc32_combine_gen64(len2: z_off64_t) -> c_ulong {
+    boundary!(0, { zrs::crc32_combine_gen64(len2) })
+}
+pub extern "C" fn crc32_combine_op(crc1: c_ulong, crc2: c_ulong, op: c_ulong) -> c_ulong {
+    boundary!(0, { zrs::crc32_combine_op(crc1, crc2, op) })
+}
+pub extern "C" fn adler32_combine(a1: c_ulong, a2: c_ulong, len2: z_off_t) -> c_ulong {
+    boundary!(0, { zrs::adler32_combine(a1, a2, len2) })
+}
+pub extern "C" fn adler32_combine64(a1: c_ulong, a2: c_ulong, len2: z_off64_t) -> c_ulong {
+    boundary!(0, { zrs::adler32_combine64(a1, a2, len2) })
+}
+#[unsafe(no_mangle)]
+pub extern "C" fn get_crc_table() -> *const [u32; 256] {
+    boundary!(std::ptr::null(), { zrs::get_crc_table() })
+}
+pub extern "C" fn compressBound(sourceLen: c_ulong) -> c_ulong {
+    boundary!(0, { zrs::compressBound(sourceLen) })
+}
+#[unsafe(no_mangle)]
+pub extern "C" fn zError(err: c_int) -> *const c_char {
+    boundary!(std::ptr::null(), { zrs::zError(err) })
+}
+
+forward!(#[unsafe(no_mangle)] fn gzopen(path: *const c_char, mode: *const c_char) -> gzFile = std::ptr::null_mut());
+forward!(fn gzopen64(path: *const c_char, mode: *const c_char) -> gzFile = std::ptr::null_mut());
+forward!(#[unsafe(no_mangle)] fn gzdopen(fd: c_int, mode: *const c_char) -> gzFile = std::ptr::null_mut());
+forward!(fn gzbuffer(file: gzFile, size: c_uint) -> c_int = -1);
+forward!(#[unsafe(no_mangle)] fn gzsetparams(file: gzFile, level: c_int, strategy: c_int) -> c_int = Z_STREAM_ERROR);
+forward!(#[unsafe(no_mangle)] fn gzread(file: gzFile, buf: *mut c_void, len: c_uint) -> c_int = -1);
+forward!(fn gzfread(buf: *mut c_void, size: usize, nitems: usize, file: gzFile) -> usize = 0);
+forward!(#[unsafe(no_mangle)] fn gzwrite(file: gzFile, buf: *const c_void, len: c_uint) -> c_int = 0);
+forward!(fn gzfwrite(buf: *const c_void, size: usize, nitems: usize, file: gzFile) -> usize = 0);
+forward!(#[unsafe(no_mangle)] fn gzputs(file: gzFile, s: *const c_char) -> c_int = -1);
+forward!(#[unsafe(no_mangle)] fn gzgets(file: gzFile, buf: *mut c_char, len: c_int) -> *mut c_char = std::ptr::null_mut());
+forward!(#[unsafe(no_mangle)] fn gzputc(file: gzFile, c: c_int) -> c_int = -1);
+forward!(#[unsafe(no_mangle)] fn gzgetc(file: gzFile) -> c_int = -1);
+forward!(fn gzgetc_(file: gzFile) -> c_int = -1);
+forward!(fn gzungetc(c: c_int, file: gzFile) -> c_int = -1);
+forward!(#[unsafe(no_mangle)] fn gzflush(file: gzFile, flush: c_int) -> c_int = Z_STREAM_ERROR);
+forward!(#[unsafe(no_mangle)] fn gzseek(file: gzFile, offset: z_off_t, whence: c_int) -> z_off_t = -1);
+forward!(fn gzseek64(file: gzFile, offset: z_off64_t, whence: c_int) -> z_off64_t = -1);
+forward!(#[unsafe(no_mangle)] fn gzrewind(file: gzFile) -> c_int = -1);
+forward!(#[unsafe(no_mangle)] fn gztell(file: gzFile) -> z_off_t = -1);
+forward!(fn gztell64(file: gzFile) -> z_off64_t = -1);
+forward!(fn gzoffset(file: gzFile) -> z_off_t = -1);
+forward!(fn gzoffset64(file: gzFile) -> z_off64_t = -1);
+forward!(#[unsafe(no_mangle)] fn gzeof(file: gzFile) -> c_int = 0);
+forward!(fn gzdirect(file: gzFile) -> c_int = 0);
+forward!(#[unsafe(no_mangle)] fn gzclose(file: gzFile) -> c_int = Z_STREAM_ERROR);
+forward!(fn gzclose_r(file: gzFile) -> c_int = Z_STREAM_ERROR);
+forward!(fn gzclose_w(file: gzFile) -> c_int = Z_STREAM_ERROR);
+forward!(#[unsafe(no_mangle)] fn gzerror(file: gzFile, errnum: *mut c_int) -> *const c_char = std::ptr::null());
+
+pub extern "C" fn gzclearerr(file: gzFile) {
+    boundary!((), {
+        // SAFETY: forwarded contract.
+        unsafe { zrs::gzclearerr(file) }
+    })
+}
+
+unsafe extern "C" {
+    fn wdz_gzprintf();
+    fn wdz_gzvprintf();
+}
+
+/// gzprintf: variadic, so it jumps to the C definition (src/gzprintf.c) with
+/// the caller's registers and stack untouched.
+#[unsafe(no_mangle)]
+#[unsafe(naked)]
+pub unsafe extern "C" fn gzprintf() {
+    std::arch::naked_asm!("jmp {0}", sym wdz_gzprintf)
+}
+
+#[unsafe(naked)]
+pub unsafe extern "C" fn gzvprintf() {
+    std::arch::naked_asm!("jmp {0}", sym wdz_gzvprintf)
+}
+
+versioned!(
+    compressBound,
+    deflateBound,
+    inflateBack,
+    inflateBackEnd,
+    inflateBackInit_,
+    inflateCopy,
+    gzclearerr,
+    gzungetc,
+    zlibCompileFlags,
+    deflatePrime,
+    adler32_combine,
+    crc32_combine,
+    deflateSetHeader,
+    inflateGetHeader,
+    deflateTune,
+    gzdirect,
+    inflatePrime,
+    adler32_combine64,
+    crc32_combine64,
+    gzopen64,
+    gzseek64,
+    gztell64,
+    inflateUndermine,
+    inflateReset2,
+    inflateMark,
+    gzbuffer,
+    gzoffset,
+    gzoffset64,
+    gzclose_r,
+    gzclose_w,
+    deflatePending,
+    deflateResetKeep,
+    gzgetc_,
+    inflateResetKeep,
+    inflateGetDictionary,
+    gzvprintf,
+    inflateCodesUsed,
+    inflateValidate,
+    uncompress2,
+    gzfread,
+    gzfwrite,
+    deflateGetDictionary,
+    adler32_z,
+    crc32_z,
+    crc32_combine_gen,
+    crc32_combine_gen64,
+    crc32_combine_op,
+);
+
+/// The versioned list above and build.rs's nodes name the same symbols.
+const _: () = assert!(VERSIONED.len() == 47);
