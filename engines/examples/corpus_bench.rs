@@ -58,7 +58,7 @@ fn main() {
     let mut files = Vec::new();
     for e in std::fs::read_dir(dir).expect("corpus dir") {
         let p = e.expect("entry").path();
-        if p.is_file() && p.extension().map_or(true, |x| x != "xz") {
+        if p.is_file() && p.extension().is_none_or(|x| x != "xz") {
             files.push(std::fs::read(&p).expect("read"));
         }
     }

@@ -321,3 +321,54 @@ fn cipher_streams() {
         "no expected tag set"
     );
 }
+
+#[test]
+fn restart_starts_a_fresh_message_equal_to_a_new_stream() {
+    use warpdrive_engines::{CipherMode, CipherStream};
+    let key = [9u8; 32];
+    let msg = b"restart must give exactly what a new stream gives".repeat(7);
+    let seal = |s: &mut CipherStream, aad: &[u8]| {
+        s.set_aad(aad).unwrap();
+        let mut out = vec![0u8; msg.len() + 16];
+        let n = s.update(&msg, &mut out).unwrap();
+        let m = s.finish(&mut out[n..]).unwrap();
+        let mut tag = [0u8; 16];
+        s.tag(&mut tag).unwrap();
+        out.truncate(n + m);
+        (out, tag)
+    };
+    let mut reused = CipherStream::new(CipherMode::Gcm, true, false, &key, &[1; 12]).unwrap();
+    let first = seal(&mut reused, b"a");
+    for (i, iv) in [[2u8; 12].to_vec(), [3u8; 16].to_vec(), [4u8; 12].to_vec()]
+        .iter()
+        .enumerate()
+    {
+        let new_key = if i == 2 { Some(&[5u8; 16][..]) } else { None };
+        reused.restart(new_key, iv).unwrap();
+        let k: &[u8] = new_key.unwrap_or(&key);
+        let mut fresh = CipherStream::new(CipherMode::Gcm, true, false, k, iv).unwrap();
+        assert_eq!(
+            seal(&mut reused, b"aad"),
+            seal(&mut fresh, b"aad"),
+            "restart {i} differs from a new stream"
+        );
+    }
+    let mut again = CipherStream::new(CipherMode::Gcm, true, false, &key, &[1; 12]).unwrap();
+    assert_eq!(seal(&mut again, b"a"), first);
+    // CBC: a restart drops any partial block held from the last message.
+    let mut cbc = CipherStream::new(CipherMode::Cbc, true, true, &key[..16], &[0; 16]).unwrap();
+    let mut out = [0u8; 64];
+    cbc.update(b"partial", &mut out).unwrap();
+    cbc.restart(None, &[1; 16]).unwrap();
+    let n = cbc.update(&[7u8; 16], &mut out).unwrap();
+    let m = cbc.finish(&mut out[n..]).unwrap();
+    let mut fresh = CipherStream::new(CipherMode::Cbc, true, true, &key[..16], &[1; 16]).unwrap();
+    let mut out2 = [0u8; 64];
+    let n2 = fresh.update(&[7u8; 16], &mut out2).unwrap();
+    let m2 = fresh.finish(&mut out2[n2..]).unwrap();
+    assert_eq!(out[..n + m], out2[..n2 + m2]);
+    assert!(
+        cbc.restart(None, &[0; 8]).is_err(),
+        "a bad IV length is refused"
+    );
+}

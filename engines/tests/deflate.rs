@@ -318,7 +318,7 @@ fn corpus_sizes_not_larger_than_system_zlib() {
     let files: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_file() && p.extension().map_or(true, |x| x != "xz"))
+        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "xz"))
         .map(|p| std::fs::read(p).expect("read"))
         .collect();
     assert!(!files.is_empty(), "empty corpus dir {dir}");

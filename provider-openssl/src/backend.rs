@@ -350,6 +350,10 @@ impl Stream {
             .map(Stream)
             .map_err(map)
     }
+    /// Starts the next message with a new IV, same key (schedule kept).
+    pub fn restart(&mut self, iv: &[u8]) -> Result<(), ProvError> {
+        self.0.restart(None, iv).map_err(map)
+    }
     /// GCM additional data (all of it, before any payload).
     pub fn aad(&mut self, aad: &[u8]) -> Result<(), ProvError> {
         self.0.set_aad(aad).map_err(map)

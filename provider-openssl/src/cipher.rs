@@ -113,6 +113,10 @@ pub struct AesCtx {
     iv_state: IvState,
     padding: bool,
     stream: Option<Stream>,
+    /// The last message's finished stream and its direction, kept for the
+    /// next message with the same key: restarting it keeps the key schedule
+    /// (a message per init is what TLS records and `openssl speed` do).
+    spare: Option<(Stream, bool)>,
     finished: bool,
     // CBC: partial block (or the held-back last block on padded decrypt) and the chaining
     // value (the "updated IV").
@@ -155,6 +159,7 @@ impl AesCtx {
             iv_state: IvState::Unset,
             padding: true,
             stream: None,
+            spare: None,
             finished: false,
             buf: [0; BLOCK],
             nbuf: 0,
@@ -188,8 +193,8 @@ impl AesCtx {
         iv: Option<&[u8]>,
         params: ParamsIn,
     ) -> PResult<()> {
+        self.park_stream();
         self.enc = enc;
-        self.stream = None;
         self.finished = false;
         self.nbuf = 0;
         self.aad.clear();
@@ -205,6 +210,9 @@ impl AesCtx {
                     k.len(),
                     self.keylen
                 );
+            }
+            if self.key.as_ref().is_none_or(|old| old.get() != k) {
+                self.spare = None;
             }
             self.key = Some(Key::new(k));
             self.tls_records = 0;
@@ -255,6 +263,13 @@ impl AesCtx {
         }
     }
 
+    /// Ends the current stream, keeping it for a restart.
+    fn park_stream(&mut self) {
+        if let Some(s) = self.stream.take() {
+            self.spare = Some((s, self.enc));
+        }
+    }
+
     fn ensure_stream(&mut self) -> PResult<&mut Stream> {
         if self.stream.is_none() {
             self.check_ready()?;
@@ -268,7 +283,13 @@ impl AesCtx {
                 CTR => &ctr_at,
                 _ => &self.chain,
             };
-            let mut s = Stream::new(core_mode(self.mode), self.enc, key.get(), iv)?;
+            let mut s = match self.spare.take() {
+                Some((mut s, enc)) if enc == self.enc => {
+                    s.restart(iv)?;
+                    s
+                }
+                _ => Stream::new(core_mode(self.mode), self.enc, key.get(), iv)?,
+            };
             let skip = (self.ctr_done % BLOCK as u64) as usize;
             if self.mode == CTR && skip > 0 {
                 // Resume mid-block (after a one-shot request): burn the used keystream.
@@ -430,7 +451,7 @@ impl AesCtx {
             bail!(InvalidParam, "final in TLS record mode");
         }
         let r = self.gcm_final_inner();
-        self.stream = None;
+        self.park_stream();
         self.iv_state = IvState::Finished;
         self.aad.clear();
         r.map(|()| 0)
@@ -460,7 +481,7 @@ impl AesCtx {
 
     /// Starts a message with the current IV (TLS IV generation / invocation field).
     fn gcm_start_record(&mut self) -> PResult<()> {
-        self.stream = None;
+        self.park_stream();
         self.iv_state = IvState::Buffered;
         self.aad.clear();
         self.aad_sent = false;
@@ -569,7 +590,7 @@ impl AesCtx {
     /// One TLS 1.2 record in place: explicit IV | payload | tag.
     fn gcm_tls(&mut self, buf: &mut [u8]) -> PResult<usize> {
         let r = self.gcm_tls_inner(buf);
-        self.stream = None;
+        self.park_stream();
         self.iv_state = IvState::Finished;
         self.tls_aad = None;
         r
@@ -670,7 +691,7 @@ impl AesCtx {
                     backend::cipher_oneshot(CipherMode::Ctr, self.enc, key.get(), &iv, &copy, b)?
                 }
             };
-            self.stream = None; // re-created at the new position when needed
+            self.park_stream(); // re-created at the new position when needed
             self.iv_state = IvState::InUse;
             self.ctr_done += n as u64;
             stats::bump(&stats::P.ctr_bytes, n as u64);
@@ -707,7 +728,7 @@ impl AesCtx {
                 input,
                 &mut output[..input.len()],
             )?;
-            self.stream = None; // re-created from the new chaining value when needed
+            self.park_stream(); // re-created from the new chaining value when needed
             self.iv_state = IvState::InUse;
             stats::bump(&stats::P.oneshot, 1);
             n
@@ -754,7 +775,7 @@ impl AesCtx {
         self.check_ready()?;
         let r = self.cbc_final_inner(out, outsize);
         self.finished = true;
-        self.stream = None;
+        self.park_stream();
         self.nbuf = 0;
         r
     }
@@ -822,7 +843,7 @@ impl AesCtx {
             CTR => {
                 self.check_ready()?;
                 self.finished = true;
-                self.stream = None;
+                self.park_stream();
                 Ok(0)
             }
             _ => self.cbc_final(out, outsize),

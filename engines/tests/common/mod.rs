@@ -169,7 +169,7 @@ pub fn data(len: usize, seed: u64, kind: u8) -> Vec<u8> {
             _ => {
                 let b = next() as u8;
                 let n = (next() % 300) as usize;
-                v.extend(std::iter::repeat(b).take(n));
+                v.extend(std::iter::repeat_n(b, n));
             }
         }
     }
