@@ -589,6 +589,15 @@ impl CipherCtx {
         self.mode
     }
 
+    /// Starts a new message with a new IV (and key, if given), keeping the
+    /// context and, without a new key, its key schedule: the cheap way to
+    /// run one message after another (EVP_CipherInit with a NULL cipher).
+    pub fn restart(&mut self, key: Option<&[u8]>, iv: &[u8]) -> Result<()> {
+        self.state
+            .restart(key, iv)
+            .map_err(|s| engine_error(s, "cipher key or IV"))
+    }
+
     /// An independent copy of the session state (EVP_CIPHER_CTX_copy).
     pub fn try_clone(&self) -> Result<CipherCtx> {
         let state = self
