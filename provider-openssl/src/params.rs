@@ -60,6 +60,45 @@ pub struct ParamsIn(*const OSSL_PARAM);
 #[derive(Clone, Copy)]
 pub struct ParamsOut(*mut OSSL_PARAM);
 
+/// The entry of a terminated `OSSL_PARAM` array whose key is `key` (a
+/// NUL-terminated constant), or NULL. Does what `OSSL_PARAM_locate` does
+/// without a libcrypto call and a strcmp per entry: OpenSSL asks for the
+/// context's parameters on every init, so this is on the per-message path.
+///
+/// # Safety
+/// `arr` is a valid array terminated by an entry with a NULL key.
+unsafe fn find(arr: *const OSSL_PARAM, key: &'static [u8]) -> *const OSSL_PARAM {
+    let want = key.strip_suffix(&[0]).unwrap_or(key);
+    let mut p = arr;
+    loop {
+        // SAFETY: `p` is within the terminated array (the loop stops at the
+        // terminator).
+        let k = unsafe { (*p).key };
+        if k.is_null() {
+            return std::ptr::null();
+        }
+        // SAFETY: keys are NUL-terminated C strings; comparing stops at the
+        // first difference or at the NUL.
+        let same = unsafe {
+            let k = k.cast::<u8>();
+            let mut i = 0;
+            loop {
+                let c = *k.add(i);
+                match want.get(i) {
+                    Some(&w) if w == c => i += 1,
+                    None => break c == 0,
+                    Some(_) => break false,
+                }
+            }
+        };
+        if same {
+            return p;
+        }
+        // SAFETY: not the terminator yet, so the next entry exists.
+        p = unsafe { p.add(1) };
+    }
+}
+
 impl ParamsIn {
     /// # Safety
     /// `p` is NULL or a valid `OSSL_PARAM` array terminated by an entry with a NULL key,
@@ -72,9 +111,8 @@ impl ParamsIn {
         if self.0.is_null() {
             return None;
         }
-        // SAFETY: `self.0` is a valid, terminated array (constructor contract) and `key`
-        // is a NUL-terminated constant from core_names.h.
-        let p = unsafe { ffi::OSSL_PARAM_locate_const(self.0, cstr(key)) };
+        // SAFETY: `self.0` is a valid, terminated array (constructor contract).
+        let p = unsafe { find(self.0, key) };
         (!p.is_null()).then_some(p)
     }
 
@@ -183,8 +221,8 @@ impl ParamsOut {
         if self.0.is_null() {
             return None;
         }
-        // SAFETY: valid terminated array (constructor contract); constant key.
-        let p = unsafe { ffi::OSSL_PARAM_locate(self.0, cstr(key)) };
+        // SAFETY: valid terminated array (constructor contract).
+        let p = unsafe { find(self.0, key) }.cast_mut();
         (!p.is_null()).then_some(p)
     }
 
