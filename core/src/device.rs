@@ -50,9 +50,13 @@ pub struct InlineMax {
 }
 
 impl InlineMax {
-    /// Measured with `cargo bench -p warpdrive-benches --bench threshold`:
-    /// below these sizes the ring round trip costs more than 10% of the
-    /// request on the software device (see README, Performance).
+    /// Sized for a device whose engines take the work off the CPU: below
+    /// these sizes the 0.7-1 us ring round trip is a large share of the
+    /// request. On the software device a synchronous request never beats
+    /// inline (same engines plus a hand-off); `cargo bench -p
+    /// warpdrive-benches --bench threshold` measures where it stops costing
+    /// more than 10% (docs/performance.md), and `WARPDRIVE_INLINE_MAX*`
+    /// override these.
     pub const DEFAULT: InlineMax = InlineMax {
         compress: 16 << 10,
         decompress: 16 << 10,
