@@ -397,7 +397,28 @@ pub struct Inflater {
     format: Format,
     backing: Backing<eng::InflateStream>,
     checksum: u32,
+    mode: InflateMode,
 }
+
+/// When the first call brings a whole stream (python's zlib.decompress,
+/// curl's bodies, uncompress-style use), it is decoded in one request on
+/// the one-shot engine (libdeflate, 2.4x zlib), and the output drained
+/// across calls; otherwise (a partial stream) the session streams from the
+/// same first input, having lost only the probe.
+enum InflateMode {
+    First,
+    Draining {
+        out: Vec<u8>,
+        pos: usize,
+        checksum: u32,
+    },
+    Streaming,
+}
+
+/// The largest output a one-shot probe may produce (one request's limit).
+const INFLATE_PROBE_MAX: usize = WD_MAX_REQUEST_BYTES as usize;
+/// Inputs smaller than this are streamed without a probe.
+const INFLATE_PROBE_MIN: usize = 512;
 
 impl Inflater {
     pub fn new(format: Format) -> Result<Inflater> {
@@ -410,6 +431,7 @@ impl Inflater {
             format,
             backing: Backing::Undecided,
             checksum: 0,
+            mode: InflateMode::First,
         })
     }
 
@@ -417,11 +439,39 @@ impl Inflater {
         matches!(self.backing, Backing::Queue { .. })
     }
 
+    /// Whether the first call's input held the whole stream, decoded in one
+    /// request.
+    pub fn is_one_shot(&self) -> bool {
+        matches!(self.mode, InflateMode::Draining { .. })
+    }
+
     pub fn checksum(&self) -> u32 {
-        match &self.backing {
-            Backing::Inline(s) => s.checksum(),
+        match (&self.mode, &self.backing) {
+            (InflateMode::Draining { checksum, .. }, _) => *checksum,
+            (_, Backing::Inline(s)) => s.checksum(),
             _ => self.checksum,
         }
+    }
+
+    /// Decodes `input` as a whole stream if it is one; None otherwise.
+    fn probe(&self, input: &[u8]) -> Option<(Vec<u8>, usize)> {
+        let mut guess = (input.len().saturating_mul(4)).clamp(64 << 10, INFLATE_PROBE_MAX);
+        for _ in 0..3 {
+            let mut out = vec![0u8; guess];
+            match self.wd.decompress(self.format, input, &mut out) {
+                Ok(p) => {
+                    out.truncate(p.produced);
+                    return Some((out, p.consumed));
+                }
+                Err(Error::OutputTooSmall { needed }) if guess < INFLATE_PROBE_MAX => {
+                    guess = needed
+                        .unwrap_or(guess * 4)
+                        .clamp(guess + 1, INFLATE_PROBE_MAX);
+                }
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     pub fn reset(&mut self) {
@@ -434,9 +484,48 @@ impl Inflater {
             Backing::Undecided => Backing::Undecided,
         };
         self.checksum = 0;
+        self.mode = InflateMode::First;
     }
 
     pub fn inflate(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
+        if let InflateMode::First = self.mode {
+            self.mode = InflateMode::Streaming;
+            if input.len() >= INFLATE_PROBE_MIN {
+                if let Some((out, consumed)) = self.probe(input) {
+                    let mut check = RunningCheck::new(self.format);
+                    check.update(&out);
+                    self.mode = InflateMode::Draining {
+                        out,
+                        pos: 0,
+                        checksum: check.value(),
+                    };
+                    let p = self.drain(output);
+                    return Ok(Progress { consumed, ..p });
+                }
+            }
+        }
+        if let InflateMode::Draining { .. } = self.mode {
+            // Input after the end of the stream is left alone, as zlib does.
+            return Ok(self.drain(output));
+        }
+        self.stream_step(input, output)
+    }
+
+    fn drain(&mut self, output: &mut [u8]) -> Progress {
+        let InflateMode::Draining { out, pos, .. } = &mut self.mode else {
+            return Progress::default();
+        };
+        let n = (out.len() - *pos).min(output.len());
+        output[..n].copy_from_slice(&out[*pos..*pos + n]);
+        *pos += n;
+        Progress {
+            consumed: 0,
+            produced: n,
+            done: *pos == out.len(),
+        }
+    }
+
+    fn stream_step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
         if let Backing::Undecided = self.backing {
             self.backing = match (input.len() >= self.wd.inline_max().decompress)
                 .then(|| self.wd.checkout_owned())

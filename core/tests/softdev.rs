@@ -614,3 +614,50 @@ fn the_wait_fd_turns_readable_when_completions_arrive() {
         "re-armed fd must not stay readable with nothing pending"
     );
 }
+
+#[test]
+fn an_inflater_given_a_whole_stream_decodes_it_in_one_request() {
+    let wd = offloading();
+    let data = sample(300_000, 12);
+    let mut c = vec![0; 400_000];
+    let n = wd.compress(Format::Gzip, 6, &data, &mut c).unwrap();
+    // Whole stream plus trailing bytes, drained through a small buffer.
+    let mut input = c[..n].to_vec();
+    input.extend_from_slice(b"TRAILER");
+    let mut inf = Inflater::with_instance(wd.clone(), Format::Gzip).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 10_000];
+    let mut rest = &input[..];
+    loop {
+        let p = inf.inflate(rest, &mut buf).unwrap();
+        out.extend_from_slice(&buf[..p.produced]);
+        rest = &rest[p.consumed..];
+        if p.done {
+            break;
+        }
+    }
+    assert!(inf.is_one_shot());
+    assert_eq!(
+        rest, b"TRAILER",
+        "input after the stream must be left unconsumed"
+    );
+    assert!(out == data);
+    let crc = u32::from_le_bytes(c[n - 8..n - 4].try_into().unwrap());
+    assert_eq!(inf.checksum(), crc);
+    // A partial stream falls back to streaming, from the same first input.
+    let mut inf = Inflater::with_instance(wd.clone(), Format::Gzip).unwrap();
+    let mut out = Vec::new();
+    for chunk in c[..n].chunks(50_000) {
+        let mut rest = chunk;
+        loop {
+            let p = inf.inflate(rest, &mut buf).unwrap();
+            out.extend_from_slice(&buf[..p.produced]);
+            rest = &rest[p.consumed..];
+            if rest.is_empty() && p.produced < buf.len() {
+                break;
+            }
+        }
+    }
+    assert!(!inf.is_one_shot());
+    assert!(out == data, "streamed result differs");
+}
