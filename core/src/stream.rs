@@ -455,7 +455,17 @@ impl Inflater {
 
     /// Decodes `input` as a whole stream if it is one; None otherwise.
     fn probe(&self, input: &[u8]) -> Option<(Vec<u8>, usize)> {
-        let mut guess = (input.len().saturating_mul(4)).clamp(64 << 10, INFLATE_PROBE_MAX);
+        // A gzip trailer says the size (mod 2^32) if the input ends with the
+        // stream; otherwise guess generously: a short guess costs the engine
+        // a pass to find the exact size.
+        let isize = (self.format == Format::Gzip && input.len() >= 18)
+            .then(|| {
+                u32::from_le_bytes(input[input.len() - 4..].try_into().expect("4 bytes")) as usize
+            })
+            .filter(|&n| n > 0 && n <= INFLATE_PROBE_MAX);
+        let mut guess = isize
+            .unwrap_or_else(|| input.len().saturating_mul(8))
+            .clamp(64 << 10, INFLATE_PROBE_MAX);
         for _ in 0..3 {
             let mut out = vec![0u8; guess];
             match self.wd.decompress(self.format, input, &mut out) {
