@@ -25,6 +25,10 @@ cbindgen --quiet --config capi/cbindgen.toml --crate warpdrive-capi --output "$C
 diff -u include/warpdrive.h "$CARGO_TARGET_DIR/warpdrive.h"
 
 stage "cargo tests (workspace)"
+# The cdylibs (libz.so.1, warpdrive.so, libwarpdrive.so) first: their tests
+# run real programs against them, and cargo test does not build a
+# cdylib-only library for its own tests.
+cargo build --workspace --locked --release
 cargo test --workspace --locked --release
 
 stage "C program against libwarpdrive"

@@ -17,6 +17,20 @@ pub fn module_dir() -> &'static Path {
             .expect("target/<profile>")
             .to_path_buf();
         let lib = profile_dir.join("libwarpdrive_provider.so");
+        if !lib.exists() {
+            // `cargo test` does not always build a cdylib-only crate's library
+            // (it does not link into the tests): build it for this profile.
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args(["build", "-p", "warpdrive-openssl-provider"]);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            if let Some(target) = profile_dir.parent() {
+                cmd.env("CARGO_TARGET_DIR", target);
+            }
+            let status = cmd.status().expect("run cargo build for the provider");
+            assert!(status.success(), "building the provider failed");
+        }
         assert!(
             lib.exists(),
             "{} missing: cargo builds it with the tests",
