@@ -64,8 +64,12 @@ for l in sys.stdin:
         esac
         [ -z "${last:-}" ] || echo "$last" >"$extra.last"
     done
+# wdctl against the kernel devices: sysfs discovery and a known-answer test
+# of every algorithm on soft0 (SVA) and soft1 (validated).
+echo "$CARGO_TARGET_DIR/release/wdctl list" >>"$extra"
+echo "$CARGO_TARGET_DIR/release/wdctl selftest --device kernel" >>"$extra"
 cat "$extra.last" >>"$extra" 2>/dev/null || true
-[ "$(wc -l <"$extra")" -eq 3 ] || { echo "could not build the kernel-backend test binaries"; cat "$extra"; exit 1; }
+[ "$(wc -l <"$extra")" -eq 5 ] || { echo "could not build the kernel-backend test binaries"; cat "$extra"; exit 1; }
 WD_VM_EXTRA_TESTS="$extra" bash tests/vm/all.sh
 
 printf '\nall stages passed in %d s\n' "$SECONDS"
