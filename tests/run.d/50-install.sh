@@ -25,7 +25,7 @@ for f in bin/wdctl lib/libwarpdrive.so include/warpdrive.h include/warpdrive/uap
     if [ -f "$P/$f" ]; then ok "$f installed"; else bad "$f missing"; fi
 done
 # The drop-in never lands where the dynamic linker finds it by default.
-if find "$DESTDIR" -name 'libz.so*' | grep -v "^$P/lib/warpdrive/" | grep -q .; then
+if find "$DESTDIR" -name 'libz.so*' | grep -v "^$P/lib/warpdrive/" | grep . >/dev/null; then
     bad "a libz outside $PREFIX/lib/warpdrive"
 else
     ok "libz.so.1 only in $PREFIX/lib/warpdrive"
@@ -43,7 +43,7 @@ if gcc -O2 -Wall -Wextra -Werror tests/c/capi_test.c -o "$scratch/capi_test" $fl
 else
     bad "capi_test did not compile"
 fi
-if ldd "$scratch/capi_test" | grep -q "$P/lib/libwarpdrive.so"; then
+if ldd "$scratch/capi_test" | grep "$P/lib/libwarpdrive.so" >/dev/null; then
     ok "capi_test links the installed libwarpdrive.so"
 else
     bad "capi_test does not use the installed library: $(ldd "$scratch/capi_test" | grep warpdrive)"
@@ -52,7 +52,7 @@ if "$scratch/capi_test" >"$scratch/capi.out" 2>&1; then ok "capi_test ran"; else
     cat "$scratch/capi.out" >&2; bad "capi_test failed"; fi
 
 # The installed wdctl, and what it finds beside itself.
-if "$P/bin/wdctl" list | grep -q '^softdev .*aes-gcm'; then ok "installed wdctl list shows softdev"; else
+if "$P/bin/wdctl" list | grep '^softdev .*aes-gcm' >/dev/null; then ok "installed wdctl list shows softdev"; else
     bad "installed wdctl list"; fi
 if "$P/bin/wdctl" selftest --device softdev >"$scratch/st.out"; then ok "installed wdctl selftest"; else
     cat "$scratch/st.out" >&2; bad "installed wdctl selftest"; fi
@@ -69,7 +69,7 @@ PY
 then ok "installed wdctl run uses the installed drop-in and provider and offloads"; else
     cat "$scratch/run.err" >&2; bad "installed wdctl run"; fi
 # The installed OpenSSL config loads the installed provider.
-if OPENSSL_CONF=$P/etc/warpdrive/openssl.cnf openssl list -providers 2>&1 | grep -qi warpdrive; then
+if OPENSSL_CONF=$P/etc/warpdrive/openssl.cnf openssl list -providers 2>&1 | grep -i warpdrive >/dev/null; then
     ok "openssl.cnf loads the provider"
 else
     # The config names $PREFIX paths, which only exist under DESTDIR here:
@@ -77,7 +77,7 @@ else
     sed "s|$PREFIX/|$P/|g" "$P/etc/warpdrive/openssl.cnf" >"$scratch/o.cnf"
     sed "s|$PREFIX/|$P/|g" "$P/etc/warpdrive/warpdrive-provider.cnf" >"$scratch/p.cnf"
     sed -i "s|$P/etc/warpdrive/warpdrive-provider.cnf|$scratch/p.cnf|" "$scratch/o.cnf"
-    if OPENSSL_CONF=$scratch/o.cnf openssl list -providers 2>&1 | grep -qi warpdrive; then
+    if OPENSSL_CONF=$scratch/o.cnf openssl list -providers 2>&1 | grep -i warpdrive >/dev/null; then
         ok "openssl.cnf loads the provider (DESTDIR paths)"
     else
         bad "openssl.cnf does not load the provider"

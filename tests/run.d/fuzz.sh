@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-15}
-if ! rustup toolchain list 2>/dev/null | grep -q '^nightly' || ! command -v cargo-fuzz >/dev/null 2>&1; then
+if ! rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null || ! command -v cargo-fuzz >/dev/null 2>&1; then
     echo "fuzz: no nightly toolchain or cargo-fuzz on this machine; skipped (property tests ran instead)"
     exit 0
 fi

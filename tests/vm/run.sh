@@ -47,7 +47,7 @@ if [ ! -f "$INITRD" ]; then
     trap 'rm -rf "$W"' EXIT
     mkdir -p "$W"/{bin,sbin,proc,sys,dev,mnt/root,lib/modules,tmp}
     cp /bin/busybox "$W/bin/busybox"
-    file "$W/bin/busybox" | grep -q "statically linked" \
+    file "$W/bin/busybox" | grep "statically linked" >/dev/null \
         || { echo "run.sh: /bin/busybox is not static (install busybox-static)" >&2; exit 2; }
     : >"$W/lib/modules/order"
     for m in 9pnet_virtio 9p; do
