@@ -252,6 +252,14 @@ impl Drop for LdDecompressor {
 /// trailer, else 0); `ChecksumMismatch` for a bad Adler-32/CRC-32/ISIZE;
 /// `DataError` for anything else corrupt or truncated.
 pub fn decompress(format: Format, src: &[u8], dst: &mut [u8]) -> Result<Outcome> {
+    if format == Format::Raw {
+        // libdeflate accepts some streams zlib rejects (a fuzzer found one:
+        // an invalid literal/length code in a fixed-Huffman block). zlib and
+        // gzip streams carry a checksum that such a stream would also have
+        // to match; raw deflate carries none, so it gets zlib's exact
+        // decoder.
+        return decompress_exact(format, src, dst);
+    }
     let r = DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -366,6 +374,25 @@ pub struct DeflateStream {
     format: Format,
     check: Check,
     finished: bool,
+}
+
+/// One-shot decompression on the streaming (zlib-rs) decoder: zlib's exact
+/// acceptance rules.
+fn decompress_exact(format: Format, src: &[u8], dst: &mut [u8]) -> Result<Outcome> {
+    let mut s = InflateStream::new(format)?;
+    let o = s.run(src, dst)?;
+    if o.stream_end {
+        Ok(Outcome {
+            produced: o.produced,
+            consumed: o.consumed,
+            checksum: o.checksum,
+            ..Outcome::default()
+        })
+    } else if o.produced == dst.len() {
+        classify(format, src).and_then(|total| Err(Status::DstTooSmall { needed: total }))
+    } else {
+        Err(Status::DataError)
+    }
 }
 
 impl DeflateStream {

@@ -332,3 +332,18 @@ fn corpus_sizes_not_larger_than_system_zlib() {
         assert!(os <= zs, "level {level}: ours {os} > zlib {zs}");
     }
 }
+
+/// Found by the `inflate` fuzz target: an invalid literal/length code in a
+/// fixed-Huffman block, which system zlib rejects and libdeflate accepted.
+#[test]
+fn raw_deflate_is_judged_as_zlib_judges_it() {
+    let bad = [
+        0x63u8, 0x30, 0x0a, 0x5d, 0x01, 0x41, 0x63, 0x30, 0x0a, 0x5d, 0x01, 0x41, 0x00, 0x38, 0x41,
+        0xf1,
+    ];
+    let mut out = vec![0u8; 1 << 16];
+    assert_eq!(
+        warpdrive_engines::decompress(warpdrive_engines::Format::Raw, &bad, &mut out),
+        Err(warpdrive_engines::Status::DataError)
+    );
+}
