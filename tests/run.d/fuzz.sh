@@ -17,6 +17,9 @@ run() {
     (cd "$dir" && CARGO_TARGET_DIR="$PWD/target" cargo +nightly fuzz run --sanitizer none "$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -3)
 }
+# The drop-in's target dlopens the libz.so.1 the workspace build made.
+export WDZ_SHIM="${WDZ_SHIM:-${CARGO_TARGET_DIR:-$PWD/target}/release/libz.so}"
+[ -f "$WDZ_SHIM" ] || { echo "fuzz: $WDZ_SHIM missing (cargo build --release -p warpdrive-zlib)"; exit 1; }
 run core/fuzz descriptor
 run core/fuzz inflate
 for t in zlib-shim/fuzz/fuzz_targets/*.rs; do
