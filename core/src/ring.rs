@@ -167,6 +167,21 @@ impl<T> RingPtrs<T> {
         // SAFETY: as in head().
         unsafe { &*self.dropped }
     }
+    /// Free slots for the producer at `tail`. `cache` holds the consumer's
+    /// head as last loaded: the head only moves forward, so a cached value
+    /// under-counts free slots, never over-counts, and those slots were
+    /// acquired when it was loaded. Only when it shows none is the shared
+    /// head loaded again (acquire), sparing its cache line on most pushes.
+    fn producer_space(&self, tail: u32, cache: &std::cell::Cell<u32>) -> u32 {
+        let cached = self.count.saturating_sub(tail.wrapping_sub(cache.get()));
+        if cached > 0 {
+            return cached;
+        }
+        let head = self.head().load(Ordering::Acquire);
+        cache.set(head);
+        self.count.saturating_sub(tail.wrapping_sub(head))
+    }
+
     fn slot(&self, index: u32) -> *mut T {
         // SAFETY: index & mask < count, and the array was checked to hold
         // count entries.
@@ -204,20 +219,8 @@ impl SqProducer {
 
     /// Free slots, as far as this producer can tell.
     pub fn space(&self) -> u32 {
-        let cached = self
-            .ring
-            .count
-            .saturating_sub(self.tail.wrapping_sub(self.head_cache.get()));
-        if cached > 0 {
-            // The head only moves forward: the cached value under-counts
-            // free slots, never over-counts, and those slots were acquired
-            // under (B) when the cache was loaded.
-            return cached;
-        }
-        // (B): acquire the consumer's head before reusing its slots.
-        let head = self.ring.head().load(Ordering::Acquire);
-        self.head_cache.set(head);
-        self.ring.count.saturating_sub(self.tail.wrapping_sub(head))
+        // (B): the consumer's head, acquired before reusing its slots.
+        self.ring.producer_space(self.tail, &self.head_cache)
     }
 
     /// Writes one descriptor; invisible to the engine until `publish`.
@@ -408,17 +411,8 @@ impl CqProducer {
     }
 
     pub fn space(&self) -> u32 {
-        let cached = self
-            .ring
-            .count
-            .saturating_sub(self.tail.wrapping_sub(self.head_cache.get()));
-        if cached > 0 {
-            return cached;
-        }
-        // (D): acquire the consumer's head.
-        let head = self.ring.head().load(Ordering::Acquire);
-        self.head_cache.set(head);
-        self.ring.count.saturating_sub(self.tail.wrapping_sub(head))
+        // (D): the consumer's head, acquired before reusing its slots.
+        self.ring.producer_space(self.tail, &self.head_cache)
     }
 
     /// Writes one completion with its status last; false if the ring is full.

@@ -367,24 +367,10 @@ impl Deflater {
                     stream_id: STREAM_ID,
                     ..Default::default()
                 };
-                let (input, output) = clamp_piece(input, output);
-                let cqe = run_counted(
-                    q.get(),
-                    Job {
-                        desc,
-                        src: Src::Slice(input),
-                        dst: output,
-                        aux: &mut [],
-                    },
-                )?;
-                status_result(&cqe, "deflate")?;
+                let (p, checksum) = stream_piece(q, desc, input, output, "deflate")?;
                 *started = true;
-                self.checksum = cqe.checksum;
-                Ok(Progress {
-                    consumed: cqe.consumed as usize,
-                    produced: cqe.produced as usize,
-                    done: cqe.flags & WD_CQE_F_STREAM_END != 0,
-                })
+                self.checksum = checksum;
+                Ok(p)
             }
             Backing::Undecided => unreachable!("decided above"),
         }
@@ -575,28 +561,42 @@ impl Inflater {
                     stream_id: STREAM_ID,
                     ..Default::default()
                 };
-                let (input, output) = clamp_piece(input, output);
-                let cqe = run_counted(
-                    q.get(),
-                    Job {
-                        desc,
-                        src: Src::Slice(input),
-                        dst: output,
-                        aux: &mut [],
-                    },
-                )?;
-                status_result(&cqe, "inflate")?;
+                let (p, checksum) = stream_piece(q, desc, input, output, "inflate")?;
                 *started = true;
-                self.checksum = cqe.checksum;
-                Ok(Progress {
-                    consumed: cqe.consumed as usize,
-                    produced: cqe.produced as usize,
-                    done: cqe.flags & WD_CQE_F_STREAM_END != 0,
-                })
+                self.checksum = checksum;
+                Ok(p)
             }
             Backing::Undecided => unreachable!("decided above"),
         }
     }
+}
+
+/// Runs one piece of a stream on the session's queue; returns the progress
+/// and the engine's running checksum.
+fn stream_piece(
+    q: &mut OwnedQueue,
+    desc: WdDesc,
+    input: &[u8],
+    output: &mut [u8],
+    what: &'static str,
+) -> Result<(Progress, u32)> {
+    let (input, output) = clamp_piece(input, output);
+    let cqe = run_counted(
+        q.get(),
+        Job {
+            desc,
+            src: Src::Slice(input),
+            dst: output,
+            aux: &mut [],
+        },
+    )?;
+    status_result(&cqe, what)?;
+    let p = Progress {
+        consumed: cqe.consumed as usize,
+        produced: cqe.produced as usize,
+        done: cqe.flags & WD_CQE_F_STREAM_END != 0,
+    };
+    Ok((p, cqe.checksum))
 }
 
 /// One descriptor moves at most WD_MAX_REQUEST_BYTES each way; a stream
