@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/shim}
-SHIM=${1:-$CARGO_TARGET_DIR/release/libz.so}
+SHIM=$(realpath -m "${1:-$CARGO_TARGET_DIR/release/libz.so}")
 [ -f "$SHIM" ] || (cd "$ROOT" && nice cargo build -p warpdrive-zlib --release)
 CORPUS_SRC=${CORPUS_SRC:-$ROOT/../shared/corpus}
 CORPUS=$ROOT/target/corpus

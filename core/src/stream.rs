@@ -17,6 +17,7 @@ use crate::api::{
 use crate::device::{global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Src};
+use crate::sys;
 use crate::uapi::*;
 
 /// The stream id every session uses on the queue it owns exclusively.
@@ -394,17 +395,61 @@ pub struct Inflater {
 enum InflateMode {
     First,
     Draining {
+        /// `out[..len]` is the decoded stream; `out` is a scratch buffer.
         out: Vec<u8>,
+        len: usize,
         pos: usize,
         checksum: u32,
     },
     Streaming,
 }
 
+thread_local! {
+    /// The last probe's output buffer, kept for the thread's next whole-stream
+    /// decode: fresh memory costs the kernel a page fault and a page clear
+    /// per 4 KiB, about as much time as decoding into it. Its `len` covers
+    /// initialized bytes only, so reuse needs no zeroing.
+    static PROBE_SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest probe buffer a thread keeps between streams.
+const PROBE_SCRATCH_KEEP_MAX: usize = INFLATE_PROBE_MAX;
+
+/// An initialized buffer of at least `len` bytes: the thread's kept one if
+/// large enough, else a fresh one the kernel zeroes lazily.
+fn take_probe_scratch(len: usize) -> Vec<u8> {
+    let kept = PROBE_SCRATCH.with(|c| c.take());
+    if kept.len() >= len {
+        kept
+    } else {
+        drop(kept);
+        vec![0u8; len]
+    }
+}
+
+/// Keeps `buf` for the thread's next probe if it is the larger one.
+fn return_probe_scratch(mut buf: Vec<u8>, used: usize) {
+    if buf.is_empty() || buf.len() > PROBE_SCRATCH_KEEP_MAX {
+        return;
+    }
+    let used = used.min(buf.len());
+    sys::advise_free(&mut buf[..used]);
+    let _ = PROBE_SCRATCH.try_with(|c| {
+        let kept = c.take();
+        c.set(if kept.len() >= buf.len() { kept } else { buf });
+    });
+}
+
 /// The largest output a one-shot probe may produce (one request's limit).
 const INFLATE_PROBE_MAX: usize = WD_MAX_REQUEST_BYTES as usize;
 /// Inputs smaller than this are streamed without a probe.
 const INFLATE_PROBE_MIN: usize = 512;
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        self.release_probe_output();
+    }
+}
 
 impl Inflater {
     pub fn new(format: Format) -> Result<Inflater> {
@@ -440,34 +485,59 @@ impl Inflater {
     }
 
     /// Decodes `input` as a whole stream if it is one; None otherwise.
-    fn probe(&self, input: &[u8]) -> Option<(Vec<u8>, usize)> {
+    /// Returns the scratch buffer holding the output, its length and the input
+    /// consumed.
+    fn probe(&self, input: &[u8]) -> Option<(Vec<u8>, usize, usize)> {
         // A gzip trailer says the size (mod 2^32) if the input ends with the
-        // stream; otherwise guess generously: a short guess costs the engine
-        // a pass to find the exact size.
+        // stream. Otherwise the guess is generous (32x covers all but the
+        // most repetitive data): the buffer is zeroed lazily by the kernel,
+        // so unused room costs address space only, while a short guess costs
+        // the engine two extra passes (one to find the size, one to decode).
         let isize = (self.format == Format::Gzip && input.len() >= 18)
             .then(|| {
                 u32::from_le_bytes(input[input.len() - 4..].try_into().expect("4 bytes")) as usize
             })
             .filter(|&n| n > 0 && n <= INFLATE_PROBE_MAX);
         let mut guess = isize
-            .unwrap_or_else(|| input.len().saturating_mul(8))
+            .unwrap_or_else(|| input.len().saturating_mul(32))
             .clamp(64 << 10, INFLATE_PROBE_MAX);
         for _ in 0..3 {
-            let mut out = vec![0u8; guess];
-            match self.wd.decompress(self.format, input, &mut out) {
-                Ok(p) => {
-                    out.truncate(p.produced);
-                    return Some((out, p.consumed));
-                }
+            let mut out = take_probe_scratch(guess);
+            let result = self.wd.decompress(self.format, input, &mut out[..guess]);
+            match result {
+                Ok(p) => return Some((out, p.produced, p.consumed)),
                 Err(Error::OutputTooSmall { needed }) if guess < INFLATE_PROBE_MAX => {
+                    return_probe_scratch(out, guess);
                     guess = needed
                         .unwrap_or(guess * 4)
                         .clamp(guess + 1, INFLATE_PROBE_MAX);
                 }
-                Err(_) => return None,
+                Err(_) => {
+                    return_probe_scratch(out, guess);
+                    return None;
+                }
             }
         }
         None
+    }
+
+    /// The checksum of a whole stream the engine decoded and verified: zlib
+    /// and gzip carry it in their trailers; raw deflate has none, so it is
+    /// computed.
+    fn whole_stream_checksum(&self, stream: &[u8], out: &[u8]) -> u32 {
+        let trailer = |from_end: usize| -> Option<[u8; 4]> {
+            let end = stream.len().checked_sub(from_end)?;
+            stream.get(end.checked_sub(4)?..end)?.try_into().ok()
+        };
+        match (self.format, trailer(0), trailer(4)) {
+            (Format::Zlib, Some(t), _) => u32::from_be_bytes(t),
+            (Format::Gzip, _, Some(t)) => u32::from_le_bytes(t),
+            _ => {
+                let mut check = RunningCheck::new(self.format);
+                check.update(out);
+                check.value()
+            }
+        }
     }
 
     pub fn reset(&mut self) {
@@ -480,6 +550,7 @@ impl Inflater {
             Backing::Undecided => Backing::Undecided,
         };
         self.checksum = 0;
+        self.release_probe_output();
         self.mode = InflateMode::First;
     }
 
@@ -487,13 +558,13 @@ impl Inflater {
         if let InflateMode::First = self.mode {
             self.mode = InflateMode::Streaming;
             if input.len() >= INFLATE_PROBE_MIN {
-                if let Some((out, consumed)) = self.probe(input) {
-                    let mut check = RunningCheck::new(self.format);
-                    check.update(&out);
+                if let Some((out, len, consumed)) = self.probe(input) {
+                    let checksum = self.whole_stream_checksum(&input[..consumed], &out[..len]);
                     self.mode = InflateMode::Draining {
                         out,
+                        len,
                         pos: 0,
-                        checksum: check.value(),
+                        checksum,
                     };
                     let p = self.drain(output);
                     return Ok(Progress { consumed, ..p });
@@ -508,16 +579,26 @@ impl Inflater {
     }
 
     fn drain(&mut self, output: &mut [u8]) -> Progress {
-        let InflateMode::Draining { out, pos, .. } = &mut self.mode else {
+        let InflateMode::Draining { out, len, pos, .. } = &mut self.mode else {
             return Progress::default();
         };
-        let n = (out.len() - *pos).min(output.len());
+        let n = (*len - *pos).min(output.len());
         output[..n].copy_from_slice(&out[*pos..*pos + n]);
         *pos += n;
+        if *pos == *len {
+            return_probe_scratch(std::mem::take(out), *len);
+        }
         Progress {
             consumed: 0,
             produced: n,
-            done: *pos == out.len(),
+            done: *pos == *len,
+        }
+    }
+
+    /// Hands a probe's buffer back to the thread before the stream moves on.
+    fn release_probe_output(&mut self) {
+        if let InflateMode::Draining { out, len, .. } = &mut self.mode {
+            return_probe_scratch(std::mem::take(out), *len);
         }
     }
 

@@ -661,3 +661,57 @@ fn an_inflater_given_a_whole_stream_decodes_it_in_one_request() {
     assert!(!inf.is_one_shot());
     assert!(out == data, "streamed result differs");
 }
+
+/// Whole-stream decodes on one thread share a kept output buffer: streams of
+/// different sizes, abandoned half-drained or reset mid-drain, must never see
+/// each other's bytes.
+#[test]
+fn whole_stream_decodes_on_one_thread_never_mix_outputs() {
+    let wd = offloading();
+    let drain_all = |inf: &mut Inflater, input: &[u8]| {
+        let (mut out, mut buf, mut rest) = (Vec::new(), vec![0u8; 7_000], input);
+        loop {
+            let p = inf.inflate(rest, &mut buf).unwrap();
+            out.extend_from_slice(&buf[..p.produced]);
+            rest = &rest[p.consumed..];
+            if p.done {
+                return out;
+            }
+        }
+    };
+    let streams: Vec<(Vec<u8>, Vec<u8>)> = [(900_000, 21), (5_000, 22), (250_000, 23)]
+        .into_iter()
+        .map(|(len, seed)| {
+            let data = sample(len, seed);
+            let mut c = vec![0; len + 1000];
+            let n = wd.compress(Format::Zlib, 6, &data, &mut c).unwrap();
+            c.truncate(n);
+            (data, c)
+        })
+        .collect();
+    for round in 0..3 {
+        // The big stream, abandoned after one small piece.
+        let mut big = Inflater::with_instance(wd.clone(), Format::Zlib).unwrap();
+        let mut piece = [0u8; 4096];
+        big.inflate(&streams[0].1, &mut piece).unwrap();
+        assert_eq!(piece[..], streams[0].0[..4096]);
+        if round == 1 {
+            // Reset mid-drain, then decode a different stream on it.
+            big.reset();
+            assert!(drain_all(&mut big, &streams[2].1) == streams[2].0);
+        }
+        drop(big);
+        for (data, c) in &streams[1..] {
+            let mut inf = Inflater::with_instance(wd.clone(), Format::Zlib).unwrap();
+            let out = drain_all(&mut inf, c);
+            assert!(inf.is_one_shot());
+            assert!(
+                out == *data,
+                "round {round}: a {} byte stream decoded wrong",
+                data.len()
+            );
+            let adler = u32::from_be_bytes(c[c.len() - 4..].try_into().unwrap());
+            assert_eq!(inf.checksum(), adler);
+        }
+    }
+}
