@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use libdeflate_sys as ld;
 
+use crate::isal_inflate::IsalInflate;
 use crate::{Outcome, Result, Status};
 
 /// The framing around the deflate data.
@@ -484,49 +485,68 @@ impl DeflateStream {
     }
 }
 
-/// Streaming decompression with zlib's contract (zlib-rs `inflate`).
+/// Streaming decompression with zlib's contract: ISA-L for zlib and gzip
+/// streams (their trailers check the output), zlib-rs for raw deflate.
 pub struct InflateStream {
-    inner: Decompress,
+    inner: InflateInner,
     format: Format,
-    check: Check,
-    finished: bool,
+}
+
+enum InflateInner {
+    Isal(Box<IsalInflate>),
+    ZlibRs {
+        inner: Box<Decompress>,
+        check: Check,
+        finished: bool,
+    },
 }
 
 impl InflateStream {
     /// A stream expecting `format` with up to a 32 KiB window.
     pub fn new(format: Format) -> Result<Self> {
-        Ok(InflateStream {
-            inner: new_decompress(format),
-            format,
-            check: Check::new(format),
-            finished: false,
-        })
+        let inner = match IsalInflate::new(format) {
+            Some(s) => InflateInner::Isal(Box::new(s)),
+            None => InflateInner::ZlibRs {
+                inner: Box::new(new_decompress(format)),
+                check: Check::new(format),
+                finished: false,
+            },
+        };
+        Ok(InflateStream { inner, format })
     }
 
     /// One `inflate()` call. `stream_end` once the whole stream (with a verified
     /// trailer) has been decoded; input after it is left unconsumed.
     /// `more_output`: `dst` was filled, call again.
     pub fn run(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Outcome> {
-        if self.finished {
+        let (inner, check, finished) = match &mut self.inner {
+            InflateInner::Isal(s) => return s.run(src, dst),
+            InflateInner::ZlibRs {
+                inner,
+                check,
+                finished,
+            } => (inner, check, finished),
+        };
+        if *finished {
             return Ok(Outcome {
-                checksum: self.check.value(),
+                checksum: check.value(),
                 stream_end: true,
                 ..Outcome::default()
             });
         }
-        let in0 = self.inner.total_in();
-        let out0 = self.inner.total_out();
-        let r = self.inner.decompress(src, dst, FlushDecompress::None);
-        let consumed = (self.inner.total_in() - in0) as usize;
-        let produced = (self.inner.total_out() - out0) as usize;
-        self.check.update(&dst[..produced]);
+        let in0 = inner.total_in();
+        let out0 = inner.total_out();
+        let r = inner.decompress(src, dst, FlushDecompress::None);
+        let consumed = (inner.total_in() - in0) as usize;
+        let produced = (inner.total_out() - out0) as usize;
+        check.update(&dst[..produced]);
         let st = r.map_err(|e| map_inflate_error(&e))?;
         let stream_end = st == flate2::Status::StreamEnd;
-        self.finished = stream_end;
+        *finished = stream_end;
         Ok(Outcome {
             produced,
             consumed,
-            checksum: self.check.value(),
+            checksum: check.value(),
             needed: 0,
             more_output: !stream_end && !dst.is_empty() && produced == dst.len(),
             stream_end,
@@ -535,18 +555,33 @@ impl InflateStream {
 
     /// Starts over, expecting a new stream of the same format.
     pub fn reset(&mut self) {
-        self.inner = new_decompress(self.format);
-        self.check = Check::new(self.format);
-        self.finished = false;
+        match &mut self.inner {
+            InflateInner::Isal(s) => s.reset(),
+            InflateInner::ZlibRs {
+                inner,
+                check,
+                finished,
+            } => {
+                **inner = new_decompress(self.format);
+                *check = Check::new(self.format);
+                *finished = false;
+            }
+        }
     }
 
     /// CRC-32 (raw, gzip) or Adler-32 (zlib) of the output produced so far.
     pub fn checksum(&self) -> u32 {
-        self.check.value()
+        match &self.inner {
+            InflateInner::Isal(s) => s.checksum(),
+            InflateInner::ZlibRs { check, .. } => check.value(),
+        }
     }
 
     /// Total input consumed and output produced since the last reset.
     pub fn totals(&self) -> (u64, u64) {
-        (self.inner.total_in(), self.inner.total_out())
+        match &self.inner {
+            InflateInner::Isal(s) => s.totals(),
+            InflateInner::ZlibRs { inner, .. } => (inner.total_in(), inner.total_out()),
+        }
     }
 }

@@ -12,13 +12,16 @@
 //!   levels (level 0 = stored blocks), mapped so that every level's output is no
 //!   larger than system zlib's at that level on the project corpus;
 //! - one-shot decompression: libdeflate;
-//! - streaming compression and decompression: zlib-rs (zlib's exact contract);
+//! - streaming compression: zlib-rs (zlib's exact contract); streaming
+//!   decompression: ISA-L for zlib and gzip streams (with zlib's consumption
+//!   and checksum contract on top), zlib-rs for raw deflate;
 //! - ciphers, digests, HMAC: OpenSSL libcrypto in a private `OSSL_LIB_CTX` that
 //!   loads only the "default" provider.
 
 mod crypto;
 mod deflate;
 mod hash;
+mod isal_inflate;
 mod ossl;
 
 pub use crypto::{

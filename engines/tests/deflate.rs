@@ -106,6 +106,77 @@ proptest! {
         prop_assert_eq!(inf.checksum(), z_check(format, &src));
         prop_assert!(got == src);
     }
+
+    /// Inflate streams stop exactly where zlib stops: with bytes after the
+    /// stream, tiny input and output pieces, and the running checksum after
+    /// every call equal to zlib's over the output so far.
+    #[test]
+    fn streaming_inflate_stops_exactly_at_the_stream_end(len in 0usize..=200_000, seed in any::<u64>(),
+            kind in 0u8..4, level in 0i32..=9, fmt in 0usize..3, cuts in any::<u64>(), tail_len in 0usize..40) {
+        let format = FORMATS[fmt];
+        let src = data(len, seed, kind);
+        let mut rng = cuts | 1;
+        let mut next = move |m: usize| { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; (rng % m as u64) as usize };
+        let mut input = z_compress(format, level, &src);
+        let stream_len = input.len();
+        input.extend((0..tail_len).map(|i| (i as u8).wrapping_mul(37) ^ 0x1f));
+        let (small_in, small_out) = (1 + next(3000), 1 + next(3000));
+        let mut inf = InflateStream::new(format).expect("new");
+        let (mut got, mut ipos) = (Vec::new(), 0);
+        loop {
+            let take = (1 + next(small_in)).min(input.len() - ipos);
+            let mut buf = vec![0u8; 1 + next(small_out)];
+            let o = inf.run(&input[ipos..ipos + take], &mut buf).expect("inflate");
+            prop_assert!(o.consumed <= take && o.produced <= buf.len());
+            got.extend_from_slice(&buf[..o.produced]);
+            ipos += o.consumed;
+            prop_assert!(ipos <= stream_len, "read past the end of the stream");
+            prop_assert_eq!(o.checksum, z_check(format, &got));
+            if o.stream_end { break; }
+            prop_assert!(o.consumed > 0 || o.produced > 0, "no progress");
+            // zlib's contract: input is left over only when the output is full.
+            prop_assert!(o.produced == buf.len() || o.consumed == take, "input left with room to write");
+        }
+        prop_assert_eq!(ipos, stream_len);
+        prop_assert_eq!(inf.totals(), (stream_len as u64, src.len() as u64));
+        prop_assert!(got == src);
+    }
+
+    /// A damaged stream: wherever zlib fails we fail, and where zlib succeeds
+    /// we produce its output.
+    #[test]
+    fn streaming_inflate_judges_damage_as_zlib_does(len in 1usize..=100_000, seed in any::<u64>(),
+            kind in 0u8..4, fmt in 0usize..3, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+            cut in any::<usize>()) {
+        let format = FORMATS[fmt];
+        let mut input = z_compress(format, 6, &data(len, seed, kind));
+        for (at, x) in flips {
+            let at = at % input.len();
+            input[at] ^= x.max(1);
+        }
+        if cut % 4 == 0 {
+            input.truncate(cut % input.len());
+        }
+        let theirs = z_decompress(format, &input);
+        let mut inf = InflateStream::new(format).expect("new");
+        let (mut got, mut ipos) = (Vec::new(), 0);
+        let ours = loop {
+            let mut buf = vec![0u8; 4096];
+            match inf.run(&input[ipos..(ipos + 1000).min(input.len())], &mut buf) {
+                Ok(o) => {
+                    got.extend_from_slice(&buf[..o.produced]);
+                    ipos += o.consumed;
+                    if o.stream_end { break Ok(got); }
+                    if o.consumed == 0 && o.produced == 0 { break Err(()); }
+                }
+                Err(_) => break Err(()),
+            }
+        };
+        match theirs {
+            Ok(t) => prop_assert!(ours.ok() == Some(t), "zlib accepted, we did not or differ"),
+            Err(_) => prop_assert!(ours.is_err(), "zlib rejected, we accepted"),
+        }
+    }
 }
 
 #[test]
