@@ -21,6 +21,7 @@ pub(crate) struct IsalInflate {
     state: Box<ig::inflate_state>,
     format: Format,
     finished: bool,
+    failed: Option<Status>,
     total_in: u64,
     total_out: u64,
 }
@@ -51,6 +52,7 @@ impl IsalInflate {
             state,
             format,
             finished: false,
+            failed: None,
             total_in: 0,
             total_out: 0,
         })
@@ -62,6 +64,7 @@ impl IsalInflate {
         unsafe { ig::isal_inflate_reset(&mut *self.state) };
         self.state.crc_flag = crc_flag;
         self.finished = false;
+        self.failed = None;
         self.total_in = 0;
         self.total_out = 0;
     }
@@ -86,6 +89,10 @@ impl IsalInflate {
     }
 
     pub(crate) fn run(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Outcome> {
+        // Like zlib's BAD mode: a failed stream keeps failing until reset.
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         if self.finished {
             return Ok(Outcome {
                 checksum: self.checksum(),
@@ -105,8 +112,15 @@ impl IsalInflate {
         // `dst`, live for this call; ISA-L reads and writes only within them
         // and its own state (it never writes through next_in).
         let ret = unsafe { ig::isal_inflate(st) };
-        let mut consumed = src.len() - st.avail_in as usize;
-        let produced = dst_len - st.avail_out as usize;
+        // On some errors ISA-L hands its buffered bytes back, more than this
+        // call gave; the stream is dead then anyway.
+        let (Some(mut consumed), Some(produced)) = (
+            src.len().checked_sub(st.avail_in as usize),
+            dst_len.checked_sub(st.avail_out as usize),
+        ) else {
+            self.failed = Some(Status::DataError);
+            return Err(Status::DataError);
+        };
         // zlib consumes every input byte while it has room to write, and at
         // the stream's end stops right after it; ISA-L reads up to 8 bytes
         // ahead into its bit buffer. So when the output filled up or the
@@ -138,8 +152,15 @@ impl IsalInflate {
         self.total_out += produced as u64;
         match ret {
             r if r == ig::ISAL_DECOMP_OK as i32 => {}
-            r if r == ig::ISAL_INCORRECT_CHECKSUM => return Err(Status::ChecksumMismatch),
-            _ => return Err(Status::DataError),
+            r => {
+                let e = if r == ig::ISAL_INCORRECT_CHECKSUM {
+                    Status::ChecksumMismatch
+                } else {
+                    Status::DataError
+                };
+                self.failed = Some(e);
+                return Err(e);
+            }
         }
         self.finished = stream_end;
         Ok(Outcome {
