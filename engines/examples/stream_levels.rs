@@ -1,5 +1,5 @@
 //! Streaming deflate as pigz drives it (a sync flush every 128 KiB) on the
-//! corpus: total size and time per zlib-rs level, next to system zlib's
+//! corpus: total size and time per zlib-rs and ISA-L level, next to system zlib's
 //! level 1 and 6 (printed by the python one-liner in docs/performance.md). Chooses the streaming level map (see DeflateStream::new).
 //! `cargo run --release -p warpdrive-engines --example stream_levels -- DIR`
 
@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use warpdrive_engines::{DeflateStream, Flush, Format};
 
-fn zlib_rs(data: &[u8], level: u32) -> usize {
-    let mut s = DeflateStream::new_exact(Format::Gzip, level).unwrap();
+fn flushed_size(mut s: DeflateStream, data: &[u8]) -> usize {
     let mut out = vec![0u8; 1 << 20];
     let mut total = 0;
     for chunk in data.chunks(128 << 10) {
@@ -44,10 +43,25 @@ fn main() {
     let bytes: usize = files.iter().map(Vec::len).sum();
     for level in 1..=9 {
         let t = Instant::now();
-        let n: usize = files.iter().map(|f| zlib_rs(f, level)).sum();
+        let n: usize = files
+            .iter()
+            .map(|f| flushed_size(DeflateStream::new_exact(Format::Gzip, level).unwrap(), f))
+            .sum();
         let s = t.elapsed().as_secs_f64();
         println!(
             "zlib-rs {level}: {n} bytes, {:.1} MB/s",
+            bytes as f64 / s / 1e6
+        );
+    }
+    for level in 1..=3 {
+        let t = Instant::now();
+        let n: usize = files
+            .iter()
+            .map(|f| flushed_size(DeflateStream::new_isal(Format::Gzip, level).unwrap(), f))
+            .sum();
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "isa-l {level}: {n} bytes, {:.1} MB/s",
             bytes as f64 / s / 1e6
         );
     }

@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use libdeflate_sys as ld;
 
+use crate::isal_deflate::IsalDeflate;
 use crate::isal_inflate::IsalInflate;
 use crate::{Outcome, Result, Status};
 
@@ -371,10 +372,15 @@ impl Check {
 /// keeps pending output inside, and `Flush::Finish` is repeated until
 /// `stream_end`.
 pub struct DeflateStream {
-    inner: Compress,
+    inner: DeflateInner,
     format: Format,
     check: Check,
     finished: bool,
+}
+
+enum DeflateInner {
+    ZlibRs(Box<Compress>),
+    Isal(Box<IsalDeflate>),
 }
 
 /// One-shot decompression on the streaming (zlib-rs) decoder: zlib's exact
@@ -397,13 +403,16 @@ fn decompress_exact(format: Format, src: &[u8], dst: &mut [u8]) -> Result<Outcom
 }
 
 impl DeflateStream {
-    /// A stream at `level` 0..=9, 15-bit window, default memory level and
-    /// strategy. Level 1 runs zlib-rs's level 2: its level 1 (a "quick"
-    /// strategy) made the corpus 25% larger than system zlib's level 1 when
-    /// flushed every 128 KiB as pigz does (36,869,413 vs 29,455,950 bytes),
-    /// level 2 made it smaller (27,995,136; `examples/stream_levels.rs`).
+    /// A stream at zlib `level` 0..=9, 15-bit window, default memory level and
+    /// strategy. Level 1 runs ISA-L's stateful level 1 (4x zlib's speed; on
+    /// the corpus flushed every 128 KiB as pigz does, 29,024,661 bytes against
+    /// system zlib's 29,457,508; `examples/stream_levels.rs`). zlib-rs's
+    /// own level 1 (a "quick" strategy) made that corpus 25% larger.
     pub fn new(format: Format, level: u32) -> Result<Self> {
-        Self::new_exact(format, if level == 1 { 2 } else { level })
+        if level == 1 {
+            return Self::new_isal(format, 1);
+        }
+        Self::new_exact(format, level)
     }
 
     /// A stream at exactly zlib-rs's `level` (`new` may map levels).
@@ -417,12 +426,28 @@ impl DeflateStream {
             Format::Zlib => Compress::new(lvl, true),
             Format::Gzip => Compress::new_gzip(lvl, 15),
         };
-        Ok(DeflateStream {
+        Ok(Self::with_inner(
+            DeflateInner::ZlibRs(Box::new(inner)),
+            format,
+        ))
+    }
+
+    /// A stream on ISA-L's stateful deflate at its `level` 1..=3.
+    pub fn new_isal(format: Format, level: u32) -> Result<Self> {
+        let inner = IsalDeflate::new(format, level)?;
+        Ok(Self::with_inner(
+            DeflateInner::Isal(Box::new(inner)),
+            format,
+        ))
+    }
+
+    fn with_inner(inner: DeflateInner, format: Format) -> Self {
+        DeflateStream {
             inner,
             format,
             check: Check::new(format),
             finished: false,
-        })
+        }
     }
 
     /// One `deflate()` call: consumes what it can of `src`, writes at most
@@ -440,22 +465,29 @@ impl DeflateStream {
                 ..Outcome::default()
             });
         }
-        let f = match flush {
-            Flush::None => FlushCompress::None,
-            Flush::Sync => FlushCompress::Sync,
-            Flush::Full => FlushCompress::Full,
-            Flush::Finish => FlushCompress::Finish,
+        let (consumed, produced, stream_end) = match &mut self.inner {
+            DeflateInner::ZlibRs(inner) => {
+                let f = match flush {
+                    Flush::None => FlushCompress::None,
+                    Flush::Sync => FlushCompress::Sync,
+                    Flush::Full => FlushCompress::Full,
+                    Flush::Finish => FlushCompress::Finish,
+                };
+                let in0 = inner.total_in();
+                let out0 = inner.total_out();
+                let st = inner.compress(src, dst, f).map_err(|_| Status::BadStream)?;
+                (
+                    (inner.total_in() - in0) as usize,
+                    (inner.total_out() - out0) as usize,
+                    st == flate2::Status::StreamEnd,
+                )
+            }
+            DeflateInner::Isal(inner) => {
+                let step = inner.run(src, dst, flush)?;
+                (step.consumed, step.produced, step.stream_end)
+            }
         };
-        let in0 = self.inner.total_in();
-        let out0 = self.inner.total_out();
-        let st = self
-            .inner
-            .compress(src, dst, f)
-            .map_err(|_| Status::BadStream)?;
-        let consumed = (self.inner.total_in() - in0) as usize;
-        let produced = (self.inner.total_out() - out0) as usize;
         self.check.update(&src[..consumed]);
-        let stream_end = st == flate2::Status::StreamEnd;
         self.finished = stream_end;
         Ok(Outcome {
             produced,
@@ -469,7 +501,10 @@ impl DeflateStream {
 
     /// Starts a new stream with the same format and level.
     pub fn reset(&mut self) {
-        self.inner.reset();
+        match &mut self.inner {
+            DeflateInner::ZlibRs(inner) => inner.reset(),
+            DeflateInner::Isal(inner) => inner.reset(),
+        }
         self.check = Check::new(self.format);
         self.finished = false;
     }
@@ -481,7 +516,10 @@ impl DeflateStream {
 
     /// Total input consumed and output produced since the last reset.
     pub fn totals(&self) -> (u64, u64) {
-        (self.inner.total_in(), self.inner.total_out())
+        match &self.inner {
+            DeflateInner::ZlibRs(inner) => (inner.total_in(), inner.total_out()),
+            DeflateInner::Isal(inner) => inner.totals(),
+        }
     }
 }
 

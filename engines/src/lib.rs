@@ -21,6 +21,7 @@
 mod crypto;
 mod deflate;
 mod hash;
+mod isal_deflate;
 mod isal_inflate;
 mod ossl;
 

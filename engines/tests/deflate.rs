@@ -55,56 +55,14 @@ proptest! {
     #[test]
     fn streaming_vs_system_zlib(len in size_strategy(), seed in any::<u64>(), kind in 0u8..4,
                                 level in 0u32..=9, fmt in 0usize..3, cuts in any::<u64>()) {
-        let format = FORMATS[fmt];
-        let src = data(len, seed, kind);
-        let mut rng = cuts | 1;
-        let mut next = move |m: usize| { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; (rng % m as u64) as usize };
+        streaming_round_trip(len, seed, kind, level, fmt, cuts)?;
+    }
 
-        let mut s = DeflateStream::new(format, level).expect("new");
-        let mut out = Vec::new();
-        let mut pos = 0;
-        loop {
-            let take = next(70_000).min(src.len() - pos);
-            let last = pos + take == src.len();
-            let flush = if last { Flush::Finish } else {
-                match next(8) { 0 => Flush::Sync, 1 => Flush::Full, _ => Flush::None }
-            };
-            let mut input = &src[pos..pos + take];
-            // zlib contract: with a flush, call until all input is used and output
-            // stops filling the buffer; with Finish, until stream_end.
-            loop {
-                let mut buf = vec![0u8; 1 + next(40_000)];
-                let o = s.run(input, &mut buf, flush).expect("run");
-                prop_assert!(o.produced <= buf.len() && o.consumed <= input.len());
-                out.extend_from_slice(&buf[..o.produced]);
-                input = &input[o.consumed..];
-                if o.stream_end { prop_assert!(last && input.is_empty()); break; }
-                if input.is_empty() && o.produced < buf.len() && flush != Flush::Finish { break; }
-            }
-            pos += take;
-            if last { break; }
-        }
-        prop_assert_eq!(s.checksum(), z_check(format, &src));
-        let back = z_decompress(format, &out).expect("zlib inflates our stream");
-        prop_assert!(back == src);
-
-        let theirs = z_compress(format, level as i32, &src);
-        let mut inf = InflateStream::new(format).expect("new");
-        let mut got = Vec::new();
-        let mut ipos = 0;
-        let mut ended = false;
-        for _ in 0..10_000_000 {
-            let take = (1 + next(50_000)).min(theirs.len() - ipos);
-            let mut buf = vec![0u8; 1 + next(60_000)];
-            let o = inf.run(&theirs[ipos..ipos + take], &mut buf).expect("inflate");
-            got.extend_from_slice(&buf[..o.produced]);
-            ipos += o.consumed;
-            if o.stream_end { ended = true; break; }
-        }
-        prop_assert!(ended);
-        prop_assert_eq!(ipos, theirs.len());
-        prop_assert_eq!(inf.checksum(), z_check(format, &src));
-        prop_assert!(got == src);
+    /// Level 1 streams run on ISA-L: the same contract, more cases.
+    #[test]
+    fn isal_level_1_streams_vs_system_zlib(len in size_strategy(), seed in any::<u64>(), kind in 0u8..4,
+                                           fmt in 0usize..3, cuts in any::<u64>()) {
+        streaming_round_trip(len, seed, kind, 1, fmt, cuts)?;
     }
 
     /// Inflate streams stop exactly where zlib stops: with bytes after the
@@ -177,6 +135,93 @@ proptest! {
             Err(_) => prop_assert!(ours.is_err(), "zlib rejected, we accepted"),
         }
     }
+}
+
+/// Streaming compression with random chunking and flushes gives a stream that
+/// zlib decodes to the input; streaming inflate of zlib's output with random
+/// chunking gives the input.
+fn streaming_round_trip(
+    len: usize,
+    seed: u64,
+    kind: u8,
+    level: u32,
+    fmt: usize,
+    cuts: u64,
+) -> Result<(), TestCaseError> {
+    let format = FORMATS[fmt];
+    let src = data(len, seed, kind);
+    let mut rng = cuts | 1;
+    let mut next = move |m: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % m as u64) as usize
+    };
+
+    let mut s = DeflateStream::new(format, level).expect("new");
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        let take = next(70_000).min(src.len() - pos);
+        let last = pos + take == src.len();
+        let flush = if last {
+            Flush::Finish
+        } else {
+            match next(8) {
+                0 => Flush::Sync,
+                1 => Flush::Full,
+                _ => Flush::None,
+            }
+        };
+        let mut input = &src[pos..pos + take];
+        // zlib contract: with a flush, call until all input is used and output
+        // stops filling the buffer; with Finish, until stream_end.
+        loop {
+            let mut buf = vec![0u8; 1 + next(40_000)];
+            let o = s.run(input, &mut buf, flush).expect("run");
+            prop_assert!(o.produced <= buf.len() && o.consumed <= input.len());
+            out.extend_from_slice(&buf[..o.produced]);
+            input = &input[o.consumed..];
+            if o.stream_end {
+                prop_assert!(last && input.is_empty());
+                break;
+            }
+            if input.is_empty() && o.produced < buf.len() && flush != Flush::Finish {
+                break;
+            }
+        }
+        pos += take;
+        if last {
+            break;
+        }
+    }
+    prop_assert_eq!(s.checksum(), z_check(format, &src));
+    let back = z_decompress(format, &out).expect("zlib inflates our stream");
+    prop_assert!(back == src);
+
+    let theirs = z_compress(format, level as i32, &src);
+    let mut inf = InflateStream::new(format).expect("new");
+    let mut got = Vec::new();
+    let mut ipos = 0;
+    let mut ended = false;
+    for _ in 0..10_000_000 {
+        let take = (1 + next(50_000)).min(theirs.len() - ipos);
+        let mut buf = vec![0u8; 1 + next(60_000)];
+        let o = inf
+            .run(&theirs[ipos..ipos + take], &mut buf)
+            .expect("inflate");
+        got.extend_from_slice(&buf[..o.produced]);
+        ipos += o.consumed;
+        if o.stream_end {
+            ended = true;
+            break;
+        }
+    }
+    prop_assert!(ended);
+    prop_assert_eq!(ipos, theirs.len());
+    prop_assert_eq!(inf.checksum(), z_check(format, &src));
+    prop_assert!(got == src);
+    Ok(())
 }
 
 #[test]
