@@ -133,6 +133,9 @@ pub struct AesCtx {
     tag: [u8; GCM_TAG_MAX],
     taglen: Option<usize>,
     tag_ready: bool,
+    /// GCM encryption: the tag of the last message is still in the parked stream
+    /// (`spare`) and not yet copied into `tag`; fetched only when asked for.
+    tag_pending: bool,
     tls_aad: Option<[u8; TLS_AAD_LEN]>,
     tls_aad_pad: Option<usize>,
     iv_gen: bool,
@@ -172,6 +175,7 @@ impl AesCtx {
             tag: [0; GCM_TAG_MAX],
             taglen: None,
             tag_ready: false,
+            tag_pending: false,
             tls_aad: None,
             tls_aad_pad: None,
             iv_gen: false,
@@ -201,6 +205,7 @@ impl AesCtx {
         self.aad_sent = false;
         self.payload = 0;
         self.tag_ready = false;
+        self.tag_pending = false;
         self.tls_aad = None;
         if let Some(k) = key {
             if k.len() != self.keylen {
@@ -211,10 +216,12 @@ impl AesCtx {
                     self.keylen
                 );
             }
+            // The same key again (a message per init): keep it and the parked stream
+            // with its key schedule.
             if self.key.as_ref().is_none_or(|old| old.get() != k) {
                 self.spare = None;
+                self.key = Some(Key::new(k));
             }
-            self.key = Some(Key::new(k));
             self.tls_records = 0;
         }
         if self.mode == GCM {
@@ -270,9 +277,32 @@ impl AesCtx {
         }
     }
 
+    /// GCM encryption: copies the last message's tag out of the parked stream, if that
+    /// has not happened yet. Deferred from final because most callers never ask (and
+    /// asking the engine costs a ctrl round trip through its own EVP context).
+    fn fetch_tag(&mut self) -> PResult<()> {
+        if self.tag_pending {
+            let (s, _) = self
+                .spare
+                .as_ref()
+                .ok_or_else(|| prov_err!(InvalidTag, "the tag is gone"))?;
+            s.get_tag(&mut self.tag)?;
+            self.tag_pending = false;
+        }
+        Ok(())
+    }
+
     fn ensure_stream(&mut self) -> PResult<&mut Stream> {
         if self.stream.is_none() {
             self.check_ready()?;
+            // The parked stream may still hold an unfetched tag: keep it before the
+            // stream starts the next message. (Unreachable in practice: every path that
+            // starts a new message clears `tag_pending` first.) If it cannot be fetched,
+            // never hand out a stale tag later.
+            if self.tag_pending && self.fetch_tag().is_err() {
+                self.tag_pending = false;
+                self.tag_ready = false;
+            }
             let key = self
                 .key
                 .as_ref()
@@ -467,8 +497,9 @@ impl AesCtx {
             .ok_or_else(|| prov_err!(NotInitialized))?;
         if enc {
             s.finish()?;
-            s.get_tag(&mut self.tag)?;
+            // The tag stays in the stream (parked by gcm_final) until asked for.
             self.tag_ready = true;
+            self.tag_pending = true;
         } else {
             let tl = taglen.ok_or_else(|| prov_err!(InvalidTag, "no tag set before final"))?;
             s.set_tag(&tag[..tl])?;
@@ -487,6 +518,7 @@ impl AesCtx {
         self.aad_sent = false;
         self.payload = 0;
         self.tag_ready = false;
+        self.tag_pending = false;
         self.ensure_stream().map(|_| ())
     }
 
@@ -853,90 +885,94 @@ impl AesCtx {
     // ---- parameters ----
 
     fn get_params(&mut self, out: ParamsOut) -> PResult<()> {
-        out.size(ffi::OSSL_CIPHER_PARAM_KEYLEN, self.keylen)?;
-        out.size(ffi::OSSL_CIPHER_PARAM_IVLEN, self.ivlen)?;
+        // One pass over the caller's array (it is asked for on every init), then the
+        // answers in a fixed order.
+        let Some([keylen, ivlen, padding, num, iv, updated_iv, taglen, tag, aad_pad, iv_gen]) =
+            out.lookup(&GET_KEYS)
+        else {
+            return Ok(());
+        };
+        keylen.size(self.keylen)?;
+        ivlen.size(self.ivlen)?;
         match self.mode {
             CBC => {
-                out.uint(ffi::OSSL_CIPHER_PARAM_PADDING, u32::from(self.padding))?;
-                out.uint(ffi::OSSL_CIPHER_PARAM_NUM, 0)?;
+                padding.uint(u32::from(self.padding))?;
+                num.uint(0)?;
             }
-            CTR => out.uint(
-                ffi::OSSL_CIPHER_PARAM_NUM,
-                (self.ctr_done % BLOCK as u64) as u32,
-            )?,
+            CTR => num.uint((self.ctr_done % BLOCK as u64) as u32)?,
             _ => {}
         }
-        let wants_iv =
-            out.wants(ffi::OSSL_CIPHER_PARAM_IV) || out.wants(ffi::OSSL_CIPHER_PARAM_UPDATED_IV);
-        if wants_iv && self.iv_state == IvState::Unset {
+        if (iv.present() || updated_iv.present()) && self.iv_state == IvState::Unset {
             bail!(NotInitialized, "no IV set");
         }
         if self.mode == GCM {
-            out.octets(ffi::OSSL_CIPHER_PARAM_IV, &self.iv[..self.ivlen])?;
-            out.octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV, &self.iv[..self.ivlen])?;
-            out.size(
-                ffi::OSSL_CIPHER_PARAM_AEAD_TAGLEN,
-                self.taglen.unwrap_or(GCM_TAG_MAX),
-            )?;
-            if out.wants(ffi::OSSL_CIPHER_PARAM_AEAD_TAG) {
+            iv.octets(&self.iv[..self.ivlen])?;
+            updated_iv.octets(&self.iv[..self.ivlen])?;
+            taglen.size(self.taglen.unwrap_or(GCM_TAG_MAX))?;
+            if tag.present() {
                 if !self.enc || !self.tag_ready {
                     bail!(InvalidTag, "the tag is available after final on encryption");
                 }
-                let tag = self.tag;
-                out.octets_with(ffi::OSSL_CIPHER_PARAM_AEAD_TAG, |b| {
+                self.fetch_tag()?;
+                let t = self.tag;
+                tag.octets_with(|b| {
                     if b.is_empty() || b.len() > GCM_TAG_MAX {
                         bail!(InvalidTag, "tag length {}", b.len());
                     }
                     let n = b.len();
-                    b.copy_from_slice(&tag[..n]);
+                    b.copy_from_slice(&t[..n]);
                     Ok(n)
                 })?;
             }
-            if out.wants(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD) {
+            if aad_pad.present() {
                 let pad = self
                     .tls_aad_pad
                     .ok_or_else(|| prov_err!(InvalidParam, "no tlsaad set"))?;
-                out.size(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD, pad)?;
+                aad_pad.size(pad)?;
             }
-            if out.wants(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN) {
-                out.octets_with(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, |b| {
-                    self.gcm_iv_gen(b)
-                })?;
-            }
+            iv_gen.octets_with(|b| self.gcm_iv_gen(b))?;
         } else {
             let upd = if self.mode == CTR {
                 ctr_add(&self.ctr_base, self.ctr_done.div_ceil(BLOCK as u64))
             } else {
                 self.chain
             };
-            out.octets(ffi::OSSL_CIPHER_PARAM_IV, &self.iv[..BLOCK])?;
-            out.octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV, &upd)?;
+            iv.octets(&self.iv[..BLOCK])?;
+            updated_iv.octets(&upd)?;
         }
         Ok(())
     }
 
     fn set_params(&mut self, p: ParamsIn) -> PResult<()> {
-        if let Some(k) = p.size(ffi::OSSL_CIPHER_PARAM_KEYLEN)? {
+        // One pass over the caller's array (EVP passes one on every init and IV-length
+        // ctrl), then the settings in a fixed order.
+        let Some(
+            [keylen, padding, num, use_bits, tls_version, tls_mac_size, ivlen, tag, tls_aad, iv_fixed, iv_inv],
+        ) = p.lookup(&SET_KEYS)
+        else {
+            return Ok(());
+        };
+        if let Some(k) = keylen.size()? {
             if k != self.keylen {
                 bail!(InvalidKeyLength, "keylen {k} (fixed at {})", self.keylen);
             }
         }
         match self.mode {
             CBC => {
-                if let Some(v) = p.uint(ffi::OSSL_CIPHER_PARAM_PADDING)? {
+                if let Some(v) = padding.uint()? {
                     self.padding = v != 0;
                 }
-                if let Some(v) = p.uint(ffi::OSSL_CIPHER_PARAM_NUM)? {
+                if let Some(v) = num.uint()? {
                     if v != 0 {
                         bail!(UnsupportedParam, "num");
                     }
                 }
-                for k in [
-                    &ffi::OSSL_CIPHER_PARAM_USE_BITS[..],
-                    &ffi::OSSL_CIPHER_PARAM_TLS_VERSION[..],
-                    &ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE[..],
+                for (e, k) in [
+                    (use_bits, &ffi::OSSL_CIPHER_PARAM_USE_BITS[..]),
+                    (tls_version, &ffi::OSSL_CIPHER_PARAM_TLS_VERSION[..]),
+                    (tls_mac_size, &ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE[..]),
                 ] {
-                    if p.has(k) {
+                    if e.present() {
                         bail!(
                             UnsupportedParam,
                             "{} (TLS CBC record processing is not offered)",
@@ -946,20 +982,20 @@ impl AesCtx {
                 }
             }
             CTR => {
-                if let Some(v) = p.uint(ffi::OSSL_CIPHER_PARAM_NUM)? {
+                if let Some(v) = num.uint()? {
                     if u64::from(v) != self.ctr_done % BLOCK as u64 {
                         bail!(UnsupportedParam, "num");
                     }
                 }
             }
             _ => {
-                if let Some(v) = p.size(ffi::OSSL_CIPHER_PARAM_AEAD_IVLEN)? {
+                if let Some(v) = ivlen.size()? {
                     if v == 0 || v > GCM_IV_MAX {
                         bail!(InvalidIvLength, "ivlen {v}");
                     }
                     self.ivlen = v;
                 }
-                if let Some(t) = p.octets(ffi::OSSL_CIPHER_PARAM_AEAD_TAG)? {
+                if let Some(t) = tag.octets()? {
                     if self.enc || t.is_empty() || t.len() > GCM_TAG_MAX {
                         bail!(
                             InvalidTag,
@@ -970,13 +1006,13 @@ impl AesCtx {
                     self.tag[..t.len()].copy_from_slice(t);
                     self.taglen = Some(t.len());
                 }
-                if let Some(a) = p.octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD)? {
+                if let Some(a) = tls_aad.octets()? {
                     self.gcm_tls_aad(a)?;
                 }
-                if let Some((d, n)) = p.octets_raw(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED) {
+                if let Some((d, n)) = iv_fixed.octets_raw() {
                     self.gcm_iv_fixed(d, n)?;
                 }
-                if let Some(inv) = p.octets(ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV)? {
+                if let Some(inv) = iv_inv.octets()? {
                     self.gcm_iv_inv(inv)?;
                 }
             }
@@ -984,6 +1020,36 @@ impl AesCtx {
         Ok(())
     }
 }
+
+/// The context parameters get_params answers, in `AesCtx::get_params` order.
+const GET_KEYS: [&[u8]; 10] = [
+    ffi::OSSL_CIPHER_PARAM_KEYLEN,
+    ffi::OSSL_CIPHER_PARAM_IVLEN,
+    ffi::OSSL_CIPHER_PARAM_PADDING,
+    ffi::OSSL_CIPHER_PARAM_NUM,
+    ffi::OSSL_CIPHER_PARAM_IV,
+    ffi::OSSL_CIPHER_PARAM_UPDATED_IV,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TAGLEN,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TAG,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN,
+];
+
+/// The context parameters set_params reads, in `AesCtx::set_params` order
+/// (`AEAD_IVLEN` is the same key as `IVLEN`).
+const SET_KEYS: [&[u8]; 11] = [
+    ffi::OSSL_CIPHER_PARAM_KEYLEN,
+    ffi::OSSL_CIPHER_PARAM_PADDING,
+    ffi::OSSL_CIPHER_PARAM_NUM,
+    ffi::OSSL_CIPHER_PARAM_USE_BITS,
+    ffi::OSSL_CIPHER_PARAM_TLS_VERSION,
+    ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE,
+    ffi::OSSL_CIPHER_PARAM_AEAD_IVLEN,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TAG,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_AAD,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED,
+    ffi::OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV,
+];
 
 // ---- parameter tables ----
 

@@ -60,43 +60,83 @@ pub struct ParamsIn(*const OSSL_PARAM);
 #[derive(Clone, Copy)]
 pub struct ParamsOut(*mut OSSL_PARAM);
 
-/// The entry of a terminated `OSSL_PARAM` array whose key is `key` (a
-/// NUL-terminated constant), or NULL. Does what `OSSL_PARAM_locate` does
-/// without a libcrypto call and a strcmp per entry: OpenSSL asks for the
-/// context's parameters on every init, so this is on the per-message path.
+/// Whether the C string `k` is exactly `want` (a key constant, normally with its NUL as
+/// bindgen emits core_names.h; without it works too). Most keys differ from `k` in their
+/// first byte, which is all this then reads.
 ///
 /// # Safety
-/// `arr` is a valid array terminated by an entry with a NULL key.
-unsafe fn find(arr: *const OSSL_PARAM, key: &'static [u8]) -> *const OSSL_PARAM {
-    let want = key.strip_suffix(&[0]).unwrap_or(key);
+/// `k` is a valid NUL-terminated C string.
+#[inline]
+unsafe fn key_is(k: *const c_char, want: &[u8]) -> bool {
+    let k = k.cast::<u8>();
+    for (i, &w) in want.iter().enumerate() {
+        // SAFETY: every earlier byte of `k` matched a non-NUL byte of `want` (a NUL match
+        // returns), so `k[i]` is at most `k`'s NUL.
+        if unsafe { *k.add(i) } != w {
+            return false;
+        }
+        if w == 0 {
+            return true;
+        }
+    }
+    // `want` has no NUL: `k` must end here.
+    // SAFETY: as above, `k[want.len()]` is at most `k`'s NUL.
+    unsafe { *k.add(want.len()) == 0 }
+}
+
+/// For each of `keys`, the first entry of `arr` with that key (NULL if none; `None` if
+/// the array has none of the keys at all), in one
+/// pass over the array: what `OSSL_PARAM_locate` per key finds, without a libcrypto call
+/// and a strcmp per entry, and without scanning the array once per key. OpenSSL asks for
+/// and sets context parameters several times per message (every init, the IV length
+/// ctrl), so this is on the per-message path. `keys` must be distinct.
+///
+/// # Safety
+/// `arr` is NULL or a valid array terminated by an entry with a NULL key.
+#[inline]
+unsafe fn find_all<const N: usize>(
+    arr: *const OSSL_PARAM,
+    keys: &[&'static [u8]; N],
+) -> Option<[*const OSSL_PARAM; N]> {
+    if arr.is_null() {
+        return None;
+    }
+    let mut found = [ptr::null(); N];
+    let mut any = false;
     let mut p = arr;
     loop {
-        // SAFETY: `p` is within the terminated array (the loop stops at the
-        // terminator).
+        // SAFETY: `p` is within the terminated array (the loop stops at the terminator).
         let k = unsafe { (*p).key };
         if k.is_null() {
-            return std::ptr::null();
+            return any.then_some(found);
         }
-        // SAFETY: keys are NUL-terminated C strings; comparing stops at the
-        // first difference or at the NUL.
-        let same = unsafe {
-            let k = k.cast::<u8>();
-            let mut i = 0;
-            loop {
-                let c = *k.add(i);
-                match want.get(i) {
-                    Some(&w) if w == c => i += 1,
-                    None => break c == 0,
-                    Some(_) => break false,
-                }
+        for (slot, want) in found.iter_mut().zip(keys) {
+            // SAFETY: keys of a valid array are NUL-terminated C strings.
+            if slot.is_null() && unsafe { key_is(k, want) } {
+                *slot = p;
+                any = true;
+                break;
             }
-        };
-        if same {
-            return p;
         }
         // SAFETY: not the terminator yet, so the next entry exists.
         p = unsafe { p.add(1) };
     }
+}
+
+/// One entry of a caller's array to read (set_params), or none: what
+/// [`ParamsIn::get`] and [`ParamsIn::lookup`] return.
+#[derive(Clone, Copy)]
+pub struct In {
+    p: *const OSSL_PARAM,
+    key: &'static [u8],
+}
+
+/// One entry of a caller's array to answer (get_params), or none: what
+/// [`ParamsOut::get`] and [`ParamsOut::lookup`] return.
+#[derive(Clone, Copy)]
+pub struct Out {
+    p: *mut OSSL_PARAM,
+    key: &'static [u8],
 }
 
 impl ParamsIn {
@@ -107,71 +147,127 @@ impl ParamsIn {
         ParamsIn(p)
     }
 
-    fn locate(self, key: &'static [u8]) -> Option<*const OSSL_PARAM> {
-        if self.0.is_null() {
-            return None;
-        }
-        // SAFETY: `self.0` is a valid, terminated array (constructor contract).
-        let p = unsafe { find(self.0, key) };
-        (!p.is_null()).then_some(p)
+    /// The entry for `key` (possibly absent).
+    pub fn get(self, key: &'static [u8]) -> In {
+        // SAFETY: `self.0` is NULL or a valid, terminated array (constructor contract).
+        let p = unsafe { find_all(self.0, &[key]) }.map_or(ptr::null(), |f| f[0]);
+        In { p, key }
+    }
+
+    /// The entries for each of `keys` (distinct), found in one pass over the array;
+    /// `None` if the array has none of them (nothing to do).
+    #[inline]
+    pub fn lookup<const N: usize>(self, keys: &[&'static [u8]; N]) -> Option<[In; N]> {
+        // SAFETY: `self.0` is NULL or a valid, terminated array (constructor contract).
+        let found = unsafe { find_all(self.0, keys) }?;
+        Some(std::array::from_fn(|i| In {
+            p: found[i],
+            key: keys[i],
+        }))
     }
 
     /// Whether the array has an entry for `key`.
     pub fn has(self, key: &'static [u8]) -> bool {
-        self.locate(key).is_some()
+        self.get(key).present()
     }
 
     /// A `size_t` (any integer type OpenSSL can convert).
     pub fn size(self, key: &'static [u8]) -> PResult<Option<usize>> {
-        let Some(p) = self.locate(key) else {
-            return Ok(None);
-        };
-        let mut v: usize = 0;
-        // SAFETY: `p` points into the caller's valid array; `v` is a valid out pointer.
-        if unsafe { ffi::OSSL_PARAM_get_size_t(p, &mut v) } == 1 {
-            Ok(Some(v))
-        } else {
-            Err(crate::prov_err!(InvalidParam, "{}", key_name(key)))
-        }
+        self.get(key).size()
     }
 
     /// An `unsigned int`.
     pub fn uint(self, key: &'static [u8]) -> PResult<Option<u32>> {
-        let Some(p) = self.locate(key) else {
-            return Ok(None);
-        };
-        let mut v: c_uint = 0;
-        // SAFETY: as in `size`.
-        if unsafe { ffi::OSSL_PARAM_get_uint(p, &mut v) } == 1 {
-            Ok(Some(v))
-        } else {
-            Err(crate::prov_err!(InvalidParam, "{}", key_name(key)))
-        }
+        self.get(key).uint()
     }
 
     /// An `int`.
     pub fn int(self, key: &'static [u8]) -> PResult<Option<i32>> {
-        let Some(p) = self.locate(key) else {
-            return Ok(None);
-        };
-        let mut v: c_int = 0;
-        // SAFETY: as in `size`.
-        if unsafe { ffi::OSSL_PARAM_get_int(p, &mut v) } == 1 {
-            Ok(Some(v))
-        } else {
-            Err(crate::prov_err!(InvalidParam, "{}", key_name(key)))
-        }
+        self.get(key).int()
     }
 
     /// An octet string, borrowed from the caller for the duration of the call.
     pub fn octets<'a>(self, key: &'static [u8]) -> PResult<Option<&'a [u8]>> {
-        let Some(p) = self.locate(key) else {
+        self.get(key).octets()
+    }
+
+    /// The raw `data_size` of an octet-string entry (for the "-1 means whole IV" case).
+    pub fn octets_raw(self, key: &'static [u8]) -> Option<(*const u8, usize)> {
+        self.get(key).octets_raw()
+    }
+
+    /// A UTF-8 string (string or pointer type).
+    pub fn utf8(self, key: &'static [u8]) -> PResult<Option<String>> {
+        self.get(key).utf8()
+    }
+}
+
+impl In {
+    /// Whether the caller passed this entry.
+    #[inline]
+    pub fn present(self) -> bool {
+        !self.p.is_null()
+    }
+
+    /// A `size_t` (any integer type OpenSSL can convert).
+    #[inline]
+    pub fn size(self) -> PResult<Option<usize>> {
+        if self.p.is_null() {
             return Ok(None);
-        };
+        }
+        let mut v: usize = 0;
+        // SAFETY: `p` points into the caller's valid array; `v` is a valid out pointer.
+        if unsafe { ffi::OSSL_PARAM_get_size_t(self.p, &mut v) } == 1 {
+            Ok(Some(v))
+        } else {
+            Err(crate::prov_err!(InvalidParam, "{}", key_name(self.key)))
+        }
+    }
+
+    /// An `unsigned int`.
+    #[inline]
+    pub fn uint(self) -> PResult<Option<u32>> {
+        if self.p.is_null() {
+            return Ok(None);
+        }
+        let mut v: c_uint = 0;
+        // SAFETY: as in `size`.
+        if unsafe { ffi::OSSL_PARAM_get_uint(self.p, &mut v) } == 1 {
+            Ok(Some(v))
+        } else {
+            Err(crate::prov_err!(InvalidParam, "{}", key_name(self.key)))
+        }
+    }
+
+    /// An `int`.
+    #[inline]
+    pub fn int(self) -> PResult<Option<i32>> {
+        if self.p.is_null() {
+            return Ok(None);
+        }
+        let mut v: c_int = 0;
+        // SAFETY: as in `size`.
+        if unsafe { ffi::OSSL_PARAM_get_int(self.p, &mut v) } == 1 {
+            Ok(Some(v))
+        } else {
+            Err(crate::prov_err!(InvalidParam, "{}", key_name(self.key)))
+        }
+    }
+
+    /// An octet string, borrowed from the caller for the duration of the call.
+    #[inline]
+    pub fn octets<'a>(self) -> PResult<Option<&'a [u8]>> {
+        if self.p.is_null() {
+            return Ok(None);
+        }
         // SAFETY: `p` is a valid entry of the caller's array.
-        let p = unsafe { &*p };
+        let p = unsafe { &*self.p };
         if p.data_type != ffi::OSSL_PARAM_OCTET_STRING {
-            crate::bail!(InvalidParam, "{} is not an octet string", key_name(key));
+            crate::bail!(
+                InvalidParam,
+                "{} is not an octet string",
+                key_name(self.key)
+            );
         }
         if p.data.is_null() || p.data_size == 0 {
             return Ok(Some(&[]));
@@ -184,25 +280,28 @@ impl ParamsIn {
     }
 
     /// The raw `data_size` of an octet-string entry (for the "-1 means whole IV" case).
-    pub fn octets_raw(self, key: &'static [u8]) -> Option<(*const u8, usize)> {
-        let p = self.locate(key)?;
+    #[inline]
+    pub fn octets_raw(self) -> Option<(*const u8, usize)> {
+        if self.p.is_null() {
+            return None;
+        }
         // SAFETY: `p` is a valid entry of the caller's array.
-        let p = unsafe { &*p };
+        let p = unsafe { &*self.p };
         Some((p.data as *const u8, p.data_size))
     }
 
     /// A UTF-8 string (string or pointer type).
-    pub fn utf8(self, key: &'static [u8]) -> PResult<Option<String>> {
-        let Some(p) = self.locate(key) else {
+    pub fn utf8(self) -> PResult<Option<String>> {
+        if self.p.is_null() {
             return Ok(None);
-        };
+        }
         let mut s: *const c_char = ptr::null();
         // SAFETY: `p` is a valid entry; `s` receives a pointer into the caller's data.
-        let ok = unsafe { ffi::OSSL_PARAM_get_utf8_string_ptr(p, &mut s) } == 1
+        let ok = unsafe { ffi::OSSL_PARAM_get_utf8_string_ptr(self.p, &mut s) } == 1
             // SAFETY: as above, for the pointer type.
-            || unsafe { ffi::OSSL_PARAM_get_utf8_ptr(p, &mut s) } == 1;
+            || unsafe { ffi::OSSL_PARAM_get_utf8_ptr(self.p, &mut s) } == 1;
         if !ok || s.is_null() {
-            crate::bail!(InvalidParam, "{} is not a UTF-8 string", key_name(key));
+            crate::bail!(InvalidParam, "{} is not a UTF-8 string", key_name(self.key));
         }
         // SAFETY: OpenSSL UTF-8 parameters are NUL-terminated.
         let c = unsafe { std::ffi::CStr::from_ptr(s) };
@@ -217,69 +316,51 @@ impl ParamsOut {
         ParamsOut(p)
     }
 
-    fn locate(self, key: &'static [u8]) -> Option<*mut OSSL_PARAM> {
-        if self.0.is_null() {
-            return None;
+    /// The entry for `key` (possibly absent).
+    pub fn get(self, key: &'static [u8]) -> Out {
+        // SAFETY: NULL or a valid terminated array (constructor contract).
+        let p = unsafe { find_all(self.0, &[key]) }.map_or(ptr::null(), |f| f[0]);
+        Out {
+            p: p.cast_mut(),
+            key,
         }
-        // SAFETY: valid terminated array (constructor contract).
-        let p = unsafe { find(self.0, key) }.cast_mut();
-        (!p.is_null()).then_some(p)
+    }
+
+    /// The entries for each of `keys` (distinct), found in one pass over the array;
+    /// `None` if the caller asked for none of them (nothing to answer).
+    #[inline]
+    pub fn lookup<const N: usize>(self, keys: &[&'static [u8]; N]) -> Option<[Out; N]> {
+        // SAFETY: NULL or a valid terminated array (constructor contract).
+        let found = unsafe { find_all(self.0, keys) }?;
+        Some(std::array::from_fn(|i| Out {
+            p: found[i].cast_mut(),
+            key: keys[i],
+        }))
     }
 
     /// Whether the caller asked for `key`.
     pub fn wants(self, key: &'static [u8]) -> bool {
-        self.locate(key).is_some()
-    }
-
-    fn check(ok: c_int, key: &'static [u8]) -> PResult<()> {
-        if ok == 1 {
-            Ok(())
-        } else {
-            Err(crate::prov_err!(
-                InvalidParam,
-                "cannot return {}",
-                key_name(key)
-            ))
-        }
+        self.get(key).present()
     }
 
     /// Answers `key` with a `size_t` if asked.
     pub fn size(self, key: &'static [u8], v: usize) -> PResult<()> {
-        if let Some(p) = self.locate(key) {
-            // SAFETY: `p` is a valid writable entry of the caller's array.
-            Self::check(unsafe { ffi::OSSL_PARAM_set_size_t(p, v) }, key)?;
-        }
-        Ok(())
+        self.get(key).size(v)
     }
 
     /// Answers `key` with an `unsigned int` if asked.
     pub fn uint(self, key: &'static [u8], v: u32) -> PResult<()> {
-        if let Some(p) = self.locate(key) {
-            // SAFETY: as in `size`.
-            Self::check(unsafe { ffi::OSSL_PARAM_set_uint(p, v) }, key)?;
-        }
-        Ok(())
+        self.get(key).uint(v)
     }
 
     /// Answers `key` with an `int` if asked.
     pub fn int(self, key: &'static [u8], v: i32) -> PResult<()> {
-        if let Some(p) = self.locate(key) {
-            // SAFETY: as in `size`.
-            Self::check(unsafe { ffi::OSSL_PARAM_set_int(p, v) }, key)?;
-        }
-        Ok(())
+        self.get(key).int(v)
     }
 
     /// Answers `key` with an octet string if asked (fails if the caller's buffer is short).
     pub fn octets(self, key: &'static [u8], v: &[u8]) -> PResult<()> {
-        if let Some(p) = self.locate(key) {
-            // SAFETY: as in `size`; `v` is readable for `v.len()` bytes.
-            let ok = unsafe {
-                ffi::OSSL_PARAM_set_octet_string(p, v.as_ptr().cast::<c_void>(), v.len())
-            };
-            Self::check(ok, key)?;
-        }
-        Ok(())
+        self.get(key).octets(v)
     }
 
     /// Answers an octet-string `key` by letting `fill` write into the caller's own buffer
@@ -289,16 +370,96 @@ impl ParamsOut {
         key: &'static [u8],
         fill: impl FnOnce(&mut [u8]) -> PResult<usize>,
     ) -> PResult<()> {
-        let Some(p) = self.locate(key) else {
+        self.get(key).octets_with(fill)
+    }
+
+    /// Answers `key` with a UTF-8 string (copied) if asked.
+    pub fn utf8(self, key: &'static [u8], v: &str) -> PResult<()> {
+        self.get(key).utf8(v)
+    }
+
+    /// Answers `key` with a pointer to a static UTF-8 string if asked.
+    pub fn utf8_static(self, key: &'static [u8], v: &'static [u8]) -> PResult<()> {
+        self.get(key).utf8_static(v)
+    }
+}
+
+impl Out {
+    /// Whether the caller asked for this entry.
+    #[inline]
+    pub fn present(self) -> bool {
+        !self.p.is_null()
+    }
+
+    fn check(self, ok: c_int) -> PResult<()> {
+        if ok == 1 {
+            Ok(())
+        } else {
+            Err(crate::prov_err!(
+                InvalidParam,
+                "cannot return {}",
+                key_name(self.key)
+            ))
+        }
+    }
+
+    /// Answers with a `size_t` if asked.
+    #[inline]
+    pub fn size(self, v: usize) -> PResult<()> {
+        if self.p.is_null() {
             return Ok(());
-        };
+        }
         // SAFETY: `p` is a valid writable entry of the caller's array.
-        let p = unsafe { &mut *p };
+        self.check(unsafe { ffi::OSSL_PARAM_set_size_t(self.p, v) })
+    }
+
+    /// Answers with an `unsigned int` if asked.
+    #[inline]
+    pub fn uint(self, v: u32) -> PResult<()> {
+        if self.p.is_null() {
+            return Ok(());
+        }
+        // SAFETY: as in `size`.
+        self.check(unsafe { ffi::OSSL_PARAM_set_uint(self.p, v) })
+    }
+
+    /// Answers with an `int` if asked.
+    #[inline]
+    pub fn int(self, v: i32) -> PResult<()> {
+        if self.p.is_null() {
+            return Ok(());
+        }
+        // SAFETY: as in `size`.
+        self.check(unsafe { ffi::OSSL_PARAM_set_int(self.p, v) })
+    }
+
+    /// Answers with an octet string if asked (fails if the caller's buffer is short).
+    #[inline]
+    pub fn octets(self, v: &[u8]) -> PResult<()> {
+        if self.p.is_null() {
+            return Ok(());
+        }
+        // SAFETY: as in `size`; `v` is readable for `v.len()` bytes.
+        let ok = unsafe {
+            ffi::OSSL_PARAM_set_octet_string(self.p, v.as_ptr().cast::<c_void>(), v.len())
+        };
+        self.check(ok)
+    }
+
+    /// Answers an octet-string entry by letting `fill` write into the caller's own buffer
+    /// (its full capacity); `fill` returns how many bytes it wrote.
+    #[inline]
+    pub fn octets_with(self, fill: impl FnOnce(&mut [u8]) -> PResult<usize>) -> PResult<()> {
+        if self.p.is_null() {
+            return Ok(());
+        }
+        // SAFETY: `p` is a valid writable entry of the caller's array.
+        let p = unsafe { &mut *self.p };
         if p.data_type != ffi::OSSL_PARAM_OCTET_STRING || p.data.is_null() {
             crate::bail!(
                 InvalidParam,
                 "{} needs an octet-string buffer",
-                key_name(key)
+                key_name(self.key)
             );
         }
         // SAFETY: an octet-string entry's `data` is writable for `data_size` bytes during
@@ -309,25 +470,23 @@ impl ParamsOut {
         Ok(())
     }
 
-    /// Answers `key` with a UTF-8 string (copied) if asked.
-    pub fn utf8(self, key: &'static [u8], v: &str) -> PResult<()> {
-        if let Some(p) = self.locate(key) {
-            let c = std::ffi::CString::new(v.replace('\0', "")).unwrap_or_default();
-            // SAFETY: valid writable entry; `c` is NUL-terminated and outlives the call.
-            let ok = unsafe { ffi::OSSL_PARAM_set_utf8_string(p, c.as_ptr()) };
-            Self::check(ok, key)?;
+    /// Answers with a UTF-8 string (copied) if asked.
+    pub fn utf8(self, v: &str) -> PResult<()> {
+        if self.p.is_null() {
+            return Ok(());
         }
-        Ok(())
+        let c = std::ffi::CString::new(v.replace('\0', "")).unwrap_or_default();
+        // SAFETY: valid writable entry; `c` is NUL-terminated and outlives the call.
+        self.check(unsafe { ffi::OSSL_PARAM_set_utf8_string(self.p, c.as_ptr()) })
     }
 
-    /// Answers `key` with a pointer to a static UTF-8 string if asked.
-    pub fn utf8_static(self, key: &'static [u8], v: &'static [u8]) -> PResult<()> {
-        if let Some(p) = self.locate(key) {
-            // SAFETY: valid writable entry; `v` is a NUL-terminated static.
-            let ok = unsafe { ffi::OSSL_PARAM_set_utf8_ptr(p, cstr(v)) };
-            Self::check(ok, key)?;
+    /// Answers with a pointer to a static UTF-8 string if asked.
+    pub fn utf8_static(self, v: &'static [u8]) -> PResult<()> {
+        if self.p.is_null() {
+            return Ok(());
         }
-        Ok(())
+        // SAFETY: valid writable entry; `v` is a NUL-terminated static.
+        self.check(unsafe { ffi::OSSL_PARAM_set_utf8_ptr(self.p, cstr(v)) })
     }
 }
 

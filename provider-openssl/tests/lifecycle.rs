@@ -34,6 +34,26 @@ fn c_program(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// GCM encryption leaves the tag in the engine until someone asks for it; every
+/// way of asking (twice, from a copy, short, after switching direction) must
+/// give the default provider's tag.
+#[test]
+fn gcm_tags_fetched_late_equal_the_default_providers() {
+    let Some(prog) = c_program("gcm_tags") else {
+        return;
+    };
+    for inline_max in ["0", "256k"] {
+        let out = run_ok(
+            Command::new(&prog)
+                .arg(module_dir())
+                .env("WARPDRIVE_INLINE_MAX", inline_max)
+                .env_remove("OPENSSL_CONF"),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("OK (0 failures)"), "{text}");
+    }
+}
+
 fn core_counter(s: &serde_json::Value, name: &str) -> u64 {
     s["core"][name].as_u64().unwrap_or(0)
 }
