@@ -98,12 +98,21 @@ pub fn inflate(data: &[u8]) {
             Err(_) => break false,
         }
     };
-    if let Ok(p) = r {
-        assert!(streamed_ok, "one-shot accepted what streaming refused");
-        assert_eq!(
-            &one_shot[..p.produced],
-            &streamed[..],
-            "one-shot and streaming disagree"
-        );
+    match r {
+        Ok(p) => {
+            assert!(streamed_ok, "one-shot accepted what streaming refused");
+            assert_eq!(
+                &one_shot[..p.produced],
+                &streamed[..],
+                "one-shot and streaming disagree"
+            );
+        }
+        // The two decoders are different code (libdeflate or zlib-rs one-shot,
+        // ISA-L streaming): neither may accept a stream the other refuses.
+        Err(crate::Error::OutputTooSmall { .. }) => {}
+        Err(e) => assert!(
+            !streamed_ok,
+            "streaming accepted what one-shot refused ({e})"
+        ),
     }
 }

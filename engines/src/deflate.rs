@@ -386,7 +386,7 @@ enum DeflateInner {
 /// One-shot decompression on the streaming (zlib-rs) decoder: zlib's exact
 /// acceptance rules.
 fn decompress_exact(format: Format, src: &[u8], dst: &mut [u8]) -> Result<Outcome> {
-    let mut s = InflateStream::new(format)?;
+    let mut s = InflateStream::new_zlib_rs(format);
     let o = s.run(src, dst)?;
     if o.stream_end {
         Ok(Outcome {
@@ -540,17 +540,29 @@ enum InflateInner {
 }
 
 impl InflateStream {
-    /// A stream expecting `format` with up to a 32 KiB window.
+    /// A stream expecting `format` with up to a 32 KiB window: ISA-L for zlib
+    /// and gzip streams, zlib-rs for raw deflate.
     pub fn new(format: Format) -> Result<Self> {
-        let inner = match IsalInflate::new(format) {
-            Some(s) => InflateInner::Isal(Box::new(s)),
-            None => InflateInner::ZlibRs {
+        Ok(match IsalInflate::new(format) {
+            Some(s) => InflateStream {
+                inner: InflateInner::Isal(Box::new(s)),
+                format,
+            },
+            None => Self::new_zlib_rs(format),
+        })
+    }
+
+    /// A stream on zlib-rs: zlib's own decoder, exact in what it accepts and
+    /// where it fails.
+    pub fn new_zlib_rs(format: Format) -> Self {
+        InflateStream {
+            inner: InflateInner::ZlibRs {
                 inner: Box::new(new_decompress(format)),
                 check: Check::new(format),
                 finished: false,
             },
-        };
-        Ok(InflateStream { inner, format })
+            format,
+        }
     }
 
     /// One `inflate()` call. `stream_end` once the whole stream (with a verified

@@ -10,8 +10,10 @@
 //! - errors as `Status`: a bad checksum is `ChecksumMismatch`, anything else
 //!   `DataError`.
 //!
-//! Raw deflate stays on zlib-rs: without a trailer checksum, a decoder that
-//! accepts a stream zlib rejects would return its garbage as success.
+//! Raw deflate stays on zlib-rs: ISA-L accepts streams zlib refuses (the
+//! `inflate` fuzz target found one with an invalid literal/length code set),
+//! and without a trailer checksum it would return their garbage as success.
+//! For zlib and gzip the checksum still refuses them, with its own message.
 
 use isal::isal_sys::igzip_lib as ig;
 

@@ -11,10 +11,12 @@
 //! - one-shot compression: ISA-L (igzip) for level 1, libdeflate for the other
 //!   levels (level 0 = stored blocks), mapped so that every level's output is no
 //!   larger than system zlib's at that level on the project corpus;
-//! - one-shot decompression: libdeflate;
-//! - streaming compression: zlib-rs (zlib's exact contract); streaming
-//!   decompression: ISA-L for zlib and gzip streams (with zlib's consumption
-//!   and checksum contract on top), zlib-rs for raw deflate;
+//! - one-shot decompression: libdeflate (zlib-rs for raw deflate, which has
+//!   no checksum to catch a stream zlib would refuse);
+//! - streaming compression: ISA-L for level 1, zlib-rs (zlib's exact
+//!   contract) for the others; streaming decompression: ISA-L for zlib and
+//!   gzip streams (zlib's consumption and checksum contract on top), zlib-rs
+//!   for raw deflate;
 //! - ciphers, digests, HMAC: OpenSSL libcrypto in a private `OSSL_LIB_CTX` that
 //!   loads only the "default" provider.
 
