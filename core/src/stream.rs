@@ -389,7 +389,7 @@ pub struct Inflater {
 
 /// When the first call brings a whole stream (python's zlib.decompress,
 /// curl's bodies, uncompress-style use), it is decoded in one request on
-/// the one-shot engine (libdeflate, 2.4x zlib), and the output drained
+/// the one-shot engine (libdeflate, 3x zlib's inflate), and the output drained
 /// across calls; otherwise (a partial stream) the session streams from the
 /// same first input, having lost only the probe.
 enum InflateMode {
