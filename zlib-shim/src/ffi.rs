@@ -26,7 +26,9 @@ const Z_MEM_ERROR: c_int = -4;
 const Z_BUF_ERROR: c_int = -5;
 const Z_TREES: c_int = 6;
 /// Whether inflateBack streams go to the core (see inflateBackInit_).
-const INFLATE_BACK_OFFLOAD: bool = false;
+const INFLATE_BACK_OFFLOAD: bool = true;
+/// The most output inflateBack hands to out() at once: zlib's window.
+const INFLATE_BACK_WINDOW: usize = 32 * 1024;
 
 include!(concat!(env!("OUT_DIR"), "/versioned.rs"));
 
@@ -1237,8 +1239,7 @@ pub unsafe extern "C" fn inflateBackInit_(
         if let Some(s) = unsafe { stream_ref(strm) } {
             stream::remove(strm as usize);
             let cfg = crate::config::get();
-            // inflateBack offload is off until its test passes (pigz -d gave
-            // empty output through it): INFLATE_BACK_OFFLOAD.
+            // inflateBack (pigz -d) offloads raw 32 KiB-window streams.
             if INFLATE_BACK_OFFLOAD && ret == Z_OK && windowBits == 15 && cfg.enabled && cfg.inflate
             {
                 let e = InflateEntry {
@@ -1285,13 +1286,16 @@ pub unsafe extern "C" fn inflateBack(
         };
         stats::bump(&COUNTERS.inflate_streams_offloaded);
         // SAFETY: in/out callbacks and buffers per inflateBack's contract.
-        unsafe { inflate_back_core(s, &mut inf, in_f, in_desc, out_f, out_desc) }
+        let r = unsafe { inflate_back_core(s, &mut inf, in_f, in_desc, out_f, out_desc) };
+        stats::report();
+        r
     })
 }
 
-/// inflateBack through the core: input from `in_f`, output handed to `out_f`.
-/// A device failure before any output falls back to zlib-rs; later, it is a
-/// Z_BUF_ERROR (the input already consumed cannot be fetched again).
+/// inflateBack through the core: input from `in_f`, output handed to `out_f`
+/// a window at most at a time. A device failure mid-stream goes on in
+/// software from the retained input (`inflate_back_software`); past
+/// RETAIN_MAX of input it is a Z_BUF_ERROR.
 unsafe fn inflate_back_core(
     s: &mut z_stream,
     inf: &mut warpdrive::Inflater,
@@ -1311,8 +1315,16 @@ unsafe fn inflate_back_core(
         s.avail_in = have as c_uint;
         r
     };
+    // The engine may hold output that did not fit: collect it before asking
+    // in() for more input (at the end of the input there is none).
+    let mut output_pending = false;
+    // What a software continuation needs if the device fails mid-stream: the
+    // input the engine consumed (None past RETAIN_MAX) and the output out()
+    // already has.
+    let mut retained: Option<Vec<u8>> = Some(Vec::new());
+    let mut delivered: u64 = 0;
     loop {
-        if have == 0 {
+        if have == 0 && !output_pending {
             let mut p: *mut u8 = std::ptr::null_mut();
             // SAFETY: the caller's in() callback, called as zlib calls it.
             have = unsafe { in_f(in_desc, (&mut p as *mut *mut u8).cast()) } as usize;
@@ -1321,45 +1333,167 @@ unsafe fn inflate_back_core(
                 return leave(s, std::ptr::null(), 0, Z_BUF_ERROR);
             }
         }
-        // SAFETY: in() returned `have` readable bytes at `next`.
-        let inp = unsafe { std::slice::from_raw_parts(next, have) };
+        let inp = if have == 0 {
+            &[][..]
+        } else {
+            // SAFETY: in() returned `have` readable bytes at `next`.
+            unsafe { std::slice::from_raw_parts(next, have) }
+        };
         match inf.inflate(inp, &mut buf) {
             Ok(p) => {
                 let consumed = p.consumed.min(have);
+                if let Some(r) = &mut retained {
+                    if r.len() + consumed > RETAIN_MAX {
+                        retained = None;
+                    } else {
+                        r.extend_from_slice(&inp[..consumed]);
+                    }
+                }
                 next = next.wrapping_add(consumed);
                 have -= consumed;
+                delivered += p.produced as u64;
+                output_pending = !p.done && p.produced == buf.len();
                 stats::bump(&COUNTERS.stream_calls_offloaded);
                 stats::add_bytes(consumed, p.produced);
-                let refused = p.produced > 0 && {
-                    // SAFETY: out() gets `produced` bytes of our buffer.
-                    unsafe { out_f(out_desc, buf.as_mut_ptr(), p.produced as c_uint) != 0 }
-                };
+                // zlib hands out() at most a window (32 KiB) at a time, and
+                // callers size their copies for that (pigz's outb does).
+                let refused = buf[..p.produced]
+                    .chunks_mut(INFLATE_BACK_WINDOW)
+                    .any(|chunk| {
+                        // SAFETY: out() gets `chunk.len()` bytes of our buffer.
+                        unsafe { out_f(out_desc, chunk.as_mut_ptr(), chunk.len() as c_uint) != 0 }
+                    });
                 if refused {
                     return leave(s, next, have, Z_BUF_ERROR);
                 }
                 if p.done {
                     return leave(s, next, have, Z_STREAM_END);
                 }
-                if consumed == 0 && p.produced == 0 && have > 0 {
+                if consumed == 0 && p.produced == 0 && (have > 0 || output_pending) {
                     set_msg(s, c"invalid block type");
                     return leave(s, next, have, Z_DATA_ERROR);
                 }
             }
+            Err(e) if e.is_device_failure() => {
+                stats::bump(&COUNTERS.fallbacks);
+                let Some(retained) = retained else {
+                    set_msg(s, c"warpdrive: stream too long to move to software");
+                    return leave(s, next, have, Z_BUF_ERROR);
+                };
+                // SAFETY: forwarded inflateBack contract.
+                return unsafe {
+                    inflate_back_software(
+                        s,
+                        &retained,
+                        delivered,
+                        (next, have),
+                        (in_f, in_desc),
+                        (out_f, out_desc),
+                    )
+                };
+            }
             Err(e) => {
                 set_msg(s, data_error_msg(&e, Format::Raw));
-                return leave(
-                    s,
-                    next,
-                    have,
-                    if e.is_device_failure() {
-                        Z_BUF_ERROR
-                    } else {
-                        Z_DATA_ERROR
-                    },
-                );
+                return leave(s, next, have, Z_DATA_ERROR);
             }
         }
     }
+}
+
+/// An offloaded inflateBack whose device failed mid-stream goes on in
+/// software: zlib-rs decodes the retained input again, out() gets only what
+/// it has not had, then decoding continues with the caller's input as zlib's
+/// inflateBack would.
+unsafe fn inflate_back_software(
+    s: &mut z_stream,
+    retained: &[u8],
+    delivered: u64,
+    (mut next, mut have): (*const u8, usize),
+    (in_f, in_desc): (in_func, *mut c_void),
+    (out_f, out_desc): (out_func, *mut c_void),
+) -> c_int {
+    // SAFETY: an all-zero z_stream (null allocators) is what inflateInit2_ expects.
+    let mut t: z_stream = unsafe { std::mem::zeroed() };
+    // SAFETY: t is a fresh stream; the version and size are zlib-rs's own.
+    let init = unsafe {
+        zrs::inflateInit2_(
+            &mut t,
+            -15,
+            zrs::zlibVersion(),
+            std::mem::size_of::<z_stream>() as c_int,
+        )
+    };
+    if init != Z_OK {
+        return init;
+    }
+    let mut window = vec![0u8; INFLATE_BACK_WINDOW];
+    let mut skip = delivered;
+    let mut replaying = !retained.is_empty();
+    if replaying {
+        t.next_in = retained.as_ptr().cast_mut();
+        t.avail_in = retained.len() as c_uint;
+    } else {
+        t.next_in = next.cast_mut();
+        t.avail_in = have as c_uint;
+    }
+    let result = loop {
+        if t.avail_in == 0 && replaying {
+            replaying = false;
+            t.next_in = next.cast_mut();
+            t.avail_in = have as c_uint;
+        }
+        if t.avail_in == 0 && !replaying {
+            let mut p: *mut u8 = std::ptr::null_mut();
+            // SAFETY: the caller's in() callback, called as zlib calls it.
+            let n = unsafe { in_f(in_desc, (&mut p as *mut *mut u8).cast()) } as usize;
+            if n == 0 || p.is_null() {
+                (next, have) = (std::ptr::null(), 0);
+                break Z_BUF_ERROR;
+            }
+            (next, have) = (p, n);
+            t.next_in = p;
+            t.avail_in = n as c_uint;
+        }
+        t.next_out = window.as_mut_ptr();
+        t.avail_out = window.len() as c_uint;
+        let r = sw_inflate(&mut t, 0);
+        if !replaying {
+            next = t.next_in;
+            have = t.avail_in as usize;
+        }
+        let n = window.len() - t.avail_out as usize;
+        let drop_n = skip.min(n as u64) as usize;
+        skip -= drop_n as u64;
+        if n > drop_n {
+            // SAFETY: out() gets the window's fresh bytes.
+            let refused = unsafe {
+                out_f(
+                    out_desc,
+                    window[drop_n..].as_mut_ptr(),
+                    (n - drop_n) as c_uint,
+                ) != 0
+            };
+            if refused {
+                break Z_BUF_ERROR;
+            }
+        }
+        match r {
+            Z_STREAM_END => break Z_STREAM_END,
+            Z_OK => {}
+            Z_BUF_ERROR if t.avail_in == 0 => {}
+            _ => {
+                if !t.msg.is_null() {
+                    s.msg = t.msg;
+                }
+                break Z_DATA_ERROR;
+            }
+        }
+    };
+    // SAFETY: t was initialised above and is ended once.
+    unsafe { zrs::inflateEnd(&mut t) };
+    s.next_in = next.cast_mut();
+    s.avail_in = have as c_uint;
+    result
 }
 
 pub unsafe extern "C" fn inflateBackEnd(strm: z_streamp) -> c_int {
@@ -1668,3 +1802,127 @@ versioned!(
 
 /// The versioned list above and build.rs's nodes name the same symbols.
 const _: () = assert!(VERSIONED.len() == 47);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// in() pieces as large as pigz's (smaller ones stay inline: WARPDRIVE_INLINE_MAX).
+    const PIECE: usize = 32 * 1024;
+
+    struct Feed {
+        input: Vec<u8>,
+        pos: usize,
+        calls: usize,
+        remove_at_call: usize,
+        out: Vec<u8>,
+    }
+
+    unsafe extern "C" fn feed_in(desc: *mut c_void, buf: *mut *const u8) -> c_uint {
+        // SAFETY: desc is the test's Feed, buf a slot for a pointer.
+        let f = unsafe { &mut *desc.cast::<Feed>() };
+        f.calls += 1;
+        if f.calls == f.remove_at_call {
+            // The device goes away with the stream held in its engine.
+            assert!(warpdrive::global().remove_soft_device());
+        }
+        let n = (f.input.len() - f.pos).min(PIECE);
+        // SAFETY: as above.
+        unsafe { *buf = f.input[f.pos..].as_ptr() };
+        f.pos += n;
+        n as c_uint
+    }
+
+    unsafe extern "C" fn feed_out(desc: *mut c_void, buf: *mut u8, len: c_uint) -> c_int {
+        // SAFETY: desc is the test's Feed.
+        let f = unsafe { &mut *desc.cast::<Feed>() };
+        // SAFETY: inflateBack hands out() len readable bytes at buf.
+        let piece = unsafe { std::slice::from_raw_parts(buf, len as usize) };
+        f.out.extend_from_slice(piece);
+        0
+    }
+
+    /// A device removed in the middle of an offloaded inflateBack: the stream
+    /// goes on in software, every byte delivered once.
+    #[test]
+    fn inflate_back_survives_device_removal_mid_stream() {
+        if std::env::var_os("WARPDRIVE_BACKEND").is_some_and(|b| b != "softdev") {
+            return;
+        }
+        let mut x = 0x9E37_79B9u32;
+        let data: Vec<u8> = (0..2_000_000u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                if i % 7000 < 3000 {
+                    b"warpdrive "[i as usize % 10]
+                } else {
+                    (x >> 24) as u8
+                }
+            })
+            .collect();
+        let mut comp = vec![0u8; data.len() + 1024];
+        let n = warpdrive::compress(Format::Raw, 6, &data, &mut comp).expect("compress");
+        comp.truncate(n);
+        comp.extend_from_slice(b"AFTER");
+        let remove_at_call = comp.len() / PIECE / 2;
+        assert!(remove_at_call > 4, "{} compressed bytes", comp.len());
+        let mut f = Feed {
+            input: comp,
+            pos: 0,
+            calls: 0,
+            remove_at_call,
+            out: Vec::new(),
+        };
+        // SAFETY: an all-zero z_stream is what inflateBackInit_ expects.
+        let mut s: z_stream = unsafe { std::mem::zeroed() };
+        let mut window = vec![0u8; 32 * 1024];
+        // SAFETY: a 32 KiB window for windowBits 15; zlib-rs's own version and size.
+        let r = unsafe {
+            inflateBackInit_(
+                &mut s,
+                15,
+                window.as_mut_ptr(),
+                zrs::zlibVersion(),
+                std::mem::size_of::<z_stream>() as c_int,
+            )
+        };
+        assert_eq!(r, Z_OK);
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let (offloaded0, fallbacks0) = (
+            load(&COUNTERS.inflate_streams_offloaded),
+            load(&COUNTERS.fallbacks),
+        );
+        let desc = (&mut f as *mut Feed).cast::<c_void>();
+        // SAFETY: callbacks and descriptors live for the call.
+        let r = unsafe { inflateBack(&mut s, Some(feed_in), desc, Some(feed_out), desc) };
+        assert_eq!(r, Z_STREAM_END);
+        assert!(
+            f.calls > f.remove_at_call,
+            "the device was removed mid-stream"
+        );
+        assert_eq!(
+            load(&COUNTERS.inflate_streams_offloaded),
+            offloaded0 + 1,
+            "offloaded"
+        );
+        assert_eq!(
+            load(&COUNTERS.fallbacks),
+            fallbacks0 + 1,
+            "went on in software"
+        );
+        assert!(
+            f.out == data,
+            "output lost or duplicated ({} of {} bytes)",
+            f.out.len(),
+            data.len()
+        );
+        // The bytes after the stream are left to the caller.
+        // SAFETY: next_in points into the last in() buffer, avail_in bytes.
+        let rest = unsafe { std::slice::from_raw_parts(s.next_in, s.avail_in as usize) };
+        assert_eq!(rest, b"AFTER");
+        // SAFETY: initialised above.
+        unsafe { inflateBackEnd(&mut s) };
+    }
+}

@@ -241,6 +241,26 @@ fn pigz_round_trips_both_ways() {
             true,
             &[],
         ));
+        // pigz -d decodes through inflateBack, which offloads; damaged and
+        // truncated files still fail as they fail with the system zlib.
+        let _ = std::fs::remove_file(d.join("d.stats"));
+        ok(&sh(
+            &d,
+            "WARPDRIVE_ZLIB_STATS_FILE=d.stats pigz -d -c a.gz | cmp - data",
+            true,
+            &[],
+        ));
+        let text = std::fs::read_to_string(d.join("d.stats")).expect("stats file written");
+        let last = text.lines().last().unwrap();
+        assert!(counter(last, "inflate_streams") >= 1, "{last}");
+        ok(&sh(
+            &d,
+            "n=$(stat -c %s a.gz); cp a.gz bad.gz; printf 'XXXXXXXX' | dd of=bad.gz bs=1 seek=$((n / 2)) conv=notrunc 2>/dev/null; \
+             head -c $((n / 2)) a.gz > cut.gz; \
+             for f in bad cut; do if pigz -d -c $f.gz > /dev/null 2>&1; then echo \"$f.gz accepted\"; exit 1; fi; done",
+            true,
+            &[],
+        ));
     }
 }
 

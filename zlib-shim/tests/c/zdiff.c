@@ -54,6 +54,37 @@ static void inflate_case(const char *name, const unsigned char *in, size_t inlen
     inflateEnd(&s); free(out);
 }
 
+/* inflateBack: input from in() in `chunk` pieces, output collected by out(),
+ * which also records the largest piece (zlib hands out at most a window). */
+struct back { const unsigned char *p; size_t left, chunk; unsigned char *out; size_t olen, cap; unsigned maxout; };
+static unsigned back_in(void *d, z_const unsigned char **buf) {
+    struct back *b = d; size_t n = b->left < b->chunk ? b->left : b->chunk;
+    *buf = (z_const unsigned char *)b->p; b->p += n; b->left -= n; return (unsigned)n;
+}
+static int back_out(void *d, unsigned char *buf, unsigned len) {
+    struct back *b = d; if (len > b->maxout) b->maxout = len;
+    if (b->olen + len > b->cap) return 1;
+    memcpy(b->out + b->olen, buf, len); b->olen += len; return 0;
+}
+/* The streams here are made by whichever library runs (their bytes differ),
+ * so damaged ones are judged by class only: refused, or decoded (to what). */
+static void back_case(const char *name, const unsigned char *in, size_t inlen, size_t chunk, int damaged) {
+    z_stream s; memset(&s, 0, sizeof s); unsigned char *win = malloc(32768);
+    int r = inflateBackInit(&s, 15, win);
+    struct back b = { in, inlen, chunk, malloc(dlen + 1000), 0, dlen + 1000, 0 };
+    int ret = inflateBack(&s, back_in, &b, back_out, &b);
+    if (damaged) {
+        printf("back %s %s\n", name, ret == Z_STREAM_END ? "decoded" : (ret == Z_DATA_ERROR || ret == Z_BUF_ERROR) ? "refused" : "OTHER");
+        inflateBackEnd(&s); free(b.out); free(win); return;
+    }
+    printf("back %s chunk=%zu init=%d ret=%d msg=%s out=%s window-pieces=%d\n", name, chunk, r, ret,
+           (ret == Z_DATA_ERROR && s.msg) ? "set" : "-",
+           ret == Z_STREAM_END ? (b.olen == dlen && sum(b.out, dlen) == sum(data, dlen) ? "equal" : "DIFFERENT") : "n/a",
+           b.maxout <= 32768);
+    if (ret == Z_STREAM_END) printf("  unused=%zu\n", b.left + s.avail_in);
+    inflateBackEnd(&s); free(b.out); free(win);
+}
+
 int main(void) {
     make_data();
     size_t cap = compressBound(dlen) + 1000; unsigned char *c = malloc(cap), *c2 = malloc(cap);
@@ -77,7 +108,7 @@ int main(void) {
     uLongf cl = cap; int r = compress2(c, &cl, data, dlen, 6); printf("compress2 %d\n", r);
     uLongf ul = dlen; r = uncompress(c2 == c ? c : (unsigned char *)malloc(dlen), &ul, c, cl); printf("uncompress %d %lu\n", r, ul);
     unsigned char *u = malloc(dlen); ul = dlen; uLong sl = cl; r = uncompress2(u, &ul, c, &sl);
-    printf("uncompress2 %d %lu %lu eq=%d\n", r, ul, sl == cl, ul == dlen && memcmp(u, data, dlen) == 0);
+    printf("uncompress2 %d %lu %d eq=%d\n", r, ul, sl == cl, ul == dlen && memcmp(u, data, dlen) == 0);
     ul = dlen - 1; sl = cl; printf("uncompress2 small %d\n", uncompress2(u, &ul, c, &sl));
     ul = dlen; sl = cl - 10; printf("uncompress2 trunc %d\n", uncompress2(u, &ul, c, &sl));
     uLongf small = 10; printf("compress2 small %d\n", compress2(c2, &small, data, dlen, 1));
@@ -93,6 +124,17 @@ int main(void) {
         uLongf dl = dlen; uLong sl2 = len; printf("  uncompress2 %d\n", uncompress2(u, &dl, b, &sl2));
         free(b);
     }
+    /* inflateBack (pigz -d) over a raw stream, whole, damaged and cut short,
+     * with trailing bytes after the stream */
+    { size_t n = deflate_case(6, -15, (int)dlen, Z_FINISH, 65536, c, cap);
+      memcpy(c + n, "TRAILING", 8);
+      back_case("raw", c, n + 8, 3000, 0); back_case("raw", c, n + 8, 1u << 20, 0);
+      for (int k = 0; k < 30; k++) {
+          unsigned char *b = malloc(n); memcpy(b, c, n); size_t len = n;
+          if (k < 10) len = n * k / 10; else b[(k * 7919) % n] ^= (unsigned char)(1u << (k % 8));
+          char nm[32]; snprintf(nm, sizeof nm, "bad%d", k); back_case(nm, b, len, 3000, 1); free(b);
+      }
+      cl = cap; compress2(c, &cl, data, dlen, 9); }
     /* Z_FINISH with too small output, then more */
     { z_stream s; memset(&s, 0, sizeof s); inflateInit(&s); s.next_in = c; s.avail_in = (uInt)cl; s.next_out = u; s.avail_out = 1000;
       int a = inflate(&s, Z_FINISH); s.avail_out = (uInt)dlen - 1000; int b2 = inflate(&s, Z_FINISH); int c3 = inflate(&s, Z_FINISH);
