@@ -193,7 +193,7 @@ impl Warpdrive {
                 level: level as u8,
                 ..Default::default()
             };
-            let cqe = run_counted(
+            run_checked(
                 q,
                 Job {
                     desc,
@@ -201,8 +201,9 @@ impl Warpdrive {
                     dst: &mut dst[..dst_len],
                     aux: &mut [],
                 },
-            )?;
-            status_result(&cqe, "compress").map(|_| cqe.produced as usize)
+                "compress",
+            )
+            .map(|cqe| cqe.produced as usize)
         }) {
             return r;
         }
@@ -226,7 +227,7 @@ impl Warpdrive {
                 alg: alg_of_format(format),
                 ..Default::default()
             };
-            let cqe = run_counted(
+            let cqe = run_checked(
                 q,
                 Job {
                     desc,
@@ -234,8 +235,8 @@ impl Warpdrive {
                     dst: &mut dst[..dst_len],
                     aux: &mut [],
                 },
+                "decompress",
             )?;
-            status_result(&cqe, "decompress")?;
             Ok(Progress {
                 consumed: cqe.consumed as usize,
                 produced: cqe.produced as usize,
@@ -289,7 +290,7 @@ impl Warpdrive {
                 key_len: k.len() as u8,
                 ..Default::default()
             };
-            let cqe = run_counted(
+            run_checked(
                 q,
                 Job {
                     desc,
@@ -297,8 +298,9 @@ impl Warpdrive {
                     dst: &mut out[..out_len],
                     aux: &mut aux,
                 },
-            )?;
-            status_result(&cqe, "hash").map(|_| cqe.produced as usize)
+                "hash",
+            )
+            .map(|cqe| cqe.produced as usize)
         }) {
             return r;
         }
@@ -333,7 +335,7 @@ impl Warpdrive {
         if let Some(r) = self.try_offload(n, self.inline_max().cipher, |q| {
             let mut aux = aux_area(key, iv, aad, tag);
             let desc = gcm_desc(WD_OP_ENCRYPT, key, iv, aad, tag.len());
-            let cqe = run_counted(
+            run_checked(
                 q,
                 Job {
                     desc,
@@ -341,8 +343,8 @@ impl Warpdrive {
                     dst: &mut out[..n],
                     aux: &mut aux,
                 },
+                "AES-GCM",
             )?;
-            status_result(&cqe, "AES-GCM")?;
             tag.copy_from_slice(&aux[aux.len() - tag.len()..]);
             Ok(())
         }) {
@@ -377,7 +379,7 @@ impl Warpdrive {
         let r = match self.try_offload(n, self.inline_max().cipher, |q| {
             let mut aux = aux_area(key, iv, aad, tag);
             let desc = gcm_desc(WD_OP_DECRYPT, key, iv, aad, tag.len());
-            let cqe = run_counted(
+            run_checked(
                 q,
                 Job {
                     desc,
@@ -385,8 +387,9 @@ impl Warpdrive {
                     dst: &mut out[..n],
                     aux: &mut aux,
                 },
-            )?;
-            status_result(&cqe, "AES-GCM")
+                "AES-GCM",
+            )
+            .map(|_| ())
         }) {
             Some(r) => r,
             None => self.inline(
@@ -441,7 +444,7 @@ impl Warpdrive {
             if mode == CipherMode::Cbc && !padding {
                 desc.flags |= WD_DESC_F_NO_PADDING;
             }
-            let cqe = run_counted(
+            run_checked(
                 q,
                 Job {
                     desc,
@@ -449,8 +452,9 @@ impl Warpdrive {
                     dst: &mut out[..out_len],
                     aux: &mut aux,
                 },
-            )?;
-            status_result(&cqe, "AES").map(|_| cqe.produced as usize)
+                "AES",
+            )
+            .map(|cqe| cqe.produced as usize)
         }) {
             return r;
         }
@@ -507,6 +511,13 @@ pub(crate) fn run_counted(q: &mut Queue, job: Job<'_>) -> Result<WdCqe> {
         }
     }
     r
+}
+
+/// `run_counted`, with a failed status turned into its `Error`.
+pub(crate) fn run_checked(q: &mut Queue, job: Job<'_>, what: &'static str) -> Result<WdCqe> {
+    let cqe = run_counted(q, job)?;
+    status_result(&cqe, what)?;
+    Ok(cqe)
 }
 
 pub(crate) fn status_result(cqe: &WdCqe, what: &'static str) -> Result<()> {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use warpdrive_engines as eng;
 
 use crate::api::{
-    alg_of_format, engine_error, run_counted, status_result, CipherMode, Direction, Flush, Format,
-    HashAlg, Progress,
+    alg_of_format, engine_error, run_checked, CipherMode, Direction, Flush, Format, HashAlg,
+    Progress,
 };
 use crate::device::{global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
@@ -662,7 +662,7 @@ fn stream_piece(
     what: &'static str,
 ) -> Result<(Progress, u32)> {
     let (input, output) = clamp_piece(input, output);
-    let cqe = run_counted(
+    let cqe = run_checked(
         q.get(),
         Job {
             desc,
@@ -670,8 +670,8 @@ fn stream_piece(
             dst: output,
             aux: &mut [],
         },
+        what,
     )?;
-    status_result(&cqe, what)?;
     let p = Progress {
         consumed: cqe.consumed as usize,
         produced: cqe.produced as usize,
