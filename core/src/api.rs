@@ -219,6 +219,19 @@ impl Warpdrive {
 
     /// Decompresses one complete stream from the start of `src`.
     pub fn decompress(&self, format: Format, src: &[u8], dst: &mut [u8]) -> Result<Progress> {
+        self.decompress_with_checksum(format, src, dst)
+            .map(|(p, _)| p)
+    }
+
+    /// `decompress`, with the checksum the engine reports for the stream: the
+    /// verified trailer's for zlib and gzip, the output's CRC-32 for raw
+    /// deflate (`wd_cqe.checksum`).
+    pub(crate) fn decompress_with_checksum(
+        &self,
+        format: Format,
+        src: &[u8],
+        dst: &mut [u8],
+    ) -> Result<(Progress, u32)> {
         check_request_len(src.len())?;
         let dst_len = dst.len().min(WD_MAX_REQUEST_BYTES as usize);
         if let Some(r) = self.try_offload(src.len(), self.inline_max().decompress, |q| {
@@ -237,25 +250,29 @@ impl Warpdrive {
                 },
                 "decompress",
             )?;
-            Ok(Progress {
+            let p = Progress {
                 consumed: cqe.consumed as usize,
                 produced: cqe.produced as usize,
                 done: true,
-            })
+            };
+            Ok((p, cqe.checksum))
         }) {
             return r;
         }
         self.inline(
             {
                 eng::decompress(format, src, dst)
-                    .map(|o| Progress {
-                        consumed: o.consumed,
-                        produced: o.produced,
-                        done: true,
+                    .map(|o| {
+                        let p = Progress {
+                            consumed: o.consumed,
+                            produced: o.produced,
+                            done: true,
+                        };
+                        (p, o.checksum)
                     })
                     .map_err(|s| engine_error(s, "decompress"))
             },
-            |p| (p.consumed, p.produced),
+            |(p, _)| (p.consumed, p.produced),
         )
     }
 

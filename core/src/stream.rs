@@ -485,9 +485,9 @@ impl Inflater {
     }
 
     /// Decodes `input` as a whole stream if it is one; None otherwise.
-    /// Returns the scratch buffer holding the output, its length and the input
-    /// consumed.
-    fn probe(&self, input: &[u8]) -> Option<(Vec<u8>, usize, usize)> {
+    /// Returns the scratch buffer holding the output, its length, the input
+    /// consumed and the stream's checksum.
+    fn probe(&self, input: &[u8]) -> Option<(Vec<u8>, usize, usize, u32)> {
         // A gzip trailer says the size (mod 2^32) if the input ends with the
         // stream. Otherwise the guess is generous (32x covers all but the
         // most repetitive data): the buffer is zeroed lazily by the kernel,
@@ -503,9 +503,11 @@ impl Inflater {
             .clamp(64 << 10, INFLATE_PROBE_MAX);
         for _ in 0..3 {
             let mut out = take_probe_scratch(guess);
-            let result = self.wd.decompress(self.format, input, &mut out[..guess]);
+            let result = self
+                .wd
+                .decompress_with_checksum(self.format, input, &mut out[..guess]);
             match result {
-                Ok(p) => return Some((out, p.produced, p.consumed)),
+                Ok((p, checksum)) => return Some((out, p.produced, p.consumed, checksum)),
                 Err(Error::OutputTooSmall { needed }) if guess < INFLATE_PROBE_MAX => {
                     return_probe_scratch(out, guess);
                     guess = needed
@@ -519,25 +521,6 @@ impl Inflater {
             }
         }
         None
-    }
-
-    /// The checksum of a whole stream the engine decoded and verified: zlib
-    /// and gzip carry it in their trailers; raw deflate has none, so it is
-    /// computed.
-    fn whole_stream_checksum(&self, stream: &[u8], out: &[u8]) -> u32 {
-        let trailer = |from_end: usize| -> Option<[u8; 4]> {
-            let end = stream.len().checked_sub(from_end)?;
-            stream.get(end.checked_sub(4)?..end)?.try_into().ok()
-        };
-        match (self.format, trailer(0), trailer(4)) {
-            (Format::Zlib, Some(t), _) => u32::from_be_bytes(t),
-            (Format::Gzip, _, Some(t)) => u32::from_le_bytes(t),
-            _ => {
-                let mut check = RunningCheck::new(self.format);
-                check.update(out);
-                check.value()
-            }
-        }
     }
 
     pub fn reset(&mut self) {
@@ -558,8 +541,7 @@ impl Inflater {
         if let InflateMode::First = self.mode {
             self.mode = InflateMode::Streaming;
             if input.len() >= INFLATE_PROBE_MIN {
-                if let Some((out, len, consumed)) = self.probe(input) {
-                    let checksum = self.whole_stream_checksum(&input[..consumed], &out[..len]);
+                if let Some((out, len, consumed, checksum)) = self.probe(input) {
                     self.mode = InflateMode::Draining {
                         out,
                         len,
