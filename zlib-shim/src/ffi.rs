@@ -1292,6 +1292,30 @@ pub unsafe extern "C" fn inflateBack(
     })
 }
 
+/// The next input from inflateBack's in() callback; None at its end.
+///
+/// # Safety
+/// `in_f` and `in_desc` are the caller's, per inflateBack's contract.
+unsafe fn back_input(in_f: in_func, in_desc: *mut c_void) -> Option<(*const u8, usize)> {
+    let mut p: *mut u8 = std::ptr::null_mut();
+    // SAFETY: the caller's in() callback, called as zlib calls it.
+    let n = unsafe { in_f(in_desc, (&mut p as *mut *mut u8).cast()) } as usize;
+    (n > 0 && !p.is_null()).then_some((p.cast_const(), n))
+}
+
+/// Hands `bytes` to inflateBack's out() callback a window at most at a time,
+/// as zlib does (callers size their copies for that: pigz's outb). True if
+/// out() refused.
+///
+/// # Safety
+/// `out_f` and `out_desc` are the caller's, per inflateBack's contract.
+unsafe fn back_output(out_f: out_func, out_desc: *mut c_void, bytes: &mut [u8]) -> bool {
+    bytes.chunks_mut(INFLATE_BACK_WINDOW).any(|chunk| {
+        // SAFETY: out() gets `chunk.len()` bytes of our buffer.
+        unsafe { out_f(out_desc, chunk.as_mut_ptr(), chunk.len() as c_uint) != 0 }
+    })
+}
+
 /// inflateBack through the core: input from `in_f`, output handed to `out_f`
 /// a window at most at a time. A device failure mid-stream goes on in
 /// software from the retained input (`inflate_back_software`); past
@@ -1325,13 +1349,11 @@ unsafe fn inflate_back_core(
     let mut delivered: u64 = 0;
     loop {
         if have == 0 && !output_pending {
-            let mut p: *mut u8 = std::ptr::null_mut();
-            // SAFETY: the caller's in() callback, called as zlib calls it.
-            have = unsafe { in_f(in_desc, (&mut p as *mut *mut u8).cast()) } as usize;
-            next = p;
-            if have == 0 || next.is_null() {
+            // SAFETY: forwarded inflateBack contract.
+            let Some(input) = (unsafe { back_input(in_f, in_desc) }) else {
                 return leave(s, std::ptr::null(), 0, Z_BUF_ERROR);
-            }
+            };
+            (next, have) = input;
         }
         let inp = if have == 0 {
             &[][..]
@@ -1355,14 +1377,8 @@ unsafe fn inflate_back_core(
                 output_pending = !p.done && p.produced == buf.len();
                 stats::bump(&COUNTERS.stream_calls_offloaded);
                 stats::add_bytes(consumed, p.produced);
-                // zlib hands out() at most a window (32 KiB) at a time, and
-                // callers size their copies for that (pigz's outb does).
-                let refused = buf[..p.produced]
-                    .chunks_mut(INFLATE_BACK_WINDOW)
-                    .any(|chunk| {
-                        // SAFETY: out() gets `chunk.len()` bytes of our buffer.
-                        unsafe { out_f(out_desc, chunk.as_mut_ptr(), chunk.len() as c_uint) != 0 }
-                    });
+                // SAFETY: forwarded inflateBack contract.
+                let refused = unsafe { back_output(out_f, out_desc, &mut buf[..p.produced]) };
                 if refused {
                     return leave(s, next, have, Z_BUF_ERROR);
                 }
@@ -1401,9 +1417,9 @@ unsafe fn inflate_back_core(
 }
 
 /// An offloaded inflateBack whose device failed mid-stream goes on in
-/// software: zlib-rs decodes the retained input again, out() gets only what
-/// it has not had, then decoding continues with the caller's input as zlib's
-/// inflateBack would.
+/// software: zlib-rs replays the retained input (`replay_into_zlib`), out()
+/// gets only what it has not had, then decoding continues with the caller's
+/// input as zlib's inflateBack would.
 unsafe fn inflate_back_software(
     s: &mut z_stream,
     retained: &[u8],
@@ -1426,69 +1442,47 @@ unsafe fn inflate_back_software(
     if init != Z_OK {
         return init;
     }
-    let mut window = vec![0u8; INFLATE_BACK_WINDOW];
-    let mut skip = delivered;
-    let mut replaying = !retained.is_empty();
-    if replaying {
-        t.next_in = retained.as_ptr().cast_mut();
-        t.avail_in = retained.len() as c_uint;
-    } else {
-        t.next_in = next.cast_mut();
-        t.avail_in = have as c_uint;
-    }
-    let result = loop {
-        if t.avail_in == 0 && replaying {
-            replaying = false;
+    let mut run = || -> Result<c_int, c_int> {
+        let mut extra = replay_into_zlib(&mut t, retained, delivered)?;
+        // SAFETY: forwarded inflateBack contract.
+        if unsafe { back_output(out_f, out_desc, &mut extra) } {
+            return Err(Z_BUF_ERROR);
+        }
+        let mut window = vec![0u8; INFLATE_BACK_WINDOW];
+        loop {
+            if have == 0 {
+                // SAFETY: forwarded inflateBack contract.
+                let Some(input) = (unsafe { back_input(in_f, in_desc) }) else {
+                    next = std::ptr::null();
+                    return Err(Z_BUF_ERROR);
+                };
+                (next, have) = input;
+            }
             t.next_in = next.cast_mut();
             t.avail_in = have as c_uint;
-        }
-        if t.avail_in == 0 && !replaying {
-            let mut p: *mut u8 = std::ptr::null_mut();
-            // SAFETY: the caller's in() callback, called as zlib calls it.
-            let n = unsafe { in_f(in_desc, (&mut p as *mut *mut u8).cast()) } as usize;
-            if n == 0 || p.is_null() {
-                (next, have) = (std::ptr::null(), 0);
-                break Z_BUF_ERROR;
+            t.next_out = window.as_mut_ptr();
+            t.avail_out = window.len() as c_uint;
+            let r = sw_inflate(&mut t, 0);
+            (next, have) = (t.next_in, t.avail_in as usize);
+            let n = window.len() - t.avail_out as usize;
+            // SAFETY: forwarded inflateBack contract.
+            if unsafe { back_output(out_f, out_desc, &mut window[..n]) } {
+                return Err(Z_BUF_ERROR);
             }
-            (next, have) = (p, n);
-            t.next_in = p;
-            t.avail_in = n as c_uint;
-        }
-        t.next_out = window.as_mut_ptr();
-        t.avail_out = window.len() as c_uint;
-        let r = sw_inflate(&mut t, 0);
-        if !replaying {
-            next = t.next_in;
-            have = t.avail_in as usize;
-        }
-        let n = window.len() - t.avail_out as usize;
-        let drop_n = skip.min(n as u64) as usize;
-        skip -= drop_n as u64;
-        if n > drop_n {
-            // SAFETY: out() gets the window's fresh bytes.
-            let refused = unsafe {
-                out_f(
-                    out_desc,
-                    window[drop_n..].as_mut_ptr(),
-                    (n - drop_n) as c_uint,
-                ) != 0
-            };
-            if refused {
-                break Z_BUF_ERROR;
-            }
-        }
-        match r {
-            Z_STREAM_END => break Z_STREAM_END,
-            Z_OK => {}
-            Z_BUF_ERROR if t.avail_in == 0 => {}
-            _ => {
-                if !t.msg.is_null() {
-                    s.msg = t.msg;
+            match r {
+                Z_STREAM_END => return Ok(Z_STREAM_END),
+                Z_OK => {}
+                Z_BUF_ERROR if have == 0 => {}
+                _ => {
+                    if !t.msg.is_null() {
+                        s.msg = t.msg;
+                    }
+                    return Err(Z_DATA_ERROR);
                 }
-                break Z_DATA_ERROR;
             }
         }
     };
+    let result = run().unwrap_or_else(|e| e);
     // SAFETY: t was initialised above and is ended once.
     unsafe { zrs::inflateEnd(&mut t) };
     s.next_in = next.cast_mut();
