@@ -379,8 +379,8 @@ pub struct DeflateStream {
 }
 
 enum DeflateInner {
-    ZlibRs(Box<Compress>),
-    Isal(Box<IsalDeflate>),
+    ZlibRs(Compress),
+    Isal(IsalDeflate),
 }
 
 /// One-shot decompression on the streaming (zlib-rs) decoder: zlib's exact
@@ -426,19 +426,13 @@ impl DeflateStream {
             Format::Zlib => Compress::new(lvl, true),
             Format::Gzip => Compress::new_gzip(lvl, 15),
         };
-        Ok(Self::with_inner(
-            DeflateInner::ZlibRs(Box::new(inner)),
-            format,
-        ))
+        Ok(Self::with_inner(DeflateInner::ZlibRs(inner), format))
     }
 
     /// A stream on ISA-L's stateful deflate at its `level` 1..=3.
     pub fn new_isal(format: Format, level: u32) -> Result<Self> {
         let inner = IsalDeflate::new(format, level)?;
-        Ok(Self::with_inner(
-            DeflateInner::Isal(Box::new(inner)),
-            format,
-        ))
+        Ok(Self::with_inner(DeflateInner::Isal(inner), format))
     }
 
     fn with_inner(inner: DeflateInner, format: Format) -> Self {
@@ -531,9 +525,9 @@ pub struct InflateStream {
 }
 
 enum InflateInner {
-    Isal(Box<IsalInflate>),
+    Isal(IsalInflate),
     ZlibRs {
-        inner: Box<Decompress>,
+        inner: Decompress,
         check: Check,
         finished: bool,
     },
@@ -545,7 +539,7 @@ impl InflateStream {
     pub fn new(format: Format) -> Result<Self> {
         Ok(match IsalInflate::new(format) {
             Some(s) => InflateStream {
-                inner: InflateInner::Isal(Box::new(s)),
+                inner: InflateInner::Isal(s),
                 format,
             },
             None => Self::new_zlib_rs(format),
@@ -557,7 +551,7 @@ impl InflateStream {
     pub fn new_zlib_rs(format: Format) -> Self {
         InflateStream {
             inner: InflateInner::ZlibRs {
-                inner: Box::new(new_decompress(format)),
+                inner: new_decompress(format),
                 check: Check::new(format),
                 finished: false,
             },
@@ -612,7 +606,7 @@ impl InflateStream {
                 check,
                 finished,
             } => {
-                **inner = new_decompress(self.format);
+                *inner = new_decompress(self.format);
                 *check = Check::new(self.format);
                 *finished = false;
             }
