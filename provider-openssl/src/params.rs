@@ -209,49 +209,42 @@ impl In {
         !self.p.is_null()
     }
 
-    /// A `size_t` (any integer type OpenSSL can convert).
+    /// A scalar through one of OpenSSL's typed getters, which convert between
+    /// integer types and fail when the value does not fit.
     #[inline]
-    pub fn size(self) -> PResult<Option<usize>> {
+    fn scalar<T: Default>(
+        self,
+        get: unsafe extern "C" fn(*const OSSL_PARAM, *mut T) -> c_int,
+    ) -> PResult<Option<T>> {
         if self.p.is_null() {
             return Ok(None);
         }
-        let mut v: usize = 0;
-        // SAFETY: `p` points into the caller's valid array; `v` is a valid out pointer.
-        if unsafe { ffi::OSSL_PARAM_get_size_t(self.p, &mut v) } == 1 {
+        let mut v = T::default();
+        // SAFETY: `p` points into the caller's valid array; `v` is a valid out pointer
+        // of the type `get` writes.
+        if unsafe { get(self.p, &mut v) } == 1 {
             Ok(Some(v))
         } else {
             Err(crate::prov_err!(InvalidParam, "{}", key_name(self.key)))
         }
+    }
+
+    /// A `size_t` (any integer type OpenSSL can convert).
+    #[inline]
+    pub fn size(self) -> PResult<Option<usize>> {
+        self.scalar(ffi::OSSL_PARAM_get_size_t)
     }
 
     /// An `unsigned int`.
     #[inline]
     pub fn uint(self) -> PResult<Option<u32>> {
-        if self.p.is_null() {
-            return Ok(None);
-        }
-        let mut v: c_uint = 0;
-        // SAFETY: as in `size`.
-        if unsafe { ffi::OSSL_PARAM_get_uint(self.p, &mut v) } == 1 {
-            Ok(Some(v))
-        } else {
-            Err(crate::prov_err!(InvalidParam, "{}", key_name(self.key)))
-        }
+        self.scalar(ffi::OSSL_PARAM_get_uint)
     }
 
     /// An `int`.
     #[inline]
     pub fn int(self) -> PResult<Option<i32>> {
-        if self.p.is_null() {
-            return Ok(None);
-        }
-        let mut v: c_int = 0;
-        // SAFETY: as in `size`.
-        if unsafe { ffi::OSSL_PARAM_get_int(self.p, &mut v) } == 1 {
-            Ok(Some(v))
-        } else {
-            Err(crate::prov_err!(InvalidParam, "{}", key_name(self.key)))
-        }
+        self.scalar(ffi::OSSL_PARAM_get_int)
     }
 
     /// An octet string, borrowed from the caller for the duration of the call.
