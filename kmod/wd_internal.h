@@ -21,6 +21,11 @@
 #define WD_BUF_SPAN		(1ULL << 30)
 #define WD_MAX_BUFFER_BYTES	(256ULL << 20)
 #define WD_ALL_ALGS		(GENMASK_ULL(WD_ALG_MAX, 1))
+/*
+ * The flags this framework's engines serve. Not FULL_FLUSH or SEGMENT: no
+ * engine here offers WD_FEAT_SEGMENTS, and descriptors carrying either fail
+ * with WD_STATUS_INVALID_FLAGS.
+ */
 #define WD_DESC_F_KNOWN		(WD_DESC_F_STREAM | WD_DESC_F_FIRST | \
 				 WD_DESC_F_LAST | WD_DESC_F_SYNC_FLUSH | \
 				 WD_DESC_F_NO_PADDING)

@@ -10,6 +10,7 @@ use warpdrive_engines as eng;
 use crate::device::{with_global, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Queue, Src};
+use crate::stats::QueueCounters;
 use crate::uapi::*;
 
 pub use eng::{Format, HashAlg};
@@ -517,7 +518,13 @@ pub(crate) fn run_counted(q: &mut Queue, job: Job<'_>) -> Result<WdCqe> {
     c.requests.fetch_add(1, Ordering::Relaxed);
     c.max_inflight.fetch_max(1, Ordering::Relaxed);
     let r = q.run(job);
-    match &r {
+    count_result(&c, &r);
+    r
+}
+
+/// Adds a finished request's bytes, or its failure, to a queue's counters.
+pub(crate) fn count_result(c: &QueueCounters, r: &Result<WdCqe>) {
+    match r {
         Ok(cqe) if cqe.status == WD_STATUS_OK => {
             c.bytes_in.fetch_add(cqe.consumed as u64, Ordering::Relaxed);
             c.bytes_out
@@ -527,7 +534,6 @@ pub(crate) fn run_counted(q: &mut Queue, job: Job<'_>) -> Result<WdCqe> {
             c.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
-    r
 }
 
 /// `run_counted`, with a failed status turned into its `Error`.

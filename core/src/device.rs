@@ -337,8 +337,20 @@ impl OwnedQueue {
         self.queue.as_mut().expect("queue present until drop")
     }
 
+    pub fn queue(&self) -> &Queue {
+        self.queue.as_ref().expect("queue present until drop")
+    }
+
     pub fn supports_streams(&self) -> bool {
         self.queue.as_ref().is_some_and(|q| q.supports_streams())
+    }
+
+    /// The queue failed (device gone): drop it instead of pooling it.
+    pub fn discard(mut self) {
+        if let Some(q) = self.queue.take() {
+            drop(q);
+            self.owner.bound.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 

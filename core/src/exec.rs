@@ -101,6 +101,8 @@ fn resolve(mode: AddressMode<'_>, buf: u16, addr: u64, len: u32) -> Result<Regio
 pub(crate) enum Op {
     Nop,
     Compress(eng::Format, u32),
+    /// Raw deflate segment at a level; `true` if it ends the stream.
+    CompressSegment(u32, bool),
     Decompress(eng::Format),
     Seal(CipherKind),
     Open(CipherKind),
@@ -161,13 +163,18 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
     if d.resv0 != 0 || d.resv1 != 0 || d.flags & !WD_DESC_F_ALL != 0 {
         return Err(WD_STATUS_INVALID_FLAGS);
     }
+    let segment = d.flags & WD_DESC_F_SEGMENT != 0;
+    // A segment takes only LAST beside its own flag.
+    if segment && d.flags & !(WD_DESC_F_SEGMENT | WD_DESC_F_LAST) != 0 {
+        return Err(WD_STATUS_INVALID_FLAGS);
+    }
     let stream = if d.flags & WD_DESC_F_STREAM != 0 {
         if d.stream_id >= WD_MAX_STREAMS {
             return Err(WD_STATUS_BAD_STREAM);
         }
         Some(d.stream_id)
     } else {
-        if d.flags & (WD_DESC_F_FIRST | WD_DESC_F_LAST) != 0 {
+        if d.flags & (WD_DESC_F_FIRST | WD_DESC_F_LAST) != 0 && !segment {
             return Err(WD_STATUS_INVALID_FLAGS);
         }
         None
@@ -181,6 +188,16 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
     let no_aux = kl == 0 && il == 0 && tl == 0 && al == 0;
     let op = match d.opcode {
         WD_OP_NOP => Op::Nop,
+        WD_OP_COMPRESS if segment => {
+            if format_of(d.alg) != Some(eng::Format::Raw) {
+                return Err(WD_STATUS_INVALID_ALG);
+            }
+            if kl != 0 || il != 0 || tl != 0 || al > WD_MAX_HISTORY_BYTES || d.level > 9 {
+                return Err(WD_STATUS_INVALID_LENGTH);
+            }
+            Op::CompressSegment(d.level as u32, d.flags & WD_DESC_F_LAST != 0)
+        }
+        _ if segment => return Err(WD_STATUS_INVALID_FLAGS),
         WD_OP_COMPRESS | WD_OP_DECOMPRESS => {
             let format = format_of(d.alg).ok_or(WD_STATUS_INVALID_ALG)?;
             if !no_aux {
@@ -437,6 +454,10 @@ unsafe fn execute_inner(d: &Decoded, streams: &mut Streams) -> Done {
                     Ok(eng::Outcome::default())
                 }
                 (Op::Compress(f, level), None) => eng::compress(f, level, ro(d.src), rw(d.dst)),
+                (Op::CompressSegment(level, last), None) => {
+                    // The history travels in the aux area's aad part.
+                    eng::compress_segment(level, ro(d.aad), ro(d.src), rw(d.dst), last)
+                }
                 (Op::Decompress(f), None) => eng::decompress(f, ro(d.src), rw(d.dst)),
                 (Op::Compress(f, level), Some(id)) => {
                     let slot = streams.slot(id);
@@ -657,6 +678,70 @@ mod tests {
         assert_eq!(decode(&d, m).unwrap_err(), WD_STATUS_INVALID_FLAGS);
         let mut d = desc(WD_OP_NOP, 0);
         d.flags = 0x80;
+        assert_eq!(decode(&d, m).unwrap_err(), WD_STATUS_INVALID_FLAGS);
+    }
+
+    #[test]
+    fn segment_descriptors_are_checked() {
+        let m = AddressMode::Sva;
+        let seg = |alg: u8, flags: u8, history: u32| WdDesc {
+            opcode: WD_OP_COMPRESS,
+            alg,
+            flags: WD_DESC_F_SEGMENT | flags,
+            level: 6,
+            aad_len: history,
+            aux_addr: if history == 0 { 0 } else { 0x10000 },
+            ..Default::default()
+        };
+        let ok = decode(&seg(WD_ALG_DEFLATE_RAW, WD_DESC_F_LAST, 32 << 10), m).unwrap();
+        assert!(matches!(ok.op, Op::CompressSegment(6, true)));
+        assert_eq!(ok.aad.len, 32 << 10);
+        let refused = [
+            (seg(WD_ALG_ZLIB, 0, 0), WD_STATUS_INVALID_ALG),
+            (
+                seg(WD_ALG_DEFLATE_RAW, 0, (32 << 10) + 1),
+                WD_STATUS_INVALID_LENGTH,
+            ),
+            (
+                seg(WD_ALG_DEFLATE_RAW, WD_DESC_F_STREAM, 0),
+                WD_STATUS_INVALID_FLAGS,
+            ),
+            (
+                seg(WD_ALG_DEFLATE_RAW, WD_DESC_F_FIRST, 0),
+                WD_STATUS_INVALID_FLAGS,
+            ),
+            (
+                seg(WD_ALG_DEFLATE_RAW, WD_DESC_F_SYNC_FLUSH, 0),
+                WD_STATUS_INVALID_FLAGS,
+            ),
+            (
+                WdDesc {
+                    opcode: WD_OP_DECOMPRESS,
+                    ..seg(WD_ALG_DEFLATE_RAW, 0, 0)
+                },
+                WD_STATUS_INVALID_FLAGS,
+            ),
+            (
+                WdDesc {
+                    key_len: 16,
+                    ..seg(WD_ALG_DEFLATE_RAW, 0, 0)
+                },
+                WD_STATUS_INVALID_LENGTH,
+            ),
+            (
+                WdDesc {
+                    level: 10,
+                    ..seg(WD_ALG_DEFLATE_RAW, 0, 0)
+                },
+                WD_STATUS_INVALID_LENGTH,
+            ),
+        ];
+        for (d, status) in refused {
+            assert_eq!(decode(&d, m).unwrap_err(), status, "{d:?}");
+        }
+        // Without the flag, LAST still belongs to streams only.
+        let mut d = seg(WD_ALG_DEFLATE_RAW, WD_DESC_F_LAST, 0);
+        d.flags &= !WD_DESC_F_SEGMENT;
         assert_eq!(decode(&d, m).unwrap_err(), WD_STATUS_INVALID_FLAGS);
     }
 

@@ -18,6 +18,7 @@ pub mod fuzzing;
 mod kernel;
 mod queue;
 mod ring;
+mod segment;
 mod softdev;
 mod stats;
 mod stream;

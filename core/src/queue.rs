@@ -44,6 +44,15 @@ const WAIT_YIELD_MAX: Duration = Duration::from_millis(20);
 /// A conservative engine rate for the expected service time (bytes/us).
 const SERVICE_BYTES_PER_US: u64 = 100;
 
+/// A descriptor address for an SVA queue: the pointer, or 0 for nothing.
+pub(crate) fn sva_addr<T>(ptr: *const T, len: usize) -> u64 {
+    if len == 0 {
+        0
+    } else {
+        ptr as u64
+    }
+}
+
 /// How long to keep a CPU for a request moving `bytes` bytes.
 fn service_budget(bytes: usize) -> Duration {
     Duration::from_micros(bytes as u64 / SERVICE_BYTES_PER_US).clamp(WAIT_YIELD_MIN, WAIT_YIELD_MAX)
@@ -76,7 +85,7 @@ impl Queue {
             sq,
             cq,
             backend: Backend::Soft(handle),
-            features: WD_FEAT_SVA | WD_FEAT_STREAMS,
+            features: WD_FEAT_SVA | WD_FEAT_STREAMS | WD_FEAT_SEGMENTS,
             inflight: 0,
             next_user_data: 1,
             counters,
@@ -116,6 +125,22 @@ impl Queue {
 
     pub fn supports_streams(&self) -> bool {
         self.features & WD_FEAT_STREAMS != 0
+    }
+
+    /// Raw deflate segments (WD_DESC_F_SEGMENT), on an SVA queue: the only
+    /// kind `start` serves.
+    pub(crate) fn supports_segments(&self) -> bool {
+        let both = WD_FEAT_SEGMENTS | WD_FEAT_SVA;
+        self.features & both == both
+    }
+
+    /// Which engine serves this queue, when the backend says: queues on
+    /// different engines run in parallel.
+    pub(crate) fn engine_slot(&self) -> Option<usize> {
+        match &self.backend {
+            Backend::Soft(h) => Some(h.engine_slot),
+            Backend::Kernel(_) => None,
+        }
     }
 
     pub fn inflight(&self) -> u32 {
@@ -255,31 +280,42 @@ impl Queue {
     fn run_sva(&mut self, job: Job<'_>) -> Result<WdCqe> {
         let mut desc = job.desc;
         let Src::Slice(s) = job.src;
-        let (src_ptr, src_len) = (s.as_ptr() as u64, s.len());
-        desc.src_addr = if src_len == 0 { 0 } else { src_ptr };
-        desc.src_len = src_len as u32;
-        desc.dst_addr = if job.dst.is_empty() {
-            0
-        } else {
-            job.dst.as_mut_ptr() as u64
-        };
+        desc.src_addr = sva_addr(s.as_ptr(), s.len());
+        desc.src_len = s.len() as u32;
+        desc.dst_addr = sva_addr(job.dst.as_mut_ptr(), job.dst.len());
         desc.dst_len = job.dst.len() as u32;
-        desc.aux_addr = if job.aux.is_empty() {
-            0
-        } else {
-            job.aux.as_mut_ptr() as u64
-        };
+        desc.aux_addr = sva_addr(job.aux.as_mut_ptr(), job.aux.len());
+        // SAFETY: src, dst and aux are borrowed for this whole call, and this
+        // call does not return before the completion is reaped (finish()
+        // either returns it or reports the queue dead, after which neither
+        // backend touches the memory: the kernel stops its engine before it
+        // marks a queue dead, and a soft engine only marks queues it no
+        // longer serves).
+        let user_data = unsafe { self.start(desc)? };
+        self.finish(user_data, s.len() + desc.dst_len as usize)
+    }
+
+    /// Queues and publishes one descriptor whose addresses the caller filled
+    /// in, without waiting; returns the `user_data` to `finish` it with.
+    ///
+    /// # Safety
+    /// As for `push`: the memory `desc` names stays valid, and dst and the
+    /// aux area untouched, until `finish` has returned its completion or
+    /// reported the queue dead.
+    pub(crate) unsafe fn start(&mut self, mut desc: WdDesc) -> Result<u64> {
         desc.user_data = self.next_user_data;
         self.next_user_data += 1;
-        // SAFETY: src, dst and aux are borrowed for this whole call, and this
-        // call does not return before the completion is reaped (wait() either
-        // returns it or reports the queue dead, after which neither backend
-        // touches the memory: the kernel stops its engine before it marks a
-        // queue dead, and a soft engine only marks queues it no longer serves).
+        // SAFETY: the caller's contract is push's.
         unsafe { self.push(&desc)? };
         self.submit()?;
-        let cqe = self.wait_for(service_budget(src_len + desc.dst_len as usize))?;
-        if cqe.user_data != desc.user_data {
+        Ok(desc.user_data)
+    }
+
+    /// Waits for the completion of a request `start`ed with `user_data`,
+    /// expected to move about `bytes` bytes.
+    pub(crate) fn finish(&mut self, user_data: u64, bytes: usize) -> Result<WdCqe> {
+        let cqe = self.wait_for(service_budget(bytes))?;
+        if cqe.user_data != user_data {
             return Err(Error::internal("completion for another request"));
         }
         Ok(cqe)

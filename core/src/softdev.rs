@@ -88,6 +88,8 @@ pub(crate) struct SoftQueueHandle {
     pub map: Arc<MmapRaw>,
     pub layout_sq: WdRingOffsets,
     pub layout_cq: WdRingOffsets,
+    /// Index of the engine thread serving the queue.
+    pub engine_slot: usize,
     queue: Arc<SoftQueue>,
     engine: Arc<Engine>,
 }
@@ -180,6 +182,7 @@ impl SoftDevice {
             map,
             layout_sq: layout.sq,
             layout_cq: layout.cq,
+            engine_slot: i,
             queue,
             engine,
         })

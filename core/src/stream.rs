@@ -17,6 +17,7 @@ use crate::api::{
 use crate::device::{global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Src};
+use crate::segment::Segmenter;
 use crate::sys;
 use crate::uapi::*;
 
@@ -84,6 +85,8 @@ enum DeflateMode {
         carry: Vec<u8>,
         carry_pos: usize,
     },
+    /// A raw stream compressed in segments on several engines at once.
+    Segments(Box<Segmenter>),
 }
 
 /// The checksum a deflate stream reports: crc32 for raw and gzip, adler32
@@ -154,12 +157,16 @@ impl Deflater {
     /// Whether this stream's state lives in a device engine.
     pub fn is_offloaded(&self) -> bool {
         matches!(self.backing, Backing::Queue { .. })
+            || matches!(self.mode, DeflateMode::Segments(_))
     }
 
     /// Whether the session became a true stream (a flush, or more input than
     /// the buffer holds) rather than one request at `Flush::Finish`.
     pub fn is_streaming(&self) -> bool {
-        matches!(self.mode, DeflateMode::Streaming { .. })
+        matches!(
+            self.mode,
+            DeflateMode::Streaming { .. } | DeflateMode::Segments(_)
+        )
     }
 
     /// crc32 (raw, gzip) or adler32 (zlib) of the input so far.
@@ -167,6 +174,7 @@ impl Deflater {
         match (&self.mode, &self.backing) {
             (DeflateMode::Buffering { check, .. }, _) => check.value(),
             (DeflateMode::Draining { checksum, .. }, _) => *checksum,
+            (DeflateMode::Segments(seg), _) => seg.checksum(),
             (_, Backing::Inline(s)) => s.checksum(),
             _ => self.checksum,
         }
@@ -202,7 +210,7 @@ impl Deflater {
                 pos: *pos,
                 checksum: *checksum,
             },
-            DeflateMode::Streaming { .. } => {
+            DeflateMode::Streaming { .. } | DeflateMode::Segments(_) => {
                 return Err(Error::Unsupported(
                     "copying a deflate stream held by an engine",
                 ))
@@ -259,7 +267,18 @@ impl Deflater {
                     }
                     _ => {
                         // A flush point, or too much to buffer: become a stream,
-                        // fed what was buffered before this call's input.
+                        // fed what was buffered before this call's input. Raw
+                        // streams big enough to offload go out in segments.
+                        let size = buf.len() + input.len();
+                        if self.format == Format::Raw && size >= self.wd.inline_max().compress {
+                            if let Some(seg) = Segmenter::new(&self.wd, self.level, buf) {
+                                self.mode = DeflateMode::Segments(Box::new(seg));
+                                let DeflateMode::Segments(seg) = &mut self.mode else {
+                                    unreachable!()
+                                };
+                                return seg.deflate(input, output, flush);
+                            }
+                        }
                         let carry = std::mem::take(buf);
                         self.mode = DeflateMode::Streaming {
                             carry,
@@ -276,6 +295,7 @@ impl Deflater {
                 }
                 return self.drain(output);
             }
+            DeflateMode::Segments(seg) => return seg.deflate(input, output, flush),
             DeflateMode::Streaming { .. } => {}
         }
         // Streaming: the carried input goes in first, with no flush.

@@ -16,6 +16,7 @@ pub const WD_FEAT_BUFFERS: u32 = 1 << 1;
 pub const WD_FEAT_VALIDATED: u32 = 1 << 2;
 pub const WD_FEAT_POLL: u32 = 1 << 3;
 pub const WD_FEAT_STREAMS: u32 = 1 << 4;
+pub const WD_FEAT_SEGMENTS: u32 = 1 << 5;
 
 pub const WD_BIND_SVA: u32 = 1 << 0;
 pub const WD_BIND_BUFFERS: u32 = 1 << 1;
@@ -64,6 +65,7 @@ pub const WD_MAX_KEY_BYTES: u32 = 255;
 pub const WD_MAX_IV_BYTES: u32 = 64;
 pub const WD_MAX_TAG_BYTES: u32 = 16;
 pub const WD_MAX_AAD_BYTES: u32 = 1 << 20;
+pub const WD_MAX_HISTORY_BYTES: u32 = 32 << 10;
 
 pub const WD_DESC_F_STREAM: u8 = 1 << 0;
 pub const WD_DESC_F_FIRST: u8 = 1 << 1;
@@ -71,7 +73,8 @@ pub const WD_DESC_F_LAST: u8 = 1 << 2;
 pub const WD_DESC_F_SYNC_FLUSH: u8 = 1 << 3;
 pub const WD_DESC_F_NO_PADDING: u8 = 1 << 4;
 pub const WD_DESC_F_FULL_FLUSH: u8 = 1 << 5;
-pub const WD_DESC_F_ALL: u8 = 0x3f;
+pub const WD_DESC_F_SEGMENT: u8 = 1 << 6;
+pub const WD_DESC_F_ALL: u8 = 0x7f;
 
 pub const WD_STATUS_OK: u32 = 0;
 pub const WD_STATUS_INVALID_OPCODE: u32 = 1;

@@ -10,11 +10,16 @@ use warpdrive::{
 };
 
 fn offloading() -> Arc<Warpdrive> {
+    offloading_on(1)
+}
+
+/// A software device with `engines` engine threads, every request offloaded.
+fn offloading_on(engines: usize) -> Arc<Warpdrive> {
     Arc::new(
         Warpdrive::new(Config {
             backend: BackendChoice::Softdev,
             inline_max: InlineMax::all(0),
-            engines: 1,
+            engines,
             ..Config::default()
         })
         .unwrap(),
@@ -714,4 +719,113 @@ fn whole_stream_decodes_on_one_thread_never_mix_outputs() {
             assert_eq!(inf.checksum(), adler);
         }
     }
+}
+
+/// A raw stream (pigz's kind) is cut into segments that several engines
+/// compress at once: random input and output sizes and every flush mode, the
+/// result one valid stream equal to the input, and more requests than
+/// flushes (the pieces of one call really went to several queues).
+#[test]
+fn raw_streams_go_out_in_segments_on_several_engines() {
+    let wd = offloading_on(3);
+    let data = sample(2_500_000, 11);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |m: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % m as u64) as usize
+    };
+    for level in [1, 2, 6, 9] {
+        let before = wd.stats().offloaded;
+        let mut d = Deflater::with_instance(wd.clone(), Format::Raw, level).unwrap();
+        let mut compressed = Vec::new();
+        let (mut pos, mut flushes) = (0, 0);
+        while pos < data.len() {
+            let take = (1 + next(900_000)).min(data.len() - pos);
+            let flush = match next(4) {
+                0 => Flush::None,
+                1 => Flush::Full,
+                _ => Flush::Sync,
+            };
+            flushes += usize::from(flush != Flush::None);
+            let mut input = &data[pos..pos + take];
+            loop {
+                let mut buf = vec![0u8; 1 + next(150_000)];
+                let p = d.deflate(input, &mut buf, flush).unwrap();
+                compressed.extend_from_slice(&buf[..p.produced]);
+                input = &input[p.consumed..];
+                if input.is_empty() && p.produced < buf.len() {
+                    break;
+                }
+            }
+            pos += take;
+        }
+        loop {
+            let mut buf = vec![0u8; 1 + next(100_000)];
+            let p = d.deflate(&[], &mut buf, Flush::Finish).unwrap();
+            compressed.extend_from_slice(&buf[..p.produced]);
+            if p.done {
+                break;
+            }
+        }
+        assert!(d.is_offloaded() && d.is_streaming());
+        assert_eq!(d.checksum(), crc32(&data), "level {level}");
+        // zlib's own decoding rules (the exact raw decoder) restore it.
+        let mut back = vec![0; data.len()];
+        let p = wd.decompress(Format::Raw, &compressed, &mut back).unwrap();
+        assert_eq!(p.produced, data.len());
+        assert!(
+            back == data,
+            "level {level}: segments restored different data"
+        );
+        let requests = (wd.stats().offloaded - before) as usize;
+        assert!(
+            requests > flushes + 1,
+            "level {level}: {requests} requests for {flushes} flushes: nothing was split"
+        );
+    }
+    // One flush of 600 KB: a piece per engine at level 6; level 1 pieces
+    // are at least 256 KiB, so two.
+    for (level, pieces) in [(6, 3), (1, 2)] {
+        let mut d = Deflater::with_instance(wd.clone(), Format::Raw, level).unwrap();
+        let mut out = vec![0u8; 700_000];
+        let before = wd.stats().offloaded;
+        let p = d.deflate(&data[..600_000], &mut out, Flush::Sync).unwrap();
+        assert_eq!(p.consumed, 600_000);
+        assert_eq!(wd.stats().offloaded - before, pieces, "level {level}");
+    }
+}
+
+/// Device removal between two segmented calls: the stream goes on inline and
+/// stays one valid stream.
+#[test]
+fn a_segmented_stream_survives_device_removal() {
+    let wd = offloading_on(2);
+    let data = sample(1_000_000, 12);
+    let mut d = Deflater::with_instance(wd.clone(), Format::Raw, 6).unwrap();
+    let mut out = vec![0u8; 2_000_000];
+    let mut n = 0;
+    for (i, chunk) in data.chunks(200_000).enumerate() {
+        if i == 2 {
+            assert!(wd.remove_soft_device());
+        }
+        let p = d.deflate(chunk, &mut out[n..], Flush::Sync).unwrap();
+        assert_eq!(p.consumed, chunk.len());
+        n += p.produced;
+    }
+    let p = d.deflate(&[], &mut out[n..], Flush::Finish).unwrap();
+    assert!(p.done);
+    n += p.produced;
+    assert!(wd.stats().fallbacks > 0, "removal went unnoticed");
+    let mut back = vec![0; data.len()];
+    let p = wd.decompress(Format::Raw, &out[..n], &mut back).unwrap();
+    assert_eq!(p.produced, data.len());
+    assert!(back == data);
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(data);
+    h.finalize()
 }

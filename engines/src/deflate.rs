@@ -127,6 +127,80 @@ pub fn compress(format: Format, level: u32, src: &[u8], dst: &mut [u8]) -> Resul
     })
 }
 
+/// The most history a segment may carry: deflate's window.
+pub const SEGMENT_HISTORY_MAX: usize = 32 << 10;
+
+/// An output size that always holds [`compress_segment`]'s result.
+pub fn segment_bound(len: usize) -> usize {
+    // zlib-rs and ISA-L fall back to stored blocks (5 bytes per 16 KiB at
+    // worst); the sync marker or final block adds at most 10 more.
+    len.saturating_add(5 * (len / 16_384 + 1))
+        .saturating_add(64)
+}
+
+thread_local! {
+    /// Raw deflate streams by zlib level, reset for each segment: a zlib-rs
+    /// stream is ~270 KiB of tables an engine should not allocate per request.
+    static SEGMENT_STREAMS: RefCell<Vec<Option<DeflateStream>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Compresses `src` as one piece of a longer raw deflate stream, the way
+/// pigz splits a stream across threads: `history` is up to 32 KiB of the data
+/// just before `src` (matches may refer into it), and the output ends on a
+/// byte boundary with an empty stored block, so pieces compressed anywhere,
+/// in any order, concatenate into one valid stream. With `last` the piece
+/// ends the stream instead (its last block is marked final).
+///
+/// The streaming level map applies (`DeflateStream::new`): level 1 is ISA-L,
+/// the others zlib-rs, so the total size is what one stream flushed at each
+/// piece would make. `Err(DstTooSmall)` names [`segment_bound`].
+pub fn compress_segment(
+    level: u32,
+    history: &[u8],
+    src: &[u8],
+    dst: &mut [u8],
+    last: bool,
+) -> Result<Outcome> {
+    if level > 9 || history.len() > SEGMENT_HISTORY_MAX {
+        return Err(Status::InvalidParam);
+    }
+    SEGMENT_STREAMS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        let idx = level as usize;
+        if cache.len() <= idx {
+            cache.resize_with(idx + 1, || None);
+        }
+        let s = match &mut cache[idx] {
+            Some(s) => {
+                s.reset();
+                s
+            }
+            slot => slot.insert(DeflateStream::new(Format::Raw, level)?),
+        };
+        if !history.is_empty() {
+            s.set_dictionary(history)?;
+        }
+        let flush = if last { Flush::Finish } else { Flush::Sync };
+        let o = s.run(src, dst, flush)?;
+        let complete = o.consumed == src.len()
+            && if last {
+                o.stream_end
+            } else {
+                !o.more_output && o.produced < dst.len()
+            };
+        if !complete {
+            return Err(Status::DstTooSmall {
+                needed: segment_bound(src.len()),
+            });
+        }
+        Ok(Outcome {
+            stream_end: false,
+            more_output: false,
+            ..o
+        })
+    })
+}
+
 /// The 4 bytes that end `back` bytes before the end of `buf` (zeros if too short).
 fn tail<const N: usize>(buf: &[u8], back: usize) -> [u8; N] {
     let mut out = [0u8; N];
@@ -491,6 +565,22 @@ impl DeflateStream {
             more_output: !stream_end && !dst.is_empty() && produced == dst.len(),
             stream_end,
         })
+    }
+
+    /// The history the first input may refer to (zlib's deflateSetDictionary
+    /// for raw deflate), right after `new` or `reset`. A zlib or gzip stream
+    /// would have to announce it in the header: refused with `InvalidParam`.
+    pub fn set_dictionary(&mut self, dict: &[u8]) -> Result<()> {
+        if self.format != Format::Raw || self.totals() != (0, 0) {
+            return Err(Status::InvalidParam);
+        }
+        match &mut self.inner {
+            DeflateInner::ZlibRs(inner) => inner
+                .set_dictionary(dict)
+                .map(drop)
+                .map_err(|_| Status::BadStream),
+            DeflateInner::Isal(inner) => inner.set_dictionary(dict),
+        }
     }
 
     /// Starts a new stream with the same format and level.

@@ -76,6 +76,20 @@ impl IsalDeflate {
         self.total_out = 0;
     }
 
+    /// The history the next input may refer to; only right after `new` or
+    /// `reset` (ISA-L keeps the last 32 KiB).
+    pub(crate) fn set_dictionary(&mut self, dict: &[u8]) -> Result<()> {
+        let len = u32::try_from(dict.len()).map_err(|_| Status::InvalidParam)?;
+        // SAFETY: ISA-L copies at most `len` bytes from `dict` into its own
+        // history and hash tables; it never writes through the pointer.
+        let ret =
+            unsafe { ig::isal_deflate_set_dict(&mut *self.stream, dict.as_ptr().cast_mut(), len) };
+        if ret != ig::COMP_OK as i32 {
+            return Err(Status::BadStream);
+        }
+        Ok(())
+    }
+
     pub(crate) fn totals(&self) -> (u64, u64) {
         (self.total_in, self.total_out)
     }

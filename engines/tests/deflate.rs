@@ -6,7 +6,8 @@ mod common;
 use common::{data, z_check, z_compress, z_decompress, FORMATS};
 use proptest::prelude::*;
 use warpdrive_engines::{
-    compress, compress_bound, decompress, DeflateStream, Flush, Format, InflateStream, Status,
+    compress, compress_bound, compress_segment, decompress, segment_bound, DeflateStream, Flush,
+    Format, InflateStream, Status, SEGMENT_HISTORY_MAX,
 };
 
 fn size_strategy() -> impl Strategy<Value = usize> {
@@ -63,6 +64,45 @@ proptest! {
     fn isal_level_1_streams_vs_system_zlib(len in size_strategy(), seed in any::<u64>(), kind in 0u8..4,
                                            fmt in 0usize..3, cuts in any::<u64>()) {
         streaming_round_trip(len, seed, kind, 1, fmt, cuts)?;
+    }
+
+    /// Segments cut anywhere, each with up to 32 KiB of the data before it as
+    /// history and compressed in any order, concatenate into one raw stream
+    /// that system zlib restores; each reports its own CRC-32.
+    #[test]
+    fn segments_concatenate_into_one_stream(len in size_strategy(), seed in any::<u64>(), kind in 0u8..4,
+                                            level in 0u32..=9, cuts in any::<u64>()) {
+        let src = data(len, seed, kind);
+        let mut rng = cuts | 1;
+        let mut pieces = Vec::new();
+        let mut pos = 0;
+        loop {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let take = ((rng % 200_000) as usize).min(src.len() - pos);
+            let keep = (rng >> 40) as usize % (SEGMENT_HISTORY_MAX + 1);
+            pieces.push((pos.saturating_sub(keep), pos, pos + take));
+            pos += take;
+            if pos == src.len() {
+                break;
+            }
+        }
+        let mut outs = vec![Vec::new(); pieces.len()];
+        // Last piece first: nothing may depend on the order of the calls.
+        for (i, &(h, start, end)) in pieces.iter().enumerate().rev() {
+            let mut out = vec![0u8; segment_bound(end - start)];
+            let last = i + 1 == pieces.len();
+            let o = compress_segment(level, &src[h..start], &src[start..end], &mut out, last)
+                .expect("segment");
+            prop_assert_eq!(o.consumed, end - start);
+            prop_assert_eq!(o.checksum, z_check(Format::Raw, &src[start..end]));
+            out.truncate(o.produced);
+            outs[i] = out;
+        }
+        let whole = outs.concat();
+        let back = z_decompress(Format::Raw, &whole).expect("zlib inflates the pieces");
+        prop_assert!(back == src, "level {level}: {} pieces restored different data", pieces.len());
     }
 
     /// Inflate streams stop exactly where zlib stops: with bytes after the
@@ -222,6 +262,49 @@ fn streaming_round_trip(
     prop_assert_eq!(inf.checksum(), z_check(format, &src));
     prop_assert!(got == src);
     Ok(())
+}
+
+#[test]
+fn segment_contract() {
+    let src = data(100_000, 7, 1);
+    let mut small = [0u8; 100];
+    assert_eq!(
+        compress_segment(6, &[], &src, &mut small, false),
+        Err(Status::DstTooSmall {
+            needed: segment_bound(src.len())
+        })
+    );
+    let long = vec![0u8; SEGMENT_HISTORY_MAX + 1];
+    let mut out = vec![0u8; segment_bound(src.len())];
+    assert_eq!(
+        compress_segment(6, &long, &src, &mut out, false),
+        Err(Status::InvalidParam)
+    );
+    assert_eq!(
+        compress_segment(10, &[], &src, &mut out, false),
+        Err(Status::InvalidParam)
+    );
+    // A refused call leaves nothing behind: the next one on this thread works.
+    let o = compress_segment(6, &[], &src, &mut out, true).expect("segment");
+    assert_eq!(z_decompress(Format::Raw, &out[..o.produced]).unwrap(), src);
+    // History is used as a stream would use it: a repeat of the history costs
+    // what it costs after the same data in one stream.
+    let mut stream = DeflateStream::new(Format::Raw, 6).expect("new");
+    stream
+        .run(&src[..30_000], &mut out, Flush::Sync)
+        .expect("run");
+    let in_stream = stream
+        .run(&src[..30_000], &mut out, Flush::Finish)
+        .expect("run");
+    let alone = compress_segment(6, &[], &src[..30_000], &mut out, true).expect("segment");
+    let o = compress_segment(6, &src[..30_000], &src[..30_000], &mut out, true).expect("segment");
+    assert!(
+        o.produced <= in_stream.produced + 8 && o.produced * 2 < alone.produced,
+        "repeat of the history: {} bytes, {} in one stream, {} without history",
+        o.produced,
+        in_stream.produced,
+        alone.produced
+    );
 }
 
 #[test]

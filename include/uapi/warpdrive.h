@@ -63,6 +63,8 @@
 #define WD_FEAT_POLL		(1U << 3)
 /* The engine keeps per-stream state (WD_DESC_F_STREAM). */
 #define WD_FEAT_STREAMS		(1U << 4)
+/* The engine compresses raw deflate segments with history (WD_DESC_F_SEGMENT). */
+#define WD_FEAT_SEGMENTS	(1U << 5)
 
 /* ---- Bind flags (wd_queue_bind.flags, in) ---- */
 /* Ask for SVA; refused with EOPNOTSUPP if the device cannot do it. */
@@ -193,6 +195,7 @@ struct wd_device_info {
 #define WD_MAX_IV_BYTES		64
 #define WD_MAX_TAG_BYTES	16
 #define WD_MAX_AAD_BYTES	(1U << 20)
+#define WD_MAX_HISTORY_BYTES	(32U << 10)	/* deflate's window */
 
 /* ---- Descriptor flags (wd_desc.flags) ---- */
 /*
@@ -211,7 +214,17 @@ struct wd_device_info {
 #define WD_DESC_F_NO_PADDING	(1U << 4)
 /* Compression: like SYNC_FLUSH, and reset the history (Z_FULL_FLUSH). */
 #define WD_DESC_F_FULL_FLUSH	(1U << 5)
-#define WD_DESC_F_ALL		0x3fU
+/*
+ * One-shot raw deflate (WD_ALG_DEFLATE_RAW, not a stream): src is one segment
+ * of a longer stream, as pigz cuts one. The aux area holds aad_len bytes
+ * (at most WD_MAX_HISTORY_BYTES, key/iv/tag lengths 0) of the data just
+ * before src, which matches may refer to. The output ends on a byte boundary
+ * with an empty stored block, so segments compressed on any engines, in any
+ * order, concatenate into one valid stream; with WD_DESC_F_LAST the segment
+ * ends the stream instead. Needs WD_FEAT_SEGMENTS.
+ */
+#define WD_DESC_F_SEGMENT	(1U << 6)
+#define WD_DESC_F_ALL		0x7fU
 
 /*
  * A submission descriptor. 64 bytes, one cache line.

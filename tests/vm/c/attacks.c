@@ -97,6 +97,10 @@ static void descriptor_attacks(const char *dev, uint32_t flags)
 	expect_reject(&t, d, WD_STATUS_INVALID_ALG, "hash with aes alg");
 	d = good(&t); d.flags = 0x80;
 	expect_reject(&t, d, WD_STATUS_INVALID_FLAGS, "unknown flag");
+	/* A flag the ABI knows but this engine does not offer. */
+	CHECK(!(t.q.b.features & WD_FEAT_SEGMENTS), "segments offered: %x", t.q.b.features);
+	d = good(&t); d.flags = WD_DESC_F_SEGMENT;
+	expect_reject(&t, d, WD_STATUS_INVALID_FLAGS, "segment flag unoffered");
 	d = good(&t); d.resv0 = 1;
 	expect_reject(&t, d, WD_STATUS_INVALID_FLAGS, "resv0");
 	d = good(&t); d.resv1 = 0x100;

@@ -1,0 +1,332 @@
+//! Raw deflate streams cut into segments, pigz's scheme on the device's
+//! engines: the input of each flush point is split into pieces that engines
+//! compress in parallel, each piece with the 32 KiB before it as history
+//! (WD_DESC_F_SEGMENT). No engine keeps state between requests, so one call's
+//! pieces go to as many engines as the device has, and a piece whose queue
+//! fails is simply compressed again inline.
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use warpdrive_engines as eng;
+
+use crate::api::{count_result, engine_error, status_result, Flush, Progress};
+use crate::device::{OwnedQueue, Warpdrive};
+use crate::error::{Error, Result};
+use crate::queue::sva_addr;
+use crate::uapi::*;
+
+/// The shortest piece worth a second engine at `level`: about half a
+/// millisecond of engine time (ISA-L's level 1 runs ~400 MB/s, zlib-rs's
+/// levels 2-9 140-20 MB/s; `examples/stream_levels.rs`). Shorter pieces
+/// lose more to waking an engine than they gain. Never below the history
+/// length, so that every piece after the first finds its whole history in
+/// the same call's input.
+fn piece_min(level: u32) -> usize {
+    match level {
+        0 | 1 => 256 << 10,
+        2 | 3 => 64 << 10,
+        _ => eng::SEGMENT_HISTORY_MAX,
+    }
+}
+/// The most one piece carries (a descriptor moves at most 64 MiB each way).
+const PIECE_MAX: usize = 8 << 20;
+/// Input taken without a flush is compressed once this much is held.
+const HOLD_MAX: usize = 1 << 20;
+/// The most engines one stream spreads over.
+const WAYS_MAX: usize = 8;
+
+pub(crate) struct Segmenter {
+    wd: Arc<Warpdrive>,
+    level: u32,
+    /// Queues on distinct engines; a failed one is dropped.
+    queues: Vec<OwnedQueue>,
+    /// Up to 32 KiB of the input just before `held`.
+    history: Vec<u8>,
+    /// Input taken without a flush, not yet compressed.
+    held: Vec<u8>,
+    /// Compressed output not yet handed out, from `pos` on.
+    out: Vec<u8>,
+    pos: usize,
+    crc: crc32fast::Hasher,
+    finished: bool,
+}
+
+impl Segmenter {
+    /// A segmenter on `wd`'s engines that takes over `held` (input taken
+    /// but not compressed yet); None, leaving `held` alone, when the device
+    /// cannot compress segments or has no queue to give.
+    pub(crate) fn new(wd: &Arc<Warpdrive>, level: u32, held: &mut Vec<u8>) -> Option<Segmenter> {
+        let first = wd.checkout_owned()?;
+        if !first.queue().supports_segments() {
+            return None;
+        }
+        let ways = wd.config().engines.clamp(1, WAYS_MAX);
+        let mut slots = vec![first.queue().engine_slot()];
+        let mut queues = vec![first];
+        // Queues on an engine already taken go back to the pool afterwards.
+        let mut same_engine = Vec::new();
+        while queues.len() < ways && same_engine.len() < ways {
+            let Some(q) = wd.checkout_owned() else { break };
+            let slot = q.queue().engine_slot();
+            if slot.is_some() && slots.contains(&slot) {
+                same_engine.push(q);
+            } else {
+                slots.push(slot);
+                queues.push(q);
+            }
+        }
+        Some(Segmenter {
+            wd: wd.clone(),
+            level,
+            queues,
+            history: Vec::new(),
+            held: std::mem::take(held),
+            out: Vec::new(),
+            pos: 0,
+            crc: crc32fast::Hasher::new(),
+            finished: false,
+        })
+    }
+
+    /// CRC-32 of the input taken so far.
+    pub(crate) fn checksum(&self) -> u32 {
+        let mut all = self.crc.clone();
+        all.update(&self.held);
+        all.finalize()
+    }
+
+    /// One `deflate()` call with zlib's contract: pending output goes out
+    /// first, and no input is taken while some is left.
+    pub(crate) fn deflate(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+        flush: Flush,
+    ) -> Result<Progress> {
+        if self.finished && !input.is_empty() {
+            return Err(Error::InvalidArgument(
+                "deflate after Flush::Finish takes no input",
+            ));
+        }
+        let mut produced = self.drain(output);
+        if self.pos < self.out.len() || self.finished {
+            return Ok(self.progress(0, produced));
+        }
+        match flush {
+            Flush::None => {
+                self.held.extend_from_slice(input);
+                if self.held.len() >= HOLD_MAX {
+                    let held = std::mem::take(&mut self.held);
+                    let r = self.compress(&held, false);
+                    self.held = held;
+                    self.held.clear();
+                    r?;
+                }
+            }
+            Flush::Sync | Flush::Full | Flush::Finish => {
+                let last = flush == Flush::Finish;
+                if self.held.is_empty() {
+                    self.compress(input, last)?;
+                } else {
+                    let mut held = std::mem::take(&mut self.held);
+                    held.extend_from_slice(input);
+                    let r = self.compress(&held, last);
+                    held.clear();
+                    self.held = held;
+                    r?;
+                }
+                if flush == Flush::Full {
+                    self.history.clear();
+                }
+                self.finished = last;
+            }
+        }
+        produced += self.drain(&mut output[produced..]);
+        Ok(self.progress(input.len(), produced))
+    }
+
+    fn progress(&self, consumed: usize, produced: usize) -> Progress {
+        Progress {
+            consumed,
+            produced,
+            done: self.finished && self.pos == self.out.len(),
+        }
+    }
+
+    fn drain(&mut self, output: &mut [u8]) -> usize {
+        let n = (self.out.len() - self.pos).min(output.len());
+        output[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        if self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+        }
+        n
+    }
+
+    /// Compresses `data` into `out`, ending on a byte boundary, or ending the
+    /// stream if `last` (an empty `data` still makes its marker or final
+    /// block, as zlib's flush does).
+    fn compress(&mut self, data: &[u8], last: bool) -> Result<()> {
+        let ways = self.queues.len().max(1);
+        let mut start = 0;
+        loop {
+            let round = (data.len() - start).min(ways * PIECE_MAX);
+            let end = start + round;
+            self.compress_round(data, start, end, last && end == data.len())?;
+            start = end;
+            if start == data.len() {
+                break;
+            }
+        }
+        self.crc.update(data);
+        let keep = eng::SEGMENT_HISTORY_MAX.min(data.len());
+        let old = (eng::SEGMENT_HISTORY_MAX - keep).min(self.history.len());
+        self.history.drain(..self.history.len() - old);
+        self.history.extend_from_slice(&data[data.len() - keep..]);
+        Ok(())
+    }
+
+    /// One round: `data[start..end]` cut into one piece per queue (fewer if
+    /// short), all in flight at once.
+    fn compress_round(&mut self, data: &[u8], start: usize, end: usize, last: bool) -> Result<()> {
+        let Segmenter {
+            wd,
+            level,
+            queues,
+            history,
+            out,
+            ..
+        } = self;
+        let level = *level;
+        let len = end - start;
+        let k = queues.len().min(len / piece_min(level)).clamp(1, WAYS_MAX);
+        let piece = len.div_ceil(k);
+        let mut pieces: Vec<(usize, usize)> = (0..k)
+            .map(|i| (start + i * piece, (start + (i + 1) * piece).min(end)))
+            .collect();
+        pieces.retain(|&(a, b)| a < b || k == 1);
+        let histories: Vec<Cow<'_, [u8]>> = pieces
+            .iter()
+            .map(|&(a, _)| history_at(history, data, a))
+            .collect();
+        let bounds: Vec<usize> = pieces
+            .iter()
+            .map(|&(a, b)| eng::segment_bound(b - a))
+            .collect();
+        let base = out.len();
+        let mut area = std::mem::take(out);
+        area.resize(base + bounds.iter().sum::<usize>(), 0);
+        let mut dsts: Vec<&mut [u8]> = Vec::with_capacity(pieces.len());
+        let mut rest = &mut area[base..];
+        for &b in &bounds {
+            let (d, r) = rest.split_at_mut(b);
+            dsts.push(d);
+            rest = r;
+        }
+        let n = pieces.len();
+        let is_last = |i: usize| last && i + 1 == n;
+        let mut results: Vec<Option<Result<WdCqe>>> = (0..n).map(|_| None).collect();
+        let mut started = Vec::with_capacity(n);
+        for (i, &(a, b)) in pieces.iter().enumerate() {
+            let Some(q) = queues.get_mut(i) else {
+                break;
+            };
+            let (src, hist) = (&data[a..b], &histories[i]);
+            let desc = WdDesc {
+                opcode: WD_OP_COMPRESS,
+                alg: WD_ALG_DEFLATE_RAW,
+                flags: WD_DESC_F_SEGMENT | if is_last(i) { WD_DESC_F_LAST } else { 0 },
+                level: level as u8,
+                aad_len: hist.len() as u32,
+                src_addr: sva_addr(src.as_ptr(), src.len()),
+                src_len: src.len() as u32,
+                dst_addr: sva_addr(dsts[i].as_mut_ptr(), dsts[i].len()),
+                dst_len: dsts[i].len() as u32,
+                aux_addr: sva_addr(hist.as_ptr(), hist.len()),
+                ..Default::default()
+            };
+            let c = &q.get().counters;
+            c.requests.fetch_add(1, Ordering::Relaxed);
+            c.max_inflight.fetch_max(1, Ordering::Relaxed);
+            // SAFETY: data, histories and area outlive every request: each
+            // started one is finished below before any of them is touched or
+            // dropped, and finish() returns only with the completion reaped
+            // or the queue dead (see Queue::run_sva). The dst slices are
+            // disjoint and nobody else writes them meanwhile.
+            match unsafe { q.get().start(desc) } {
+                Ok(user_data) => started.push((i, user_data, src.len() + dsts[i].len())),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        for (i, user_data, bytes) in started {
+            let q = queues[i].get();
+            let r = q.finish(user_data, bytes);
+            count_result(&q.counters, &r);
+            results[i] = Some(r);
+        }
+        // Every request is over: the pieces that did not make it run inline.
+        let mut failed_queues = Vec::new();
+        let mut produced = Vec::with_capacity(n);
+        for (i, &(a, b)) in pieces.iter().enumerate() {
+            let done = match results[i].take() {
+                Some(Ok(cqe)) if status_result(&cqe, "deflate").is_ok() => {
+                    Some(cqe.produced as usize)
+                }
+                Some(r) => {
+                    if r.is_err_and(|e| e.is_device_failure()) {
+                        failed_queues.push(i);
+                    }
+                    wd.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                None => {
+                    wd.counters.inline.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            };
+            let n = match done {
+                Some(n) => n,
+                None => {
+                    eng::compress_segment(level, &histories[i], &data[a..b], dsts[i], is_last(i))
+                        .map_err(|s| engine_error(s, "deflate"))?
+                        .produced
+                }
+            };
+            produced.push(n);
+        }
+        drop(dsts);
+        // Close the gaps between the pieces' outputs.
+        let mut at = base;
+        let mut from = base;
+        for (&n, &b) in produced.iter().zip(&bounds) {
+            area.copy_within(from..from + n, at);
+            at += n;
+            from += b;
+        }
+        area.truncate(at);
+        *out = area;
+        for i in failed_queues.into_iter().rev() {
+            queues.remove(i).discard();
+        }
+        Ok(())
+    }
+}
+
+/// The history of a piece starting at `start` in `data`, where `history`
+/// holds what came before `data`.
+fn history_at<'a>(history: &'a [u8], data: &'a [u8], start: usize) -> Cow<'a, [u8]> {
+    let max = eng::SEGMENT_HISTORY_MAX;
+    if start >= max {
+        return Cow::Borrowed(&data[start - max..start]);
+    }
+    if start == 0 {
+        return Cow::Borrowed(history);
+    }
+    let old = (max - start).min(history.len());
+    let mut h = history[history.len() - old..].to_vec();
+    h.extend_from_slice(&data[..start]);
+    Cow::Owned(h)
+}
