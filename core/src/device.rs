@@ -94,7 +94,7 @@ impl Default for Config {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Config {
             backend: BackendChoice::Auto,
-            engines: (cpus / 2).max(1),
+            engines: cpus.clamp(1, 64),
             inline_max: InlineMax::DEFAULT,
             sq_entries: WD_DEFAULT_RING_ENTRIES,
             max_queues: 64,
