@@ -98,6 +98,16 @@ pub fn inflate(data: &[u8]) {
             Err(_) => break false,
         }
     };
+    // zlib's verdict, from zlib-rs (zlib's own decoder): the engines
+    // (libdeflate one-shot, ISA-L streaming, both patched) must agree.
+    let mut reference = warpdrive_engines::InflateStream::new_zlib_rs(format);
+    let mut zlib_out = vec![0u8; one_shot.len()];
+    let zlib_ok = match reference.run(input, &mut zlib_out) {
+        Ok(o) if o.stream_end => Some(o.produced),
+        // Decoded more than the one-shot buffer holds: no verdict here.
+        Ok(o) if o.produced == zlib_out.len() => return,
+        _ => None,
+    };
     match r {
         Ok(p) => {
             assert!(streamed_ok, "one-shot accepted what streaming refused");
@@ -106,13 +116,20 @@ pub fn inflate(data: &[u8]) {
                 &streamed[..],
                 "one-shot and streaming disagree"
             );
+            assert_eq!(zlib_ok, Some(p.produced), "zlib refused what we accepted");
+            assert_eq!(
+                &zlib_out[..p.produced],
+                &streamed[..],
+                "zlib decodes otherwise"
+            );
         }
-        // The two decoders are different code (libdeflate or zlib-rs one-shot,
-        // ISA-L streaming): neither may accept a stream the other refuses.
         Err(crate::Error::OutputTooSmall { .. }) => {}
-        Err(e) => assert!(
-            !streamed_ok,
-            "streaming accepted what one-shot refused ({e})"
-        ),
+        Err(e) => {
+            assert!(
+                !streamed_ok,
+                "streaming accepted what one-shot refused ({e})"
+            );
+            assert_eq!(zlib_ok, None, "zlib accepted what we refused ({e})");
+        }
     }
 }

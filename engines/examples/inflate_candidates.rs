@@ -55,9 +55,9 @@ fn main() {
         let (n3, t_zrs) = best(|| {
             comp.iter()
                 .map(|c| {
-                    let mut s =
-                        warpdrive_engines::InflateStream::new(warpdrive_engines::Format::Zlib)
-                            .expect("stream");
+                    let mut s = warpdrive_engines::InflateStream::new_zlib_rs(
+                        warpdrive_engines::Format::Zlib,
+                    );
                     s.run(c, &mut out).expect("zlib-rs").produced
                 })
                 .sum()
@@ -66,9 +66,9 @@ fn main() {
         let (n5, t_zrs_chunks) = best(|| {
             comp.iter()
                 .map(|c| {
-                    let mut s =
-                        warpdrive_engines::InflateStream::new(warpdrive_engines::Format::Zlib)
-                            .expect("stream");
+                    let mut s = warpdrive_engines::InflateStream::new_zlib_rs(
+                        warpdrive_engines::Format::Zlib,
+                    );
                     let (mut pos, mut produced) = (0, 0);
                     loop {
                         let end = (pos + CHUNK).min(c.len());

@@ -36,12 +36,13 @@ unsafe impl Send for IsalInflate {}
 const ADLER_MOD: u32 = 65521;
 
 impl IsalInflate {
-    /// A stream of `format` (zlib or gzip), or None for raw deflate.
-    pub(crate) fn new(format: Format) -> Option<Self> {
+    /// A stream of `format`; raw deflate reports the CRC-32 of its output.
+    pub(crate) fn new(format: Format) -> Self {
         let crc_flag = match format {
             Format::Zlib => ig::ISAL_ZLIB,
             Format::Gzip => ig::ISAL_GZIP,
-            Format::Raw => return None,
+            // No header and no trailer, but the CRC-32 kept as for gzip.
+            Format::Raw => ig::ISAL_GZIP_NO_HDR,
         };
         let mut state: Box<std::mem::MaybeUninit<ig::inflate_state>> = Box::new_uninit();
         // SAFETY: isal_inflate_init initializes every field of the state it is
@@ -50,14 +51,14 @@ impl IsalInflate {
         // SAFETY: initialized just above.
         let mut state = unsafe { state.assume_init() };
         state.crc_flag = crc_flag;
-        Some(IsalInflate {
+        IsalInflate {
             state,
             format,
             finished: false,
             failed: None,
             total_in: 0,
             total_out: 0,
-        })
+        }
     }
 
     pub(crate) fn reset(&mut self) {

@@ -191,6 +191,59 @@ print(len(d))
     assert!(offloaded > 0, "core stats: {last}");
 }
 
+/// A crafted zlib stream whose literal/length code is incomplete, with a
+/// correct Adler-32: system zlib refuses it ("invalid literal/lengths set"),
+/// and so must every offloaded path (the engines' decoders once accepted it).
+#[test]
+fn python_zlib_refuses_an_incomplete_huffman_code_as_zlib_does() {
+    let Some(py) = python() else {
+        return eprintln!("skip: no python3 with a dynamic zlib");
+    };
+    let d = tmp("incomplete");
+    let script = r#"
+import zlib
+bits = []
+def val(v, n): bits.extend((v >> i) & 1 for i in range(n))
+def code(c, n): bits.extend((c >> i) & 1 for i in reversed(range(n)))
+val(1, 1); val(2, 2); val(0, 5); val(0, 5); val(14, 4)
+order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
+for sym in order[:18]: val(2 if sym in (0, 1, 2, 18) else 0, 3)
+C = {0: 0, 1: 1, 2: 2, 18: 3}
+def zeros(n): code(C[18], 2); val(n - 11, 7)
+zeros(97); code(C[1], 2); zeros(138); zeros(20); code(C[2], 2)  # 'a': 1 bit, end: 2 bits
+code(C[1], 2)                                                   # one 1-bit distance code
+for _ in range(3): code(0, 1)
+code(2, 2)
+bits += [0] * (-len(bits) % 8)
+raw = bytes(sum(bits[i + j] << j for j in range(8)) for i in range(0, len(bits), 8))
+z = b'\x78\xda' + raw + zlib.adler32(b'aaa').to_bytes(4, 'big')
+for name, f in [('decompress', lambda: zlib.decompress(z)),
+                ('decompressobj', lambda: zlib.decompressobj().decompress(z)),
+                ('raw decompressobj', lambda: zlib.decompressobj(-15).decompress(raw))]:
+    try:
+        print(name, 'accepted', f())
+    except zlib.error as e:
+        print(name, 'refused', e)
+"#;
+    std::fs::write(d.join("t.py"), script).unwrap();
+    for preload in [false, true] {
+        let out = ok(&sh(
+            &d,
+            &format!("{py} t.py"),
+            preload,
+            &[
+                ("WARPDRIVE_ZLIB_MIN", "0"),
+                ("WARPDRIVE_BACKEND", "softdev"),
+            ],
+        ));
+        assert_eq!(
+            out.matches("refused").count(),
+            3,
+            "preload {preload}: {out}"
+        );
+    }
+}
+
 fn make_data(d: &Path) {
     let mut v = Vec::new();
     for i in 0..400_000u32 {
