@@ -514,12 +514,21 @@ fn check_request_len(n: usize) -> Result<()> {
 
 /// Runs a job and keeps the queue's counters.
 pub(crate) fn run_counted(q: &mut Queue, job: Job<'_>) -> Result<WdCqe> {
+    run_counted_while(q, job, || ()).0
+}
+
+/// `run_counted`, running `during` while the engine works (Queue::run_while).
+pub(crate) fn run_counted_while<R>(
+    q: &mut Queue,
+    job: Job<'_>,
+    during: impl FnOnce() -> R,
+) -> (Result<WdCqe>, R) {
     let c = q.counters.clone();
     c.requests.fetch_add(1, Ordering::Relaxed);
     c.max_inflight.fetch_max(1, Ordering::Relaxed);
-    let r = q.run(job);
+    let (r, during) = q.run_while(job, during);
     count_result(&c, &r);
-    r
+    (r, during)
 }
 
 /// Adds a finished request's bytes, or its failure, to a queue's counters.

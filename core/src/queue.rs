@@ -267,17 +267,23 @@ impl Queue {
         Ok(())
     }
 
-    /// Runs one request to completion on this queue.
-    pub(crate) fn run(&mut self, job: Job<'_>) -> Result<WdCqe> {
+    /// Runs one request to completion, and `during` while the engine works
+    /// on it (before it, on a queue that copies through buffers).
+    pub(crate) fn run_while<R>(
+        &mut self,
+        job: Job<'_>,
+        during: impl FnOnce() -> R,
+    ) -> (Result<WdCqe>, R) {
         debug_assert_eq!(self.inflight, 0, "sync jobs run on otherwise idle queues");
         if self.features & WD_FEAT_SVA != 0 {
-            self.run_sva(job)
+            self.run_sva(job, during)
         } else {
-            self.run_buffered(job)
+            let r = during();
+            (self.run_buffered(job), r)
         }
     }
 
-    fn run_sva(&mut self, job: Job<'_>) -> Result<WdCqe> {
+    fn run_sva<R>(&mut self, job: Job<'_>, during: impl FnOnce() -> R) -> (Result<WdCqe>, R) {
         let mut desc = job.desc;
         let Src::Slice(s) = job.src;
         desc.src_addr = sva_addr(s.as_ptr(), s.len());
@@ -290,9 +296,13 @@ impl Queue {
         // either returns it or reports the queue dead, after which neither
         // backend touches the memory: the kernel stops its engine before it
         // marks a queue dead, and a soft engine only marks queues it no
-        // longer serves).
-        let user_data = unsafe { self.start(desc)? };
-        self.finish(user_data, s.len() + desc.dst_len as usize)
+        // longer serves). `during` cannot reach the job's memory: it is
+        // borrowed here.
+        let started = unsafe { self.start(desc) };
+        let r = during();
+        let cqe =
+            started.and_then(|user_data| self.finish(user_data, s.len() + desc.dst_len as usize));
+        (cqe, r)
     }
 
     /// Queues and publishes one descriptor whose addresses the caller filled

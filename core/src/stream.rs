@@ -11,8 +11,8 @@ use std::sync::Arc;
 use warpdrive_engines as eng;
 
 use crate::api::{
-    alg_of_format, engine_error, run_checked, CipherMode, Direction, Flush, Format, HashAlg,
-    Progress,
+    alg_of_format, engine_error, run_counted_while, status_result, CipherMode, Direction, Flush,
+    Format, HashAlg, Progress,
 };
 use crate::device::{global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
@@ -632,25 +632,58 @@ impl Inflater {
                     done: o.stream_end,
                 })
             }
-            Backing::Queue { q, started } => {
-                let mut flags = WD_DESC_F_STREAM;
-                if !*started {
-                    flags |= WD_DESC_F_FIRST;
-                }
-                let desc = WdDesc {
-                    opcode: WD_OP_DECOMPRESS,
-                    alg: alg_of_format(self.format),
-                    flags,
-                    stream_id: STREAM_ID,
-                    ..Default::default()
-                };
-                let (p, checksum) = stream_piece(q, desc, input, output, "inflate")?;
-                *started = true;
-                self.checksum = checksum;
-                Ok(p)
-            }
+            Backing::Queue { .. } => self.queue_step(input, output, || ()).0,
             Backing::Undecided => unreachable!("decided above"),
         }
+    }
+
+    /// `inflate`, running `during` while an engine decodes: the caller's own
+    /// work (handing on the previous output, say) overlaps the decode.
+    /// Before the decode when this call does not go to a queue.
+    pub fn inflate_while<R>(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+        during: impl FnOnce() -> R,
+    ) -> (Result<Progress>, R) {
+        let on_queue = matches!(self.mode, InflateMode::Streaming)
+            && matches!(self.backing, Backing::Queue { .. });
+        if !on_queue {
+            let r = during();
+            return (self.inflate(input, output), r);
+        }
+        self.queue_step(input, output, during)
+    }
+
+    /// One piece of the stream on the session's queue.
+    fn queue_step<R>(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+        during: impl FnOnce() -> R,
+    ) -> (Result<Progress>, R) {
+        let alg = alg_of_format(self.format);
+        let Backing::Queue { q, started } = &mut self.backing else {
+            return (Err(Error::internal("queue step without a queue")), during());
+        };
+        let mut flags = WD_DESC_F_STREAM;
+        if !*started {
+            flags |= WD_DESC_F_FIRST;
+        }
+        let desc = WdDesc {
+            opcode: WD_OP_DECOMPRESS,
+            alg,
+            flags,
+            stream_id: STREAM_ID,
+            ..Default::default()
+        };
+        let (r, during) = stream_piece_while(q, desc, input, output, "inflate", during);
+        let r = r.map(|(p, checksum)| {
+            *started = true;
+            self.checksum = checksum;
+            p
+        });
+        (r, during)
     }
 }
 
@@ -663,23 +696,36 @@ fn stream_piece(
     output: &mut [u8],
     what: &'static str,
 ) -> Result<(Progress, u32)> {
+    stream_piece_while(q, desc, input, output, what, || ()).0
+}
+
+/// `stream_piece`, running `during` while the engine works.
+fn stream_piece_while<R>(
+    q: &mut OwnedQueue,
+    desc: WdDesc,
+    input: &[u8],
+    output: &mut [u8],
+    what: &'static str,
+    during: impl FnOnce() -> R,
+) -> (Result<(Progress, u32)>, R) {
     let (input, output) = clamp_piece(input, output);
-    let cqe = run_checked(
-        q.get(),
-        Job {
-            desc,
-            src: Src::Slice(input),
-            dst: output,
-            aux: &mut [],
-        },
-        what,
-    )?;
-    let p = Progress {
-        consumed: cqe.consumed as usize,
-        produced: cqe.produced as usize,
-        done: cqe.flags & WD_CQE_F_STREAM_END != 0,
+    let job = Job {
+        desc,
+        src: Src::Slice(input),
+        dst: output,
+        aux: &mut [],
     };
-    Ok((p, cqe.checksum))
+    let (cqe, during) = run_counted_while(q.get(), job, during);
+    let r = cqe.and_then(|cqe| {
+        status_result(&cqe, what)?;
+        let p = Progress {
+            consumed: cqe.consumed as usize,
+            produced: cqe.produced as usize,
+            done: cqe.flags & WD_CQE_F_STREAM_END != 0,
+        };
+        Ok((p, cqe.checksum))
+    });
+    (r, during)
 }
 
 /// One descriptor moves at most WD_MAX_REQUEST_BYTES each way; a stream

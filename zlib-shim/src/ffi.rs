@@ -1328,7 +1328,11 @@ unsafe fn inflate_back_core(
     out_f: out_func,
     out_desc: *mut c_void,
 ) -> c_int {
+    // Decoded output goes to out() while the engine decodes the next piece:
+    // `ready[..ready_len]` waits for that, `buf` takes the next piece.
     let mut buf = vec![0u8; 256 * 1024];
+    let mut ready = vec![0u8; 256 * 1024];
+    let mut ready_len = 0;
     let (mut next, mut have): (*const u8, usize) = if s.next_in.is_null() {
         (std::ptr::null(), 0)
     } else {
@@ -1351,6 +1355,8 @@ unsafe fn inflate_back_core(
         if have == 0 && !output_pending {
             // SAFETY: forwarded inflateBack contract.
             let Some(input) = (unsafe { back_input(in_f, in_desc) }) else {
+                // SAFETY: forwarded inflateBack contract.
+                unsafe { back_output(out_f, out_desc, &mut ready[..ready_len]) };
                 return leave(s, std::ptr::null(), 0, Z_BUF_ERROR);
             };
             (next, have) = input;
@@ -1358,10 +1364,16 @@ unsafe fn inflate_back_core(
         let inp = if have == 0 {
             &[][..]
         } else {
-            // SAFETY: in() returned `have` readable bytes at `next`.
+            // SAFETY: in() returned `have` readable bytes at `next`, valid
+            // until the next in() call, which comes after this request.
             unsafe { std::slice::from_raw_parts(next, have) }
         };
-        match inf.inflate(inp, &mut buf) {
+        let (r, refused) = inf.inflate_while(inp, &mut buf, || {
+            // SAFETY: forwarded inflateBack contract.
+            unsafe { back_output(out_f, out_desc, &mut ready[..ready_len]) }
+        });
+        delivered += ready_len as u64;
+        match r {
             Ok(p) => {
                 let consumed = p.consumed.min(have);
                 if let Some(r) = &mut retained {
@@ -1373,16 +1385,19 @@ unsafe fn inflate_back_core(
                 }
                 next = next.wrapping_add(consumed);
                 have -= consumed;
-                delivered += p.produced as u64;
                 output_pending = !p.done && p.produced == buf.len();
                 stats::bump(&COUNTERS.stream_calls_offloaded);
                 stats::add_bytes(consumed, p.produced);
-                // SAFETY: forwarded inflateBack contract.
-                let refused = unsafe { back_output(out_f, out_desc, &mut buf[..p.produced]) };
                 if refused {
                     return leave(s, next, have, Z_BUF_ERROR);
                 }
+                std::mem::swap(&mut buf, &mut ready);
+                ready_len = p.produced;
                 if p.done {
+                    // SAFETY: forwarded inflateBack contract.
+                    if unsafe { back_output(out_f, out_desc, &mut ready[..ready_len]) } {
+                        return leave(s, next, have, Z_BUF_ERROR);
+                    }
                     return leave(s, next, have, Z_STREAM_END);
                 }
                 if consumed == 0 && p.produced == 0 && (have > 0 || output_pending) {
@@ -1390,6 +1405,7 @@ unsafe fn inflate_back_core(
                     return leave(s, next, have, Z_DATA_ERROR);
                 }
             }
+            Err(_) if refused => return leave(s, next, have, Z_BUF_ERROR),
             Err(e) if e.is_device_failure() => {
                 stats::bump(&COUNTERS.fallbacks);
                 let Some(retained) = retained else {
