@@ -18,18 +18,25 @@ use crate::queue::sva_addr;
 use crate::uapi::*;
 
 /// The shortest piece worth a second engine at `level`: about half a
-/// millisecond of engine time (ISA-L's level 1 runs ~400 MB/s, zlib-rs's
-/// levels 2-9 140-20 MB/s; `examples/stream_levels.rs`). Shorter pieces
-/// lose more to waking an engine than they gain. Never below the history
-/// length, so that every piece after the first finds its whole history in
-/// the same call's input.
+/// millisecond of engine time (zlib-rs's levels 2-3 run ~140 MB/s, 4-9
+/// 20-70 MB/s; `examples/stream_levels.rs`). Shorter pieces lose more to
+/// waking an engine than they gain. Never below the history length, so that
+/// every piece after the first finds its whole history in the same call's
+/// input.
 fn piece_min(level: u32) -> usize {
     match level {
-        0 | 1 => 256 << 10,
         2 | 3 => 64 << 10,
         _ => eng::SEGMENT_HISTORY_MAX,
     }
 }
+
+/// Levels 0 and 1 stay engine-held streams: ISA-L's level 1 runs ~450 MB/s,
+/// and re-reading 32 KiB of history per piece cost pigz -1 a fifth of its
+/// speed.
+pub(crate) fn worth_segments(level: u32) -> bool {
+    level >= 2
+}
+
 /// The most one piece carries (a descriptor moves at most 64 MiB each way).
 const PIECE_MAX: usize = 8 << 20;
 /// Input taken without a flush is compressed once this much is held.

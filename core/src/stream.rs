@@ -17,7 +17,7 @@ use crate::api::{
 use crate::device::{global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Src};
-use crate::segment::Segmenter;
+use crate::segment::{self, Segmenter};
 use crate::sys;
 use crate::uapi::*;
 
@@ -270,7 +270,10 @@ impl Deflater {
                         // fed what was buffered before this call's input. Raw
                         // streams big enough to offload go out in segments.
                         let size = buf.len() + input.len();
-                        if self.format == Format::Raw && size >= self.wd.inline_max().compress {
+                        if self.format == Format::Raw
+                            && segment::worth_segments(self.level)
+                            && size >= self.wd.inline_max().compress
+                        {
                             if let Some(seg) = Segmenter::new(&self.wd, self.level, buf) {
                                 self.mode = DeflateMode::Segments(Box::new(seg));
                                 let DeflateMode::Segments(seg) = &mut self.mode else {
