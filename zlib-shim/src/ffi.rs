@@ -929,7 +929,13 @@ fn core_inflate(s: &mut z_stream, c: &mut CoreInflate, flush: c_int) -> Option<c
             }
             Err(e) if e.is_device_failure() => return None,
             Err(e) => {
-                let m = data_error_msg(&e, c.format);
+                let parts = [c.retained.as_deref().unwrap_or_default(), inp];
+                let m = c
+                    .retained
+                    .is_some()
+                    .then(|| zlib_error_message(c.format, &parts))
+                    .flatten()
+                    .unwrap_or_else(|| data_error_msg(&e, c.format));
                 c.bad = Some(m);
                 set_msg(s, m);
                 return Some(Z_DATA_ERROR);
@@ -947,6 +953,62 @@ fn core_inflate(s: &mut z_stream, c: &mut CoreInflate, flush: c_int) -> Option<c
     } else {
         Z_OK
     })
+}
+
+/// zlib's own message for input the engines refused: zlib-rs decodes
+/// `parts` in order (output discarded) and names the error it stops at.
+/// None if zlib-rs finds none there (it wants more input), and for input
+/// past RETAIN_MAX, which was not kept.
+fn zlib_error_message(format: Format, parts: &[&[u8]]) -> Option<&'static CStr> {
+    let wbits = match format {
+        Format::Raw => -15,
+        Format::Zlib => 15,
+        Format::Gzip => 31,
+    };
+    // SAFETY: an all-zero z_stream (null allocators) is what inflateInit2_ expects.
+    let mut t: z_stream = unsafe { std::mem::zeroed() };
+    // SAFETY: t is a fresh stream; the version and size are zlib-rs's own.
+    let init = unsafe {
+        zrs::inflateInit2_(
+            &mut t,
+            wbits,
+            zrs::zlibVersion(),
+            std::mem::size_of::<z_stream>() as c_int,
+        )
+    };
+    if init != Z_OK {
+        return None;
+    }
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut message = None;
+    'parts: for part in parts {
+        let mut rest: &[u8] = part;
+        loop {
+            t.next_in = rest.as_ptr().cast_mut();
+            t.avail_in = rest.len().min(c_uint::MAX as usize) as c_uint;
+            t.next_out = scratch.as_mut_ptr();
+            t.avail_out = scratch.len() as c_uint;
+            let before = t.avail_in;
+            // SAFETY: next_in/next_out describe live slices of this function.
+            let ret = unsafe { zrs::inflate(&mut t, Z_NO_FLUSH) };
+            rest = &rest[(before - t.avail_in) as usize..];
+            if ret == Z_DATA_ERROR {
+                // SAFETY: zlib-rs sets msg to one of its static strings.
+                let text = (!t.msg.is_null()).then(|| unsafe { CStr::from_ptr(t.msg) });
+                message = text.and_then(known_message);
+                break 'parts;
+            }
+            if ret != Z_OK || (rest.is_empty() && t.avail_out != 0) {
+                break;
+            }
+        }
+        if t.avail_in != 0 {
+            break; // Z_STREAM_END or no progress: nothing refused here
+        }
+    }
+    // SAFETY: t was initialized above.
+    unsafe { zrs::inflateEnd(&mut t) };
+    message
 }
 
 /// Replays the input an offloaded inflate stream consumed into zlib-rs's
@@ -1425,7 +1487,11 @@ unsafe fn inflate_back_core(
                 };
             }
             Err(e) => {
-                set_msg(s, data_error_msg(&e, Format::Raw));
+                let m = retained
+                    .as_deref()
+                    .and_then(|r| zlib_error_message(Format::Raw, &[r, inp]))
+                    .unwrap_or_else(|| data_error_msg(&e, Format::Raw));
+                set_msg(s, m);
                 return leave(s, next, have, Z_DATA_ERROR);
             }
         }

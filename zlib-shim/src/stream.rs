@@ -240,41 +240,46 @@ pub fn remove(strm: usize) {
     });
 }
 
+/// zlib's inflate error messages.
+const KNOWN_MESSAGES: &[&std::ffi::CStr] = &[
+    c"incorrect length check",
+    c"incorrect data check",
+    c"invalid block type",
+    c"invalid stored block lengths",
+    c"too many length or distance symbols",
+    c"invalid code lengths set",
+    c"invalid bit length repeat",
+    c"invalid code -- missing end-of-block",
+    c"invalid literal/lengths set",
+    c"invalid distances set",
+    c"invalid literal/length code",
+    c"invalid distance code",
+    c"invalid distance too far back",
+    c"incorrect header check",
+    c"unknown compression method",
+    c"invalid window size",
+    c"unknown header flags set",
+    c"header crc mismatch",
+];
+
+/// The static copy of one of zlib's inflate messages.
+pub fn known_message(text: &std::ffi::CStr) -> Option<&'static std::ffi::CStr> {
+    KNOWN_MESSAGES.iter().find(|k| **k == text).copied()
+}
+
 /// zlib's message for an engine error, as a static C string.
 pub fn data_error_msg(e: &warpdrive::Error, format: Format) -> &'static std::ffi::CStr {
     use warpdrive::Error;
     match e {
         Error::ChecksumMismatch => c"incorrect data check",
-        Error::DataError(s) => {
-            const KNOWN: &[&std::ffi::CStr] = &[
-                c"incorrect length check",
-                c"incorrect data check",
-                c"invalid block type",
-                c"invalid stored block lengths",
-                c"too many length or distance symbols",
-                c"invalid code lengths set",
-                c"invalid bit length repeat",
-                c"invalid code -- missing end-of-block",
-                c"invalid literal/lengths set",
-                c"invalid distances set",
-                c"invalid literal/length code",
-                c"invalid distance code",
-                c"invalid distance too far back",
-                c"incorrect header check",
-                c"unknown compression method",
-                c"invalid window size",
-                c"unknown header flags set",
-                c"header crc mismatch",
-            ];
-            KNOWN
-                .iter()
-                .find(|k| k.to_str().is_ok_and(|k| s.contains(k)))
-                .copied()
-                .unwrap_or(match format {
-                    Format::Raw => c"invalid block type",
-                    _ => c"invalid compressed data",
-                })
-        }
+        Error::DataError(s) => KNOWN_MESSAGES
+            .iter()
+            .find(|k| k.to_str().is_ok_and(|k| s.contains(k)))
+            .copied()
+            .unwrap_or(match format {
+                Format::Raw => c"invalid block type",
+                _ => c"invalid compressed data",
+            }),
         _ => c"invalid compressed data",
     }
 }
