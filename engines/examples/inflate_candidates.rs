@@ -1,5 +1,6 @@
 //! Decompression speed of the candidate inflate engines over the corpus (zlib
-//! format, compressed by system zlib at level 6 and, for pigz-like input, 1).
+//! format, compressed by zlib-rs at level 6 and, for pigz-like input, 1; with
+//! `--ours`, by our one-shot engines at those levels).
 //!
 //! ```text
 //! CARGO_TARGET_DIR=target/engines cargo run --release -p warpdrive-engines --example inflate_candidates -- target/corpus
@@ -27,10 +28,32 @@ fn main() {
         .collect();
     files.sort();
     let total: usize = files.iter().map(Vec::len).sum();
+    // --ours: input compressed by our own engines instead of zlib.
+    let ours = std::env::args().any(|a| a == "--ours");
     for level in [1u32, 6] {
         let comp: Vec<Vec<u8>> = files
             .iter()
             .map(|f| {
+                if ours {
+                    // What the drop-in's one-shot compress makes (ISA-L,
+                    // libdeflate): what python decompresses under it.
+                    let mut out = vec![
+                        0u8;
+                        warpdrive_engines::compress_bound(
+                            warpdrive_engines::Format::Zlib,
+                            f.len()
+                        )
+                    ];
+                    let o = warpdrive_engines::compress(
+                        warpdrive_engines::Format::Zlib,
+                        level,
+                        f,
+                        &mut out,
+                    )
+                    .expect("compress");
+                    out.truncate(o.produced);
+                    return out;
+                }
                 let mut e =
                     flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
                 std::io::Write::write_all(&mut e, f).expect("compress");
