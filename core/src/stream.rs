@@ -18,7 +18,6 @@ use crate::device::{global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Src};
 use crate::segment::{self, Segmenter};
-use crate::sys;
 use crate::uapi::*;
 
 /// The stream id every session uses on the queue it owns exclusively.
@@ -407,72 +406,28 @@ pub struct Inflater {
     format: Format,
     backing: Backing<eng::InflateStream>,
     checksum: u32,
-    mode: InflateMode,
+    staged: Staged,
 }
 
-/// When the first call brings a whole stream (python's zlib.decompress,
-/// curl's bodies, uncompress-style use), it is decoded in one request on
-/// the one-shot engine (libdeflate, 3x zlib's inflate), and the output drained
-/// across calls; otherwise (a partial stream) the session streams from the
-/// same first input, having lost only the probe.
-enum InflateMode {
-    First,
-    Draining {
-        /// `out[..len]` is the decoded stream; `out` is a scratch buffer.
-        out: Vec<u8>,
-        len: usize,
-        pos: usize,
-        checksum: u32,
-    },
-    Streaming,
+/// Output decoded ahead for callers that offer small buffers: one request
+/// then fills `STAGE_BYTES` here, and the next calls drain it without a
+/// round trip. Callers that offer `DIRECT_MIN` or more (python grows its
+/// buffers to megabytes) get the engine's output directly, with no copy.
+#[derive(Default)]
+struct Staged {
+    buf: Vec<u8>,
+    len: usize,
+    pos: usize,
+    /// The staged output ends the stream.
+    end: bool,
+    /// The last request filled its buffer: the engine may hold more output.
+    more: bool,
 }
 
-thread_local! {
-    /// The last probe's output buffer, kept for the thread's next whole-stream
-    /// decode: fresh memory costs the kernel a page fault and a page clear
-    /// per 4 KiB, about as much time as decoding into it. Its `len` covers
-    /// initialized bytes only, so reuse needs no zeroing.
-    static PROBE_SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// The largest probe buffer a thread keeps between streams.
-const PROBE_SCRATCH_KEEP_MAX: usize = INFLATE_PROBE_MAX;
-
-/// An initialized buffer of at least `len` bytes: the thread's kept one if
-/// large enough, else a fresh one the kernel zeroes lazily.
-fn take_probe_scratch(len: usize) -> Vec<u8> {
-    let kept = PROBE_SCRATCH.with(|c| c.take());
-    if kept.len() >= len {
-        kept
-    } else {
-        drop(kept);
-        vec![0u8; len]
-    }
-}
-
-/// Keeps `buf` for the thread's next probe if it is the larger one.
-fn return_probe_scratch(mut buf: Vec<u8>, used: usize) {
-    if buf.is_empty() || buf.len() > PROBE_SCRATCH_KEEP_MAX {
-        return;
-    }
-    let used = used.min(buf.len());
-    sys::advise_free(&mut buf[..used]);
-    let _ = PROBE_SCRATCH.try_with(|c| {
-        let kept = c.take();
-        c.set(if kept.len() >= buf.len() { kept } else { buf });
-    });
-}
-
-/// The largest output a one-shot probe may produce (one request's limit).
-const INFLATE_PROBE_MAX: usize = WD_MAX_REQUEST_BYTES as usize;
-/// Inputs smaller than this are streamed without a probe.
-const INFLATE_PROBE_MIN: usize = 512;
-
-impl Drop for Inflater {
-    fn drop(&mut self) {
-        self.release_probe_output();
-    }
-}
+/// Output buffers at least this large are decoded into directly.
+const DIRECT_MIN: usize = 128 << 10;
+/// What one staged request decodes for a caller with a smaller buffer.
+const STAGE_BYTES: usize = 1 << 20;
 
 impl Inflater {
     pub fn new(format: Format) -> Result<Inflater> {
@@ -485,7 +440,7 @@ impl Inflater {
             format,
             backing: Backing::Undecided,
             checksum: 0,
-            mode: InflateMode::First,
+            staged: Staged::default(),
         })
     }
 
@@ -493,57 +448,12 @@ impl Inflater {
         matches!(self.backing, Backing::Queue { .. })
     }
 
-    /// Whether the first call's input held the whole stream, decoded in one
-    /// request.
-    pub fn is_one_shot(&self) -> bool {
-        matches!(self.mode, InflateMode::Draining { .. })
-    }
-
+    /// The checksum of the output decoded so far (staged output included).
     pub fn checksum(&self) -> u32 {
-        match (&self.mode, &self.backing) {
-            (InflateMode::Draining { checksum, .. }, _) => *checksum,
-            (_, Backing::Inline(s)) => s.checksum(),
+        match &self.backing {
+            Backing::Inline(s) => s.checksum(),
             _ => self.checksum,
         }
-    }
-
-    /// Decodes `input` as a whole stream if it is one; None otherwise.
-    /// Returns the scratch buffer holding the output, its length, the input
-    /// consumed and the stream's checksum.
-    fn probe(&self, input: &[u8]) -> Option<(Vec<u8>, usize, usize, u32)> {
-        // A gzip trailer says the size (mod 2^32) if the input ends with the
-        // stream. Otherwise the guess is generous (32x covers all but the
-        // most repetitive data): the buffer is zeroed lazily by the kernel,
-        // so unused room costs address space only, while a short guess costs
-        // the engine two extra passes (one to find the size, one to decode).
-        let isize = (self.format == Format::Gzip && input.len() >= 18)
-            .then(|| {
-                u32::from_le_bytes(input[input.len() - 4..].try_into().expect("4 bytes")) as usize
-            })
-            .filter(|&n| n > 0 && n <= INFLATE_PROBE_MAX);
-        let mut guess = isize
-            .unwrap_or_else(|| input.len().saturating_mul(32))
-            .clamp(64 << 10, INFLATE_PROBE_MAX);
-        for _ in 0..3 {
-            let mut out = take_probe_scratch(guess);
-            let result = self
-                .wd
-                .decompress_with_checksum(self.format, input, &mut out[..guess]);
-            match result {
-                Ok((p, checksum)) => return Some((out, p.produced, p.consumed, checksum)),
-                Err(Error::OutputTooSmall { needed }) if guess < INFLATE_PROBE_MAX => {
-                    return_probe_scratch(out, guess);
-                    guess = needed
-                        .unwrap_or(guess * 4)
-                        .clamp(guess + 1, INFLATE_PROBE_MAX);
-                }
-                Err(_) => {
-                    return_probe_scratch(out, guess);
-                    return None;
-                }
-            }
-        }
-        None
     }
 
     pub fn reset(&mut self) {
@@ -556,58 +466,68 @@ impl Inflater {
             Backing::Undecided => Backing::Undecided,
         };
         self.checksum = 0;
-        self.release_probe_output();
-        self.mode = InflateMode::First;
+        self.staged.len = 0;
+        self.staged.pos = 0;
+        self.staged.end = false;
+        self.staged.more = false;
     }
 
     pub fn inflate(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
-        if let InflateMode::First = self.mode {
-            self.mode = InflateMode::Streaming;
-            if input.len() >= INFLATE_PROBE_MIN {
-                if let Some((out, len, consumed, checksum)) = self.probe(input) {
-                    self.mode = InflateMode::Draining {
-                        out,
-                        len,
-                        pos: 0,
-                        checksum,
-                    };
-                    let p = self.drain(output);
-                    return Ok(Progress { consumed, ..p });
-                }
+        let drained = self.drain(output);
+        if drained.produced == output.len() || drained.done {
+            return Ok(drained);
+        }
+        let rest = &mut output[drained.produced..];
+        if input.is_empty() && drained.produced > 0 && !self.staged.more {
+            // Nothing for the engine to do: no round trip.
+            return Ok(drained);
+        }
+        self.decide_backing(input)?;
+        let stage = matches!(self.backing, Backing::Queue { .. }) && rest.len() < DIRECT_MIN;
+        let p = if stage {
+            let mut buf = std::mem::take(&mut self.staged.buf);
+            buf.resize(STAGE_BYTES, 0);
+            let r = self.stream_step(input, &mut buf);
+            self.staged.buf = buf;
+            let p = r?;
+            self.staged.len = p.produced;
+            self.staged.pos = 0;
+            self.staged.end = p.done;
+            self.staged.more = !p.done && p.produced == STAGE_BYTES;
+            let out = self.drain(rest);
+            Progress {
+                consumed: p.consumed,
+                ..out
             }
-        }
-        if let InflateMode::Draining { .. } = self.mode {
-            // Input after the end of the stream is left alone, as zlib does.
-            return Ok(self.drain(output));
-        }
-        self.stream_step(input, output)
+        } else {
+            let n = rest.len();
+            let p = self.stream_step(input, rest)?;
+            self.staged.more = !p.done && p.produced == n;
+            p
+        };
+        Ok(Progress {
+            consumed: p.consumed,
+            produced: drained.produced + p.produced,
+            done: p.done,
+        })
     }
 
+    /// Hands out staged output; `done` once the stream's last byte is out.
     fn drain(&mut self, output: &mut [u8]) -> Progress {
-        let InflateMode::Draining { out, len, pos, .. } = &mut self.mode else {
-            return Progress::default();
-        };
-        let n = (*len - *pos).min(output.len());
-        output[..n].copy_from_slice(&out[*pos..*pos + n]);
-        *pos += n;
-        if *pos == *len {
-            return_probe_scratch(std::mem::take(out), *len);
-        }
+        let st = &mut self.staged;
+        let n = (st.len - st.pos).min(output.len());
+        output[..n].copy_from_slice(&st.buf[st.pos..st.pos + n]);
+        st.pos += n;
         Progress {
             consumed: 0,
             produced: n,
-            done: *pos == *len,
+            done: st.end && st.pos == st.len,
         }
     }
 
-    /// Hands a probe's buffer back to the thread before the stream moves on.
-    fn release_probe_output(&mut self) {
-        if let InflateMode::Draining { out, len, .. } = &mut self.mode {
-            return_probe_scratch(std::mem::take(out), *len);
-        }
-    }
-
-    fn stream_step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
+    /// The first call decides: a queue for an input big enough to gain, the
+    /// inline engine otherwise.
+    fn decide_backing(&mut self, input: &[u8]) -> Result<()> {
         if let Backing::Undecided = self.backing {
             self.backing = match (input.len() >= self.wd.inline_max().decompress)
                 .then(|| self.wd.checkout_owned())
@@ -623,6 +543,10 @@ impl Inflater {
                 )),
             };
         }
+        Ok(())
+    }
+
+    fn stream_step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
         match &mut self.backing {
             Backing::Inline(s) => {
                 self.wd.counters.inline.fetch_add(1, Ordering::Relaxed);
@@ -636,26 +560,32 @@ impl Inflater {
                 })
             }
             Backing::Queue { .. } => self.queue_step(input, output, || ()).0,
-            Backing::Undecided => unreachable!("decided above"),
+            Backing::Undecided => Err(Error::internal("inflate before its backing was decided")),
         }
     }
 
     /// `inflate`, running `during` while an engine decodes: the caller's own
     /// work (handing on the previous output, say) overlaps the decode.
-    /// Before the decode when this call does not go to a queue.
+    /// Before the decode when this call does not go straight to a queue.
     pub fn inflate_while<R>(
         &mut self,
         input: &[u8],
         output: &mut [u8],
         during: impl FnOnce() -> R,
     ) -> (Result<Progress>, R) {
-        let on_queue = matches!(self.mode, InflateMode::Streaming)
-            && matches!(self.backing, Backing::Queue { .. });
-        if !on_queue {
+        let direct = matches!(self.backing, Backing::Queue { .. })
+            && self.staged.pos == self.staged.len
+            && output.len() >= DIRECT_MIN;
+        if !direct {
             let r = during();
             return (self.inflate(input, output), r);
         }
-        self.queue_step(input, output, during)
+        let n = output.len();
+        let (p, r) = self.queue_step(input, output, during);
+        if let Ok(p) = &p {
+            self.staged.more = !p.done && p.produced == n;
+        }
+        (p, r)
     }
 
     /// One piece of the stream on the session's queue.

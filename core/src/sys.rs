@@ -192,20 +192,6 @@ pub fn getpid() -> u32 {
     std::process::id()
 }
 
-/// Lets the kernel reclaim the whole pages inside `buf` (MADV_FREE) until they
-/// are written again; their contents become unspecified, the mapping stays.
-/// Advice only: errors are ignored.
-pub fn advise_free(buf: &mut [u8]) {
-    let page = page_size();
-    let start = (buf.as_ptr() as usize).next_multiple_of(page);
-    let end = (buf.as_ptr() as usize + buf.len()) & !(page - 1);
-    if end > start {
-        // SAFETY: the range lies inside `buf`, which we borrow mutably; the
-        // caller treats the bytes as garbage until it writes them.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_FREE) };
-    }
-}
-
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no memory effects.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

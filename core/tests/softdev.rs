@@ -620,16 +620,19 @@ fn the_wait_fd_turns_readable_when_completions_arrive() {
     );
 }
 
+/// A caller with small output buffers gets its output from staged
+/// requests: a whole 300 KB stream drained 10 KB at a time is one request,
+/// bytes after the stream stay unconsumed, and the checksum is the trailer's.
 #[test]
-fn an_inflater_given_a_whole_stream_decodes_it_in_one_request() {
+fn small_output_buffers_are_served_from_one_staged_request() {
     let wd = offloading();
     let data = sample(300_000, 12);
     let mut c = vec![0; 400_000];
     let n = wd.compress(Format::Gzip, 6, &data, &mut c).unwrap();
-    // Whole stream plus trailing bytes, drained through a small buffer.
     let mut input = c[..n].to_vec();
     input.extend_from_slice(b"TRAILER");
     let mut inf = Inflater::with_instance(wd.clone(), Format::Gzip).unwrap();
+    let before = wd.stats().offloaded;
     let mut out = Vec::new();
     let mut buf = [0u8; 10_000];
     let mut rest = &input[..];
@@ -641,7 +644,8 @@ fn an_inflater_given_a_whole_stream_decodes_it_in_one_request() {
             break;
         }
     }
-    assert!(inf.is_one_shot());
+    assert!(inf.is_offloaded());
+    assert_eq!(wd.stats().offloaded - before, 1, "one staged request");
     assert_eq!(
         rest, b"TRAILER",
         "input after the stream must be left unconsumed"
@@ -649,29 +653,29 @@ fn an_inflater_given_a_whole_stream_decodes_it_in_one_request() {
     assert!(out == data);
     let crc = u32::from_le_bytes(c[n - 8..n - 4].try_into().unwrap());
     assert_eq!(inf.checksum(), crc);
-    // A partial stream falls back to streaming, from the same first input.
+    // Input in pieces, output buffers small and large in turn.
     let mut inf = Inflater::with_instance(wd.clone(), Format::Gzip).unwrap();
     let mut out = Vec::new();
-    for chunk in c[..n].chunks(50_000) {
+    let mut big = vec![0u8; 200_000];
+    for (i, chunk) in c[..n].chunks(50_000).enumerate() {
         let mut rest = chunk;
         loop {
-            let p = inf.inflate(rest, &mut buf).unwrap();
+            let buf: &mut [u8] = if i % 2 == 0 { &mut buf } else { &mut big };
+            let p = inf.inflate(rest, buf).unwrap();
             out.extend_from_slice(&buf[..p.produced]);
             rest = &rest[p.consumed..];
-            if rest.is_empty() && p.produced < buf.len() {
+            if p.done || (rest.is_empty() && p.produced < buf.len()) {
                 break;
             }
         }
     }
-    assert!(!inf.is_one_shot());
     assert!(out == data, "streamed result differs");
 }
 
-/// Whole-stream decodes on one thread share a kept output buffer: streams of
-/// different sizes, abandoned half-drained or reset mid-drain, must never see
-/// each other's bytes.
+/// Streams abandoned half-drained or reset mid-drain, then decoding another
+/// stream, never hand out each other's bytes.
 #[test]
-fn whole_stream_decodes_on_one_thread_never_mix_outputs() {
+fn abandoned_and_reset_streams_never_mix_outputs() {
     let wd = offloading();
     let drain_all = |inf: &mut Inflater, input: &[u8]| {
         let (mut out, mut buf, mut rest) = (Vec::new(), vec![0u8; 7_000], input);
@@ -709,7 +713,6 @@ fn whole_stream_decodes_on_one_thread_never_mix_outputs() {
         for (data, c) in &streams[1..] {
             let mut inf = Inflater::with_instance(wd.clone(), Format::Zlib).unwrap();
             let out = drain_all(&mut inf, c);
-            assert!(inf.is_one_shot());
             assert!(
                 out == *data,
                 "round {round}: a {} byte stream decoded wrong",
