@@ -97,6 +97,29 @@ impl Segmenter {
         })
     }
 
+    /// An independent copy (deflateCopy): the same history, held input and
+    /// pending output, on queues of its own, or inline if none is free.
+    pub(crate) fn try_clone(&self) -> Segmenter {
+        let mut held = self.held.clone();
+        let mut copy =
+            Segmenter::new(&self.wd, self.level, &mut held).unwrap_or_else(|| Segmenter {
+                wd: self.wd.clone(),
+                level: self.level,
+                queues: Vec::new(),
+                history: Vec::new(),
+                held,
+                out: Vec::new(),
+                pos: 0,
+                crc: crc32fast::Hasher::new(),
+                finished: false,
+            });
+        copy.history = self.history.clone();
+        copy.out = self.out[self.pos..].to_vec();
+        copy.crc = self.crc.clone();
+        copy.finished = self.finished;
+        copy
+    }
+
     /// CRC-32 of the input taken so far.
     pub(crate) fn checksum(&self) -> u32 {
         let mut all = self.crc.clone();

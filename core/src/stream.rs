@@ -196,8 +196,9 @@ impl Deflater {
         };
     }
 
-    /// An independent copy (deflateCopy). Possible until the session has
-    /// become a true stream whose state lives in an engine.
+    /// An independent copy (deflateCopy). Possible unless the session has
+    /// become a stream whose state lives in an engine (segmented raw streams
+    /// keep none).
     pub fn try_clone(&self) -> Result<Deflater> {
         let mode = match &self.mode {
             DeflateMode::Buffering { buf, check } => DeflateMode::Buffering {
@@ -209,7 +210,9 @@ impl Deflater {
                 pos: *pos,
                 checksum: *checksum,
             },
-            DeflateMode::Streaming { .. } | DeflateMode::Segments(_) => {
+            // Segments keep no engine state: a copy is the same buffers.
+            DeflateMode::Segments(seg) => DeflateMode::Segments(Box::new(seg.try_clone())),
+            DeflateMode::Streaming { .. } => {
                 return Err(Error::Unsupported(
                     "copying a deflate stream held by an engine",
                 ))

@@ -832,3 +832,41 @@ fn crc32(data: &[u8]) -> u32 {
     h.update(data);
     h.finalize()
 }
+
+/// A segmented raw stream copies (deflateCopy): the copy and the original go
+/// on with different input, each a valid stream of its own prefix + tail.
+#[test]
+fn a_segmented_stream_can_be_copied_mid_stream() {
+    let wd = offloading_on(2);
+    let data = sample(900_000, 13);
+    let other = sample(300_000, 14);
+    let finish = |d: &mut Deflater, tail: &[u8], out: &mut Vec<u8>| {
+        let mut buf = vec![0u8; 50_000];
+        let mut input = tail;
+        loop {
+            let p = d.deflate(input, &mut buf, Flush::Finish).unwrap();
+            out.extend_from_slice(&buf[..p.produced]);
+            input = &input[p.consumed..];
+            if p.done {
+                break;
+            }
+        }
+    };
+    let mut d = Deflater::with_instance(wd.clone(), Format::Raw, 6).unwrap();
+    let mut head = Vec::new();
+    // Leave output pending in the original (a buffer too small for it).
+    let mut small = vec![0u8; 1000];
+    let p = d.deflate(&data[..600_000], &mut small, Flush::Sync).unwrap();
+    assert_eq!(p.consumed, 600_000);
+    head.extend_from_slice(&small[..p.produced]);
+    let mut copy = d.try_clone().expect("segmented streams copy");
+    let (mut a, mut b) = (head.clone(), head);
+    finish(&mut d, &data[600_000..], &mut a);
+    finish(&mut copy, &other, &mut b);
+    for (stream, want) in [(a, data.clone()), (b, [&data[..600_000], &other[..]].concat())] {
+        let mut back = vec![0; want.len()];
+        let p = wd.decompress(Format::Raw, &stream, &mut back).unwrap();
+        assert_eq!(p.produced, want.len());
+        assert!(back == want);
+    }
+}

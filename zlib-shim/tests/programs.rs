@@ -156,6 +156,11 @@ assert r == d and zlib.decompress(s) == d
 co = zlib.compressobj(6); a = co.compress(d[:200000]); c2 = co.copy()
 r1 = a + co.compress(d[200000:]) + co.flush(); r2 = a + c2.compress(d[200000:300000]) + c2.flush()
 assert zlib.decompress(r1) == d and zlib.decompress(r2) == d[:300000]
+# deflateCopy of a flushed raw stream (in segments, no engine state)
+co = zlib.compressobj(6, zlib.DEFLATED, -15); a = co.compress(d[:300000]) + co.flush(zlib.Z_SYNC_FLUSH); c3 = co.copy()
+r1 = a + co.compress(d[300000:]) + co.flush(); r2 = a + c3.flush()
+raw = lambda x: zlib.decompressobj(-15).decompress(x)
+assert raw(r1) == d and raw(r2) == d[:300000]
 print(len(d))
 "#;
     std::fs::write(d.join("t.py"), script).unwrap();
@@ -171,8 +176,9 @@ print(len(d))
     ));
     let text = std::fs::read_to_string(&stats).expect("stats file written");
     let last = text.lines().last().unwrap();
-    // compress, compressobj, the copied compressobj and its copy.
-    assert!(counter(last, "deflate_streams") >= 4, "{last}");
+    // compress, compressobj, the copied compressobj and its copy, the raw
+    // one and its copy.
+    assert!(counter(last, "deflate_streams") >= 6, "{last}");
     assert!(counter(last, "inflate_streams") >= 1, "{last}");
     assert!(
         counter(last, "core_offloaded") > 0,
