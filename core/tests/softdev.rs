@@ -856,14 +856,19 @@ fn a_segmented_stream_can_be_copied_mid_stream() {
     let mut head = Vec::new();
     // Leave output pending in the original (a buffer too small for it).
     let mut small = vec![0u8; 1000];
-    let p = d.deflate(&data[..600_000], &mut small, Flush::Sync).unwrap();
+    let p = d
+        .deflate(&data[..600_000], &mut small, Flush::Sync)
+        .unwrap();
     assert_eq!(p.consumed, 600_000);
     head.extend_from_slice(&small[..p.produced]);
     let mut copy = d.try_clone().expect("segmented streams copy");
     let (mut a, mut b) = (head.clone(), head);
     finish(&mut d, &data[600_000..], &mut a);
     finish(&mut copy, &other, &mut b);
-    for (stream, want) in [(a, data.clone()), (b, [&data[..600_000], &other[..]].concat())] {
+    for (stream, want) in [
+        (a, data.clone()),
+        (b, [&data[..600_000], &other[..]].concat()),
+    ] {
         let mut back = vec![0; want.len()];
         let p = wd.decompress(Format::Raw, &stream, &mut back).unwrap();
         assert_eq!(p.produced, want.len());
