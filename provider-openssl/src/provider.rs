@@ -327,7 +327,10 @@ unsafe extern "C" fn prov_teardown(provctx: *mut c_void) {
                 .append(true)
                 .open(&path)
             {
-                let _ = writeln!(f, "{}", stats::json());
+                // One write(2) with O_APPEND: lines from forked processes
+                // tearing down at once never interleave (writeln! wrote the
+                // line and its newline separately).
+                let _ = f.write_all(format!("{}\n", stats::json()).as_bytes());
             }
         }
         let mut h = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
