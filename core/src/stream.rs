@@ -477,41 +477,56 @@ impl Inflater {
 
     pub fn inflate(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
         let drained = self.drain(output);
-        if drained.produced == output.len() || drained.done {
-            return Ok(drained);
-        }
-        let rest = &mut output[drained.produced..];
-        if input.is_empty() && drained.produced > 0 && !self.staged.more {
-            // Nothing for the engine to do: no round trip.
+        // Staged output goes first. With no room at all the engine still
+        // gets the call, as zlib reads a stream's end and trailer with
+        // avail_out == 0, unless staged output is still waiting.
+        if drained.done
+            || self.staged.pos < self.staged.len
+            || (input.is_empty() && drained.produced > 0 && !self.staged.more)
+        {
             return Ok(drained);
         }
         self.decide_backing(input)?;
-        let stage = matches!(self.backing, Backing::Queue { .. }) && rest.len() < DIRECT_MIN;
-        let p = if stage {
-            let mut buf = std::mem::take(&mut self.staged.buf);
-            buf.resize(STAGE_BYTES, 0);
-            let r = self.stream_step(input, &mut buf);
-            self.staged.buf = buf;
-            let p = r?;
-            self.staged.len = p.produced;
-            self.staged.pos = 0;
-            self.staged.end = p.done;
-            self.staged.more = !p.done && p.produced == STAGE_BYTES;
-            let out = self.drain(rest);
-            Progress {
-                consumed: p.consumed,
-                ..out
-            }
+        let rest = &mut output[drained.produced..];
+        let stage = matches!(self.backing, Backing::Queue { .. })
+            && !rest.is_empty()
+            && rest.len() < DIRECT_MIN;
+        let r = if stage {
+            self.stage_step(input, rest)
         } else {
             let n = rest.len();
-            let p = self.stream_step(input, rest)?;
-            self.staged.more = !p.done && p.produced == n;
-            p
+            self.stream_step(input, rest).inspect(|p| {
+                self.staged.more = !p.done && p.produced == n;
+            })
         };
+        match r {
+            Ok(p) => Ok(Progress {
+                consumed: p.consumed,
+                produced: drained.produced + p.produced,
+                done: p.done,
+            }),
+            // Output already handed over is reported now; a failed stream
+            // fails again on the next call.
+            Err(_) if drained.produced > 0 => Ok(drained),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One staged request of STAGE_BYTES, then as much of it as fits `rest`.
+    fn stage_step(&mut self, input: &[u8], rest: &mut [u8]) -> Result<Progress> {
+        let mut buf = std::mem::take(&mut self.staged.buf);
+        buf.resize(STAGE_BYTES, 0);
+        let r = self.stream_step(input, &mut buf);
+        self.staged.buf = buf;
+        let p = r?;
+        self.staged.len = p.produced;
+        self.staged.pos = 0;
+        self.staged.end = p.done;
+        self.staged.more = !p.done && p.produced == STAGE_BYTES;
+        let out = self.drain(rest);
         Ok(Progress {
             consumed: p.consumed,
-            produced: drained.produced + p.produced,
-            done: p.done,
+            ..out
         })
     }
 

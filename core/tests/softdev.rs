@@ -875,3 +875,46 @@ fn a_segmented_stream_can_be_copied_mid_stream() {
         assert!(back == want);
     }
 }
+
+/// zlib reads a stream's end and trailer even with no output room: a caller
+/// that sizes its output exactly and sends the trailer last gets the end
+/// of the stream from a call with avail_out == 0 (queue and inline).
+#[test]
+fn the_trailer_is_read_with_no_output_room() {
+    let data = sample(300_000, 15);
+    for (wd, what) in [(offloading(), "queue"), (Arc::new(inline()), "inline")] {
+        for format in [Format::Zlib, Format::Gzip] {
+            let mut c = vec![0; 400_000];
+            let n = wd.compress(format, 6, &data, &mut c).unwrap();
+            let trailer = if format == Format::Zlib { 4 } else { 8 };
+            let mut inf = Inflater::with_instance(wd.clone(), format).unwrap();
+            let mut out = vec![0u8; data.len()];
+            let (mut produced, mut pos) = (0, 0);
+            // Everything but the trailer, into room for exactly the data.
+            while pos < n - trailer && produced < out.len() {
+                let p = inf
+                    .inflate(&c[pos..n - trailer], &mut out[produced..])
+                    .unwrap();
+                assert!(!p.done);
+                (pos, produced) = (pos + p.consumed, produced + p.produced);
+            }
+            assert_eq!(produced, data.len(), "{what} {format:?}");
+            let mut done = false;
+            for _ in 0..4 {
+                let p = inf.inflate(&c[pos..n], &mut []).unwrap();
+                assert_eq!(p.produced, 0);
+                pos += p.consumed;
+                if p.done {
+                    done = true;
+                    break;
+                }
+            }
+            assert!(
+                done,
+                "{what} {format:?}: no end of stream without output room"
+            );
+            assert_eq!(pos, n, "{what} {format:?}: trailer not consumed");
+            assert!(out == data);
+        }
+    }
+}
