@@ -153,6 +153,12 @@ fn incomplete_codes_are_refused() {
         l
     };
     let aaa = [97, 97, 97, 256];
+    // 'a' in one bit, end-of-block and length code 257 (three bytes) in two:
+    // complete, and a match needs a distance code.
+    let mut len3 = vec![0u8; 258];
+    len3[b'a' as usize] = 1;
+    len3[256] = 2;
+    len3[257] = 2;
     let mut cl_incomplete = [0u8; 19];
     cl_incomplete[..3].copy_from_slice(&[2, 2, 2]);
     let mut single_eob = vec![0u8; 257];
@@ -163,6 +169,19 @@ fn incomplete_codes_are_refused() {
             "empty distance code",
             block(cl, &lit(1, 1), &[0], &aaa, None),
             b"aaa",
+        ),
+        (
+            "empty distance code, then a match",
+            // 'a' (0), length 3 (11), one bit where a distance code would
+            // be, end-of-block (10): a lenient decoder gives "aaaa".
+            block(
+                cl,
+                &len3,
+                &[0],
+                &[],
+                Some(&[(0, 1), (3, 2), (0, 1), (2, 2)]),
+            ),
+            b"aaaa",
         ),
         (
             "single 1-bit distance code",
