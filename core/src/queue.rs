@@ -308,6 +308,12 @@ impl Queue {
     /// Queues and publishes one descriptor whose addresses the caller filled
     /// in, without waiting; returns the `user_data` to `finish` it with.
     ///
+    /// An error after the descriptor was published can only be a failed
+    /// kernel doorbell (a software one cannot fail): the module refuses it
+    /// for a queue that is removed, unbound or broken, which no engine
+    /// serves any more (`kmod/wd_core.c`), and a validated device has run
+    /// everything before the ioctl returns.
+    ///
     /// # Safety
     /// As for `push`: the memory `desc` names stays valid, and dst and the
     /// aux area untouched, until `finish` has returned its completion or

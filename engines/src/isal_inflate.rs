@@ -1,19 +1,21 @@
-//! Streaming decompression of zlib and gzip streams on ISA-L's `isal_inflate`
-//! (1.8x zlib-rs and 2.6x system zlib over the corpus, fed 64 KiB at a time:
+//! Streaming decompression on ISA-L's `isal_inflate`, every framing (1.8x
+//! zlib-rs and 2.6x system zlib over the corpus, fed 64 KiB at a time:
 //! `examples/inflate_candidates.rs`), with zlib's contract on top:
 //!
 //! - exact consumption: ISA-L reads up to 8 bytes ahead into its bit buffer;
 //!   after every call the whole bytes still there are handed back (they were
 //!   read in this call), so a stream's end leaves the bytes after it unread,
 //!   as zlib does (python's `unused_data`, git's packs, gzip members);
-//! - the running checksum of the output after every call, as `strm->adler`;
+//! - the running checksum of the output after every call, as `strm->adler`
+//!   (CRC-32 for raw deflate, as for gzip);
 //! - errors as `Status`: a bad checksum is `ChecksumMismatch`, anything else
 //!   `DataError`.
 //!
-//! Raw deflate stays on zlib-rs: ISA-L accepts streams zlib refuses (the
-//! `inflate` fuzz target found one with an invalid literal/length code set),
-//! and without a trailer checksum it would return their garbage as success.
-//! For zlib and gzip the checksum still refuses them, with its own message.
+//! ISA-L is built from `vendor/isal-sys`, patched to refuse the incomplete
+//! Huffman codes zlib refuses; unpatched, it decoded raw streams zlib
+//! refuses (the `inflate` fuzz target found one) and, with a forged
+//! checksum, zlib and gzip ones too. `tests/huffman_codes.rs` and the fuzz
+//! target hold it to zlib-rs's verdicts.
 
 use isal::isal_sys::igzip_lib as ig;
 
