@@ -47,8 +47,6 @@ const WAYS_MAX: usize = 8;
 pub(crate) struct Segmenter {
     wd: Arc<Warpdrive>,
     level: u32,
-    /// Queues on distinct engines; a failed one is dropped.
-    queues: Vec<OwnedQueue>,
     /// Up to 32 KiB of the input just before `held`.
     history: Vec<u8>,
     /// Input taken without a flush, not yet compressed.
@@ -65,29 +63,12 @@ impl Segmenter {
     /// but not compressed yet); None, leaving `held` alone, when the device
     /// cannot compress segments or has no queue to give.
     pub(crate) fn new(wd: &Arc<Warpdrive>, level: u32, held: &mut Vec<u8>) -> Option<Segmenter> {
-        let first = wd.checkout_owned()?;
-        if !first.queue().supports_segments() {
+        if !wd.checkout_owned()?.queue().supports_segments() {
             return None;
-        }
-        let ways = wd.config().engines.clamp(1, WAYS_MAX);
-        let mut slots = vec![first.queue().engine_slot()];
-        let mut queues = vec![first];
-        // Queues on an engine already taken go back to the pool afterwards.
-        let mut same_engine = Vec::new();
-        while queues.len() < ways && same_engine.len() < ways {
-            let Some(q) = wd.checkout_owned() else { break };
-            let slot = q.queue().engine_slot();
-            if slot.is_some() && slots.contains(&slot) {
-                same_engine.push(q);
-            } else {
-                slots.push(slot);
-                queues.push(q);
-            }
         }
         Some(Segmenter {
             wd: wd.clone(),
             level,
-            queues,
             history: Vec::new(),
             held: std::mem::take(held),
             out: Vec::new(),
@@ -98,26 +79,18 @@ impl Segmenter {
     }
 
     /// An independent copy (deflateCopy): the same history, held input and
-    /// pending output, on queues of its own, or inline if none is free.
+    /// pending output.
     pub(crate) fn try_clone(&self) -> Segmenter {
-        let mut held = self.held.clone();
-        let mut copy =
-            Segmenter::new(&self.wd, self.level, &mut held).unwrap_or_else(|| Segmenter {
-                wd: self.wd.clone(),
-                level: self.level,
-                queues: Vec::new(),
-                history: Vec::new(),
-                held,
-                out: Vec::new(),
-                pos: 0,
-                crc: crc32fast::Hasher::new(),
-                finished: false,
-            });
-        copy.history = self.history.clone();
-        copy.out = self.out[self.pos..].to_vec();
-        copy.crc = self.crc.clone();
-        copy.finished = self.finished;
-        copy
+        Segmenter {
+            wd: self.wd.clone(),
+            level: self.level,
+            history: self.history.clone(),
+            held: self.held.clone(),
+            out: self.out[self.pos..].to_vec(),
+            pos: 0,
+            crc: self.crc.clone(),
+            finished: self.finished,
+        }
     }
 
     /// CRC-32 of the input taken so far.
@@ -200,12 +173,15 @@ impl Segmenter {
     /// stream if `last` (an empty `data` still makes its marker or final
     /// block, as zlib's flush does).
     fn compress(&mut self, data: &[u8], last: bool) -> Result<()> {
-        let ways = self.queues.len().max(1);
+        // Queues are borrowed for the call only: an idle stream (a
+        // permessage-deflate connection, say) holds none.
+        let mut queues = take_queues(&self.wd, data.len().div_ceil(piece_min(self.level)));
+        let ways = queues.len().max(1);
         let mut start = 0;
         loop {
             let round = (data.len() - start).min(ways * PIECE_MAX);
             let end = start + round;
-            self.compress_round(data, start, end, last && end == data.len())?;
+            self.compress_round(&mut queues, data, start, end, last && end == data.len())?;
             start = end;
             if start == data.len() {
                 break;
@@ -221,11 +197,17 @@ impl Segmenter {
 
     /// One round: `data[start..end]` cut into one piece per queue (fewer if
     /// short), all in flight at once.
-    fn compress_round(&mut self, data: &[u8], start: usize, end: usize, last: bool) -> Result<()> {
+    fn compress_round(
+        &mut self,
+        queues: &mut Vec<OwnedQueue>,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        last: bool,
+    ) -> Result<()> {
         let Segmenter {
             wd,
             level,
-            queues,
             history,
             out,
             ..
@@ -302,7 +284,12 @@ impl Segmenter {
         let mut produced = Vec::with_capacity(n);
         for (i, &(a, b)) in pieces.iter().enumerate() {
             let done = match results[i].take() {
-                Some(Ok(cqe)) if status_result(&cqe, "deflate").is_ok() => {
+                // An engine claiming more than the room it had is broken:
+                // its piece is redone inline like a failed one.
+                Some(Ok(cqe))
+                    if status_result(&cqe, "deflate").is_ok()
+                        && cqe.produced as usize <= bounds[i] =>
+                {
                     Some(cqe.produced as usize)
                 }
                 Some(r) => {
@@ -343,6 +330,24 @@ impl Segmenter {
         }
         Ok(())
     }
+}
+
+/// Up to `want` queues (at most one per engine, at most WAYS_MAX) for one
+/// call; queues on an engine already taken go back to the pool.
+fn take_queues(wd: &Arc<Warpdrive>, want: usize) -> Vec<OwnedQueue> {
+    let ways = want.min(wd.config().engines).clamp(1, WAYS_MAX);
+    let mut queues: Vec<OwnedQueue> = Vec::with_capacity(ways);
+    let mut same_engine = Vec::new();
+    while queues.len() < ways && same_engine.len() < ways {
+        let Some(q) = wd.checkout_owned() else { break };
+        let slot = q.queue().engine_slot();
+        if slot.is_some() && queues.iter().any(|o| o.queue().engine_slot() == slot) {
+            same_engine.push(q);
+        } else {
+            queues.push(q);
+        }
+    }
+    queues
 }
 
 /// The history of a piece starting at `start` in `data`, where `history`
