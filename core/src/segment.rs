@@ -187,7 +187,6 @@ impl Segmenter {
                 break;
             }
         }
-        self.crc.update(data);
         let keep = eng::SEGMENT_HISTORY_MAX.min(data.len());
         let old = (eng::SEGMENT_HISTORY_MAX - keep).min(self.history.len());
         self.history.drain(..self.history.len() - old);
@@ -210,6 +209,7 @@ impl Segmenter {
             level,
             history,
             out,
+            crc,
             ..
         } = self;
         let level = *level;
@@ -290,7 +290,7 @@ impl Segmenter {
                     if status_result(&cqe, "deflate").is_ok()
                         && cqe.produced as usize <= bounds[i] =>
                 {
-                    Some(cqe.produced as usize)
+                    Some((cqe.produced as usize, cqe.checksum))
                 }
                 Some(r) => {
                     if r.is_err_and(|e| e.is_device_failure()) {
@@ -304,15 +304,26 @@ impl Segmenter {
                     None
                 }
             };
-            let n = match done {
-                Some(n) => n,
+            let (n, piece_crc) = match done {
+                Some(d) => d,
                 None => {
-                    eng::compress_segment(level, &histories[i], &data[a..b], dsts[i], is_last(i))
-                        .map_err(|s| engine_error(s, "deflate"))?
-                        .produced
+                    let o = eng::compress_segment(
+                        level,
+                        &histories[i],
+                        &data[a..b],
+                        dsts[i],
+                        is_last(i),
+                    )
+                    .map_err(|s| engine_error(s, "deflate"))?;
+                    (o.produced, o.checksum)
                 }
             };
             produced.push(n);
+            // Each piece's engine reports its CRC-32: combined, no second pass.
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(
+                piece_crc,
+                (b - a) as u64,
+            ));
         }
         drop(dsts);
         // Close the gaps between the pieces' outputs.
