@@ -524,11 +524,17 @@ pub(crate) fn run_counted_while<R>(
     during: impl FnOnce() -> R,
 ) -> (Result<WdCqe>, R) {
     let c = q.counters.clone();
-    c.requests.fetch_add(1, Ordering::Relaxed);
-    c.max_inflight.fetch_max(1, Ordering::Relaxed);
+    count_request(&c);
     let (r, during) = q.run_while(job, during);
     count_result(&c, &r);
     (r, during)
+}
+
+/// Counts one synchronous request going to a queue; `count_result` counts
+/// how it ended.
+pub(crate) fn count_request(c: &QueueCounters) {
+    c.requests.fetch_add(1, Ordering::Relaxed);
+    c.max_inflight.fetch_max(1, Ordering::Relaxed);
 }
 
 /// Adds a finished request's bytes, or its failure, to a queue's counters.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use warpdrive_engines as eng;
 
-use crate::api::{count_result, engine_error, status_result, Flush, Progress};
+use crate::api::{count_request, count_result, engine_error, status_result, Flush, Progress};
 use crate::device::{OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::sva_addr;
@@ -260,9 +260,7 @@ impl Segmenter {
                 aux_addr: sva_addr(hist.as_ptr(), hist.len()),
                 ..Default::default()
             };
-            let c = &q.get().counters;
-            c.requests.fetch_add(1, Ordering::Relaxed);
-            c.max_inflight.fetch_max(1, Ordering::Relaxed);
+            count_request(&q.get().counters);
             // SAFETY: data, histories and area outlive every request: each
             // started one is finished below before any of them is touched or
             // dropped, and finish() returns only with the completion reaped
@@ -270,7 +268,11 @@ impl Segmenter {
             // disjoint and nobody else writes them meanwhile.
             match unsafe { q.get().start(desc) } {
                 Ok(user_data) => started.push((i, user_data, src.len() + dsts[i].len())),
-                Err(e) => results[i] = Some(Err(e)),
+                Err(e) => {
+                    let r = Err(e);
+                    count_result(&q.get().counters, &r);
+                    results[i] = Some(r);
+                }
             }
         }
         for (i, user_data, bytes) in started {
