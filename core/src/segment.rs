@@ -15,6 +15,7 @@ use crate::api::{count_request, count_result, engine_error, status_result, Flush
 use crate::device::{OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::sva_addr;
+use crate::stream::hand_out;
 use crate::uapi::*;
 
 /// The shortest piece worth a second engine at `level`: about half a
@@ -159,9 +160,7 @@ impl Segmenter {
     }
 
     fn drain(&mut self, output: &mut [u8]) -> usize {
-        let n = (self.out.len() - self.pos).min(output.len());
-        output[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
+        let n = hand_out(&self.out, &mut self.pos, output);
         if self.pos == self.out.len() {
             self.out.clear();
             self.pos = 0;

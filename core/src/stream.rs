@@ -33,6 +33,43 @@ enum Backing<S> {
     },
 }
 
+impl<S> Backing<S> {
+    /// The first call decides: a queue whose engine keeps streams when
+    /// `offload` (the input is big enough to gain), else the inline engine
+    /// `inline` makes, also when no such queue is free.
+    fn decide(
+        &mut self,
+        wd: &Arc<Warpdrive>,
+        offload: bool,
+        inline: impl FnOnce() -> Result<S>,
+    ) -> Result<()> {
+        if let Backing::Undecided = self {
+            *self = match offload
+                .then(|| wd.checkout_owned())
+                .flatten()
+                .filter(|q| q.supports_streams())
+            {
+                Some(q) => Backing::Queue {
+                    q: Box::new(q),
+                    started: false,
+                },
+                None => Backing::Inline(Box::new(inline()?)),
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Copies what fits of `pending[*pos..]` into `output` and moves `pos` on;
+/// returns the bytes copied. Output a session holds for the caller goes out
+/// through here (deflate's one-shot result, segments, staged inflate).
+pub(crate) fn hand_out(pending: &[u8], pos: &mut usize, output: &mut [u8]) -> usize {
+    let n = (pending.len() - *pos).min(output.len());
+    output[..n].copy_from_slice(&pending[*pos..*pos + n]);
+    *pos += n;
+    n
+}
+
 fn flush_flags(flush: Flush) -> u8 {
     match flush {
         Flush::None => 0,
@@ -341,9 +378,7 @@ impl Deflater {
         let DeflateMode::Draining { out, pos, .. } = &mut self.mode else {
             return Err(Error::internal("drain outside Draining"));
         };
-        let n = (out.len() - *pos).min(output.len());
-        output[..n].copy_from_slice(&out[*pos..*pos + n]);
-        *pos += n;
+        let n = hand_out(out, pos, output);
         Ok(Progress {
             consumed: 0,
             produced: n,
@@ -352,22 +387,12 @@ impl Deflater {
     }
 
     fn stream_step(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
-        if let Backing::Undecided = self.backing {
-            self.backing = match (input.len() >= self.wd.inline_max().compress)
-                .then(|| self.wd.checkout_owned())
-                .flatten()
-                .filter(|q| q.supports_streams())
-            {
-                Some(q) => Backing::Queue {
-                    q: Box::new(q),
-                    started: false,
-                },
-                None => Backing::Inline(Box::new(
-                    eng::DeflateStream::new(self.format, self.level)
-                        .map_err(|s| engine_error(s, "deflate"))?,
-                )),
-            };
-        }
+        let (format, level) = (self.format, self.level);
+        self.backing.decide(
+            &self.wd,
+            input.len() >= self.wd.inline_max().compress,
+            || eng::DeflateStream::new(format, level).map_err(|s| engine_error(s, "deflate")),
+        )?;
         match &mut self.backing {
             Backing::Inline(s) => {
                 self.wd.counters.inline.fetch_add(1, Ordering::Relaxed);
@@ -486,7 +511,12 @@ impl Inflater {
         {
             return Ok(drained);
         }
-        self.decide_backing(input)?;
+        let format = self.format;
+        self.backing.decide(
+            &self.wd,
+            input.len() >= self.wd.inline_max().decompress,
+            || eng::InflateStream::new(format).map_err(|s| engine_error(s, "inflate")),
+        )?;
         let rest = &mut output[drained.produced..];
         let stage = matches!(self.backing, Backing::Queue { .. })
             && !rest.is_empty()
@@ -533,35 +563,12 @@ impl Inflater {
     /// Hands out staged output; `done` once the stream's last byte is out.
     fn drain(&mut self, output: &mut [u8]) -> Progress {
         let st = &mut self.staged;
-        let n = (st.len - st.pos).min(output.len());
-        output[..n].copy_from_slice(&st.buf[st.pos..st.pos + n]);
-        st.pos += n;
+        let n = hand_out(&st.buf[..st.len], &mut st.pos, output);
         Progress {
             consumed: 0,
             produced: n,
             done: st.end && st.pos == st.len,
         }
-    }
-
-    /// The first call decides: a queue for an input big enough to gain, the
-    /// inline engine otherwise.
-    fn decide_backing(&mut self, input: &[u8]) -> Result<()> {
-        if let Backing::Undecided = self.backing {
-            self.backing = match (input.len() >= self.wd.inline_max().decompress)
-                .then(|| self.wd.checkout_owned())
-                .flatten()
-                .filter(|q| q.supports_streams())
-            {
-                Some(q) => Backing::Queue {
-                    q: Box::new(q),
-                    started: false,
-                },
-                None => Backing::Inline(Box::new(
-                    eng::InflateStream::new(self.format).map_err(|s| engine_error(s, "inflate"))?,
-                )),
-            };
-        }
-        Ok(())
     }
 
     fn stream_step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
