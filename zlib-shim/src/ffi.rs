@@ -965,20 +965,7 @@ fn zlib_error_message(format: Format, parts: &[&[u8]]) -> Option<&'static CStr> 
         Format::Zlib => 15,
         Format::Gzip => 31,
     };
-    // SAFETY: an all-zero z_stream (null allocators) is what inflateInit2_ expects.
-    let mut t: z_stream = unsafe { std::mem::zeroed() };
-    // SAFETY: t is a fresh stream; the version and size are zlib-rs's own.
-    let init = unsafe {
-        zrs::inflateInit2_(
-            &mut t,
-            wbits,
-            zrs::zlibVersion(),
-            std::mem::size_of::<z_stream>() as c_int,
-        )
-    };
-    if init != Z_OK {
-        return None;
-    }
+    let mut t = ScratchInflate::new(wbits).ok()?;
     let mut scratch = vec![0u8; 64 * 1024];
     let mut message = None;
     'parts: for part in parts {
@@ -990,7 +977,7 @@ fn zlib_error_message(format: Format, parts: &[&[u8]]) -> Option<&'static CStr> 
             t.avail_out = scratch.len() as c_uint;
             let before = t.avail_in;
             // SAFETY: next_in/next_out describe live slices of this function.
-            let ret = unsafe { zrs::inflate(&mut t, Z_NO_FLUSH) };
+            let ret = unsafe { zrs::inflate(&mut *t, Z_NO_FLUSH) };
             rest = &rest[(before - t.avail_in) as usize..];
             if ret == Z_DATA_ERROR {
                 // SAFETY: zlib-rs sets msg to one of its static strings.
@@ -1006,9 +993,52 @@ fn zlib_error_message(format: Format, parts: &[&[u8]]) -> Option<&'static CStr> 
             break; // Z_STREAM_END or no progress: nothing refused here
         }
     }
-    // SAFETY: t was initialized above.
-    unsafe { zrs::inflateEnd(&mut t) };
     message
+}
+
+/// A zlib-rs inflate stream of the drop-in's own (no caller sees it), on
+/// the heap so that it never moves once initialized; ended when dropped.
+struct ScratchInflate(Box<z_stream>);
+
+impl ScratchInflate {
+    fn new(wbits: c_int) -> Result<Self, c_int> {
+        // SAFETY: an all-zero z_stream (null allocators) is what inflateInit2_ expects.
+        let mut t: Box<z_stream> = Box::new(unsafe { std::mem::zeroed() });
+        // SAFETY: t is a fresh stream; the version and size are zlib-rs's own.
+        let init = unsafe {
+            zrs::inflateInit2_(
+                &mut *t,
+                wbits,
+                zrs::zlibVersion(),
+                std::mem::size_of::<z_stream>() as c_int,
+            )
+        };
+        if init == Z_OK {
+            Ok(ScratchInflate(t))
+        } else {
+            Err(init)
+        }
+    }
+}
+
+impl std::ops::Deref for ScratchInflate {
+    type Target = z_stream;
+    fn deref(&self) -> &z_stream {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ScratchInflate {
+    fn deref_mut(&mut self) -> &mut z_stream {
+        &mut self.0
+    }
+}
+
+impl Drop for ScratchInflate {
+    fn drop(&mut self) {
+        // SAFETY: initialized in new(), ended exactly once here.
+        unsafe { zrs::inflateEnd(&mut *self.0) };
+    }
 }
 
 /// Replays the input an offloaded inflate stream consumed into zlib-rs's
@@ -1510,20 +1540,10 @@ unsafe fn inflate_back_software(
     (in_f, in_desc): (in_func, *mut c_void),
     (out_f, out_desc): (out_func, *mut c_void),
 ) -> c_int {
-    // SAFETY: an all-zero z_stream (null allocators) is what inflateInit2_ expects.
-    let mut t: z_stream = unsafe { std::mem::zeroed() };
-    // SAFETY: t is a fresh stream; the version and size are zlib-rs's own.
-    let init = unsafe {
-        zrs::inflateInit2_(
-            &mut t,
-            -15,
-            zrs::zlibVersion(),
-            std::mem::size_of::<z_stream>() as c_int,
-        )
+    let mut t = match ScratchInflate::new(-15) {
+        Ok(t) => t,
+        Err(init) => return init,
     };
-    if init != Z_OK {
-        return init;
-    }
     let mut run = || -> Result<c_int, c_int> {
         let mut extra = replay_into_zlib(&mut t, retained, delivered)?;
         // SAFETY: forwarded inflateBack contract.
@@ -1565,8 +1585,6 @@ unsafe fn inflate_back_software(
         }
     };
     let result = run().unwrap_or_else(|e| e);
-    // SAFETY: t was initialised above and is ended once.
-    unsafe { zrs::inflateEnd(&mut t) };
     s.next_in = next.cast_mut();
     s.avail_in = have as c_uint;
     result
