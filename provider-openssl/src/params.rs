@@ -384,59 +384,48 @@ impl Out {
         !self.p.is_null()
     }
 
-    fn check(self, ok: c_int) -> PResult<()> {
-        if ok == 1 {
-            Ok(())
-        } else {
-            Err(crate::prov_err!(
-                InvalidParam,
-                "cannot return {}",
-                key_name(self.key)
-            ))
+    /// Answers the entry with `set` (one of OpenSSL's `OSSL_PARAM_set_*`
+    /// calls on the entry) if the caller asked for it.
+    #[inline]
+    fn answer(self, set: impl FnOnce(*mut ffi::OSSL_PARAM) -> c_int) -> PResult<()> {
+        if self.p.is_null() || set(self.p) == 1 {
+            return Ok(());
         }
+        Err(crate::prov_err!(
+            InvalidParam,
+            "cannot return {}",
+            key_name(self.key)
+        ))
     }
 
     /// Answers with a `size_t` if asked.
     #[inline]
     pub fn size(self, v: usize) -> PResult<()> {
-        if self.p.is_null() {
-            return Ok(());
-        }
         // SAFETY: `p` is a valid writable entry of the caller's array.
-        self.check(unsafe { ffi::OSSL_PARAM_set_size_t(self.p, v) })
+        self.answer(|p| unsafe { ffi::OSSL_PARAM_set_size_t(p, v) })
     }
 
     /// Answers with an `unsigned int` if asked.
     #[inline]
     pub fn uint(self, v: u32) -> PResult<()> {
-        if self.p.is_null() {
-            return Ok(());
-        }
         // SAFETY: as in `size`.
-        self.check(unsafe { ffi::OSSL_PARAM_set_uint(self.p, v) })
+        self.answer(|p| unsafe { ffi::OSSL_PARAM_set_uint(p, v) })
     }
 
     /// Answers with an `int` if asked.
     #[inline]
     pub fn int(self, v: i32) -> PResult<()> {
-        if self.p.is_null() {
-            return Ok(());
-        }
         // SAFETY: as in `size`.
-        self.check(unsafe { ffi::OSSL_PARAM_set_int(self.p, v) })
+        self.answer(|p| unsafe { ffi::OSSL_PARAM_set_int(p, v) })
     }
 
     /// Answers with an octet string if asked (fails if the caller's buffer is short).
     #[inline]
     pub fn octets(self, v: &[u8]) -> PResult<()> {
-        if self.p.is_null() {
-            return Ok(());
-        }
         // SAFETY: as in `size`; `v` is readable for `v.len()` bytes.
-        let ok = unsafe {
-            ffi::OSSL_PARAM_set_octet_string(self.p, v.as_ptr().cast::<c_void>(), v.len())
-        };
-        self.check(ok)
+        self.answer(|p| unsafe {
+            ffi::OSSL_PARAM_set_octet_string(p, v.as_ptr().cast::<c_void>(), v.len())
+        })
     }
 
     /// Answers an octet-string entry by letting `fill` write into the caller's own buffer
@@ -465,21 +454,17 @@ impl Out {
 
     /// Answers with a UTF-8 string (copied) if asked.
     pub fn utf8(self, v: &str) -> PResult<()> {
-        if self.p.is_null() {
-            return Ok(());
-        }
-        let c = std::ffi::CString::new(v.replace('\0', "")).unwrap_or_default();
-        // SAFETY: valid writable entry; `c` is NUL-terminated and outlives the call.
-        self.check(unsafe { ffi::OSSL_PARAM_set_utf8_string(self.p, c.as_ptr()) })
+        self.answer(|p| {
+            let c = std::ffi::CString::new(v.replace('\0', "")).unwrap_or_default();
+            // SAFETY: valid writable entry; `c` is NUL-terminated and outlives the call.
+            unsafe { ffi::OSSL_PARAM_set_utf8_string(p, c.as_ptr()) }
+        })
     }
 
     /// Answers with a pointer to a static UTF-8 string if asked.
     pub fn utf8_static(self, v: &'static [u8]) -> PResult<()> {
-        if self.p.is_null() {
-            return Ok(());
-        }
         // SAFETY: valid writable entry; `v` is a NUL-terminated static.
-        self.check(unsafe { ffi::OSSL_PARAM_set_utf8_ptr(self.p, cstr(v)) })
+        self.answer(|p| unsafe { ffi::OSSL_PARAM_set_utf8_ptr(p, cstr(v)) })
     }
 }
 
