@@ -166,17 +166,8 @@ pub fn compress_segment(
     }
     SEGMENT_STREAMS.with(|cell| {
         let mut cache = cell.borrow_mut();
-        let idx = level as usize;
-        if cache.len() <= idx {
-            cache.resize_with(idx + 1, || None);
-        }
-        let s = match &mut cache[idx] {
-            Some(s) => {
-                s.reset();
-                s
-            }
-            slot => slot.insert(DeflateStream::new(Format::Raw, level)?),
-        };
+        let s = cached(&mut cache, level, || DeflateStream::new(Format::Raw, level))?;
+        s.reset();
         if !history.is_empty() {
             s.set_dictionary(history)?;
         }
@@ -236,21 +227,30 @@ thread_local! {
     static DECOMPRESSOR: RefCell<Option<LdDecompressor>> = const { RefCell::new(None) };
 }
 
+/// A thread's engine for `level`, made on first use.
+fn cached<T>(
+    cache: &mut Vec<Option<T>>,
+    level: u32,
+    make: impl FnOnce() -> Result<T>,
+) -> Result<&mut T> {
+    let idx = level as usize;
+    if cache.len() <= idx {
+        cache.resize_with(idx + 1, || None);
+    }
+    match &mut cache[idx] {
+        Some(t) => Ok(t),
+        slot => Ok(slot.insert(make()?)),
+    }
+}
+
 fn libdeflate_compress(format: Format, level: u32, src: &[u8], dst: &mut [u8]) -> Result<usize> {
     COMPRESSORS.with(|cell| {
         let mut cache = cell.borrow_mut();
-        let idx = level as usize;
-        if cache.len() <= idx {
-            cache.resize_with(idx + 1, || None);
-        }
-        if cache[idx].is_none() {
+        let c = cached(&mut cache, level, || {
             let lvl =
                 libdeflater::CompressionLvl::new(level as i32).map_err(|_| Status::InvalidParam)?;
-            cache[idx] = Some(libdeflater::Compressor::new(lvl));
-        }
-        let Some(c) = cache[idx].as_mut() else {
-            return Err(Status::Internal);
-        };
+            Ok(libdeflater::Compressor::new(lvl))
+        })?;
         let r = match format {
             Format::Raw => c.deflate_compress(src, dst),
             Format::Zlib => c.zlib_compress(src, dst),
