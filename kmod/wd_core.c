@@ -24,7 +24,14 @@
 #include <linux/uaccess.h>
 #include <linux/sched/mm.h>
 #include <linux/idr.h>
+#include <linux/memcontrol.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include "wd_internal.h"
+
+static unsigned int user_queues = 16;
+module_param(user_queues, uint, 0644);
+MODULE_PARM_DESC(user_queues, "queues one user may bind per device without CAP_SYS_RESOURCE (0: no limit)");
 
 static dev_t wd_devt;
 static DEFINE_IDA(wd_minor_ida);
@@ -103,12 +110,21 @@ static DEVICE_ATTR_RO(name)
 WD_ATTR_U(queues_total, wd->queues_total);
 WD_ATTR_U(queues_free, wd->queues_total - atomic_read(&wd->queues_used));
 WD_ATTR_U(ring_entries_max, wd->ring_entries_max);
-WD_ATTR_U(requests, atomic64_read(&wd->requests));
-WD_ATTR_U(bytes_in, atomic64_read(&wd->bytes_in));
-WD_ATTR_U(bytes_out, atomic64_read(&wd->bytes_out));
-WD_ATTR_U(errors, atomic64_read(&wd->errors));
-WD_ATTR_U(rejected, atomic64_read(&wd->rejected));
-WD_ATTR_U(inflight, atomic_read(&wd->inflight));
+/* Traffic counters tell one user about another's requests: root only. */
+#define WD_ATTR_ADMIN(name, expr)					\
+static ssize_t name##_show(struct device *dev, struct device_attribute *a, char *buf) \
+{									\
+	struct wd_device *wd = to_wd(dev);				\
+	return sysfs_emit(buf, "%llu\n", (unsigned long long)(expr));	\
+}									\
+static DEVICE_ATTR_ADMIN_RO(name)
+
+WD_ATTR_ADMIN(requests, atomic64_read(&wd->requests));
+WD_ATTR_ADMIN(bytes_in, atomic64_read(&wd->bytes_in));
+WD_ATTR_ADMIN(bytes_out, atomic64_read(&wd->bytes_out));
+WD_ATTR_ADMIN(errors, atomic64_read(&wd->errors));
+WD_ATTR_ADMIN(rejected, atomic64_read(&wd->rejected));
+WD_ATTR_ADMIN(inflight, atomic_read(&wd->inflight));
 WD_ATTR_U(open_contexts, atomic_read(&wd->open_contexts));
 
 static ssize_t abi_version_show(struct device *dev, struct device_attribute *a, char *buf)
@@ -125,8 +141,17 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *a,
 
 	if (kstrtobool(buf, &v) || !v)
 		return -EINVAL;
+	/*
+	 * Once the file removed itself nothing waits for this call: hold the
+	 * device and the module (rmmod may be running) until it is done.
+	 */
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	get_device(dev);
 	if (device_remove_file_self(dev, a))
 		wd_device_remove(to_wd(dev));
+	put_device(dev);
+	module_put(THIS_MODULE);
 	return count;
 }
 static DEVICE_ATTR_WO(remove);
@@ -159,14 +184,19 @@ static struct class wd_class = {
 
 /* ---- buffers ---- */
 
-static void wd_buf_uncharge(struct wd_queue *q, struct wd_buf *b)
+static void wd_uncharge(struct wd_queue *q, unsigned long *pages)
 {
 	/* the opener's mm may be gone already; then nothing is left to fix */
-	if (b->charged && mmget_not_zero(q->mm)) {
-		account_locked_vm(q->mm, b->charged, false);
+	if (*pages && mmget_not_zero(q->mm)) {
+		account_locked_vm(q->mm, *pages, false);
 		mmput_async(q->mm);
 	}
-	b->charged = 0;
+	*pages = 0;
+}
+
+static void wd_buf_uncharge(struct wd_queue *q, struct wd_buf *b)
+{
+	wd_uncharge(q, &b->charged);
 }
 
 static long wd_create_buffer(struct wd_queue *q, struct wd_buffer_create *bc)
@@ -181,7 +211,7 @@ static long wd_create_buffer(struct wd_queue *q, struct wd_buffer_create *bc)
 	if (!bc->size || bc->size > WD_MAX_BUFFER_BYTES)
 		return -EINVAL;
 	size = PAGE_ALIGN(bc->size);
-	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return -ENOMEM;
 	refcount_set(&b->ref, 1);
@@ -190,7 +220,7 @@ static long wd_create_buffer(struct wd_queue *q, struct wd_buffer_create *bc)
 	if (ret)
 		goto err_free;
 	b->charged = size >> PAGE_SHIFT;
-	b->vaddr = vmalloc_user(size);
+	b->vaddr = wd_vmalloc_user(size);
 	if (!b->vaddr) {
 		ret = -ENOMEM;
 		goto err_uncharge;
@@ -251,6 +281,46 @@ static void wd_free_all_buffers(struct wd_queue *q)
 
 /* ---- bind ---- */
 
+/* Count a bound queue against its user; false when the user has its share. */
+static bool wd_user_get(struct wd_device *wd, kuid_t uid)
+{
+	unsigned int limit = READ_ONCE(user_queues);
+	int i, slot = -1;
+	bool ok = false;
+
+	spin_lock(&wd->users_lock);
+	for (i = 0; i < wd->queues_total; i++) {
+		if (wd->users[i].n && uid_eq(wd->users[i].uid, uid)) {
+			slot = i;
+			break;
+		}
+		if (!wd->users[i].n && slot < 0)
+			slot = i;
+	}
+	/* a free entry exists: bound queues never outnumber queues_total */
+	if (slot >= 0 && (!limit || wd->users[slot].n < limit)) {
+		wd->users[slot].uid = uid;
+		wd->users[slot].n++;
+		ok = true;
+	}
+	spin_unlock(&wd->users_lock);
+	return ok;
+}
+
+static void wd_user_put(struct wd_device *wd, kuid_t uid)
+{
+	int i;
+
+	spin_lock(&wd->users_lock);
+	for (i = 0; i < wd->queues_total; i++) {
+		if (wd->users[i].n && uid_eq(wd->users[i].uid, uid)) {
+			wd->users[i].n--;
+			break;
+		}
+	}
+	spin_unlock(&wd->users_lock);
+}
+
 static long wd_bind(struct wd_queue *q, struct wd_queue_bind *b)
 {
 	struct wd_device *wd = q->wd;
@@ -287,11 +357,25 @@ static long wd_bind(struct wd_queue *q, struct wd_queue_bind *b)
 		return -EBUSY;
 	}
 	q->holds_slot = true;
+	if (!capable(CAP_SYS_RESOURCE)) {
+		q->uid = current_euid();
+		if (!wd_user_get(wd, q->uid)) {
+			ret = -EBUSY;
+			goto err_slot;
+		}
+		q->holds_user = true;
+	}
 
 	memset(b, 0, sizeof(*b));
 	ret = wd_ring_alloc(q, sq, cq, b);
 	if (ret)
 		goto err_slot;
+	/* the ring is pinned memory the user maps, as buffers are */
+	ret = account_locked_vm(q->mm, q->ring_size >> PAGE_SHIFT, true);
+	if (ret) {
+		goto err_ring;
+	}
+	q->ring_charged = q->ring_size >> PAGE_SHIFT;
 	q->sva = sva;
 	q->features = devfeat & ~(sva ? 0 : WD_FEAT_SVA);
 	q->qid = atomic_inc_return(&wd->next_qid);
@@ -308,10 +392,15 @@ static long wd_bind(struct wd_queue *q, struct wd_queue_bind *b)
 	return 0;
 
 err_ring:
+	wd_uncharge(q, &q->ring_charged);
 	wd_ring_free(q);
 err_slot:
 	atomic_dec(&wd->queues_used);
 	q->holds_slot = false;
+	if (q->holds_user) {
+		wd_user_put(wd, q->uid);
+		q->holds_user = false;
+	}
 	return ret;
 }
 
@@ -322,9 +411,10 @@ static int wd_open(struct inode *inode, struct file *file)
 	struct wd_device *wd = container_of(inode->i_cdev, struct wd_device, cdev);
 	struct wd_queue *q;
 
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
 	if (!q)
 		return -ENOMEM;
+	refcount_set(&q->ref, 1);
 	mutex_init(&q->mutex);
 	mutex_init(&q->consume_lock);
 	init_waitqueue_head(&q->poll_wq);
@@ -332,11 +422,13 @@ static int wd_open(struct inode *inode, struct file *file)
 	q->wd = wd;
 	q->mm = current->mm;
 	mmgrab(q->mm);
+	q->memcg = get_mem_cgroup_from_mm(q->mm);
 	q->mapping = file->f_mapping;
 
 	mutex_lock(&wd->lock);
 	if (wd->removed) {
 		mutex_unlock(&wd->lock);
+		mem_cgroup_put(q->memcg);
 		mmdrop(q->mm);
 		kfree(q);
 		return -ENODEV;
@@ -359,6 +451,10 @@ static void wd_queue_stop(struct wd_queue *q)
 	if (q->holds_slot) {
 		atomic_dec(&q->wd->queues_used);
 		q->holds_slot = false;
+	}
+	if (q->holds_user) {
+		wd_user_put(q->wd, q->uid);
+		q->holds_user = false;
 	}
 }
 
@@ -386,11 +482,16 @@ static struct page *wd_dead_page(struct wd_queue *q)
 
 static void wd_queue_kill(struct wd_queue *q)
 {
-	bool bound;
+	bool bound, locked;
 
 	mutex_lock(&q->mutex);
+	if (q->released) {
+		mutex_unlock(&q->mutex);
+		return;
+	}
 	bound = q->state == WD_Q_BOUND;
-	if (bound && !q->dead_page)
+	/* buffers can be mapped before bind: they need it too */
+	if (!q->dead_page)
 		q->dead_page = wd_dead_page(q);
 	wd_queue_stop(q);
 	if (bound) {
@@ -399,10 +500,28 @@ static void wd_queue_kill(struct wd_queue *q)
 		wd_queue_break(q);
 		mutex_unlock(&q->consume_lock);
 	}
-	q->state = WD_Q_ZOMBIE;
+	/*
+	 * Only the opener's mm can map the context (see wd_mmap), and mmap()
+	 * runs under its mmap_lock: with that lock held here, a racing mmap
+	 * either sees ZOMBIE or is fully linked before the unmap below.
+	 */
+	locked = mmget_not_zero(q->mm);
+	if (locked)
+		mmap_write_lock(q->mm);
+	WRITE_ONCE(q->state, WD_Q_ZOMBIE);
+	if (locked) {
+		mmap_write_unlock(q->mm);
+		mmput_async(q->mm);
+	}
 	mutex_unlock(&q->mutex);
 	wake_up_all(&q->poll_wq);
 	unmap_mapping_range(q->mapping, 0, 0, 1);
+}
+
+static void wd_queue_put(struct wd_queue *q)
+{
+	if (refcount_dec_and_test(&q->ref))
+		kfree(q);
 }
 
 static int wd_release(struct inode *inode, struct file *file)
@@ -411,22 +530,26 @@ static int wd_release(struct inode *inode, struct file *file)
 	struct wd_device *wd = q->wd;
 
 	mutex_lock(&wd->lock);
-	list_del(&q->node);
+	list_del_init(&q->node);
 	mutex_unlock(&wd->lock);
 
 	mutex_lock(&q->mutex);
+	q->released = true;
 	wd_queue_stop(q);
 	if (q->engine)
 		wd->ops->queue_release(q);
 	wd_free_all_buffers(q);
+	wd_uncharge(q, &q->ring_charged);
 	wd_ring_free(q);
 	mutex_unlock(&q->mutex);
 	if (q->dead_page)
 		put_page(q->dead_page);
 
+	mem_cgroup_put(q->memcg);
 	mmdrop(q->mm);
 	atomic_dec(&wd->open_contexts);
-	kfree(q);
+	/* a removal may still hold the context, never the device */
+	wd_queue_put(q);
 	put_device(&wd->dev);
 	return 0;
 }
@@ -450,6 +573,8 @@ static long wd_run_here(struct wd_queue *q)
 {
 	if (q->sva && current->mm != q->mm)
 		return -EPERM;
+	if (!q->wd->ops->execute)
+		return -EOPNOTSUPP;	/* the driver consumes the rings itself */
 	return wd_queue_process(q, q->sq_entries);
 }
 
@@ -604,6 +729,23 @@ static const struct vm_operations_struct wd_vm_ops = {
 	.fault = wd_vm_fault,
 };
 
+/* What remap_vmalloc_range() does, for memory that is not VM_USERMAP. */
+static int wd_map_pages(struct vm_area_struct *vma, void *vaddr, unsigned long size)
+{
+	unsigned long off;
+	int ret;
+
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		ret = vm_insert_page(vma, vma->vm_start + off,
+				     vmalloc_to_page((u8 *)vaddr + off));
+		if (ret)
+			return ret;
+		if (!(off & (511 * PAGE_SIZE)))
+			cond_resched();
+	}
+	return 0;
+}
+
 static int wd_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct wd_queue *q = file->private_data;
@@ -616,6 +758,12 @@ static int wd_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	/*
+	 * Like the ioctls: a context's memory belongs to the address space
+	 * that opened it, not to a forked child or an SCM_RIGHTS receiver.
+	 */
+	if (current->mm != q->mm)
+		return -EPERM;
 	if (READ_ONCE(q->state) == WD_Q_ZOMBIE)
 		return -ENODEV;
 
@@ -663,12 +811,16 @@ static int wd_mmap(struct file *file, struct vm_area_struct *vma)
 
 	vma->vm_private_data = mapped;
 	vma->vm_ops = &wd_vm_ops;
+	/*
+	 * VM_DONTCOPY: a fork never shares the mapping. VM_IO makes that
+	 * stick: madvise(MADV_DOFORK) refuses VM_IO mappings.
+	 */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK | VM_DONTDUMP);
+	vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 #else
-	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK | VM_DONTDUMP;
+	vma->vm_flags |= VM_IO | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
 #endif
-	ret = remap_vmalloc_range(vma, vaddr, 0);
+	ret = wd_map_pages(vma, vaddr, size);
 	if (ret)
 		atomic_dec(mapped);
 	/*
@@ -697,6 +849,7 @@ static void wd_dev_release(struct device *dev)
 	struct wd_device *wd = to_wd(dev);
 
 	ida_free(&wd_minor_ida, MINOR(dev->devt));
+	kfree(wd->users);
 	kfree(wd);
 }
 
@@ -707,11 +860,23 @@ struct wd_device *wd_device_create(const struct wd_engine_ops *ops,
 	struct wd_device *wd;
 	int minor, ret;
 
+	/* a device without ->execute consumes its rings itself */
+	if (!ops->execute && (validated || !ops->doorbell))
+		return ERR_PTR(-EINVAL);
+	if (!queues)
+		return ERR_PTR(-EINVAL);
 	wd = kzalloc(sizeof(*wd), GFP_KERNEL);
 	if (!wd)
 		return ERR_PTR(-ENOMEM);
+	wd->users = kcalloc(queues, sizeof(*wd->users), GFP_KERNEL);
+	if (!wd->users) {
+		kfree(wd);
+		return ERR_PTR(-ENOMEM);
+	}
+	spin_lock_init(&wd->users_lock);
 	minor = ida_alloc_max(&wd_minor_ida, WD_MAX_DEVICES - 1, GFP_KERNEL);
 	if (minor < 0) {
+		kfree(wd->users);
 		kfree(wd);
 		return ERR_PTR(minor);
 	}
@@ -749,6 +914,7 @@ err_put:
 void wd_device_remove(struct wd_device *wd)
 {
 	struct wd_queue *q;
+	LIST_HEAD(dying);
 
 	mutex_lock(&wd->lock);
 	if (wd->removed) {
@@ -757,9 +923,30 @@ void wd_device_remove(struct wd_device *wd)
 	}
 	wd->removed = true;
 	cdev_device_del(&wd->cdev, &wd->dev);
-	list_for_each_entry(q, &wd->ctxs, node)
-		wd_queue_kill(q);
+	/* everyone stops at once: each engine gives up at its next piece */
+	list_for_each_entry(q, &wd->ctxs, node) {
+		WRITE_ONCE(q->stopping, true);
+		refcount_inc(&q->ref);
+	}
+	list_splice_init(&wd->ctxs, &dying);
 	mutex_unlock(&wd->lock);
+
+	/*
+	 * Kill one by one without wd->lock: stopping an engine waits for it,
+	 * and a close() of another context must not wait behind that. A
+	 * release meanwhile unlinks its context from @dying under wd->lock.
+	 */
+	for (;;) {
+		mutex_lock(&wd->lock);
+		q = list_first_entry_or_null(&dying, struct wd_queue, node);
+		if (q)
+			list_del_init(&q->node);
+		mutex_unlock(&wd->lock);
+		if (!q)
+			break;
+		wd_queue_kill(q);
+		wd_queue_put(q);
+	}
 }
 
 void wd_device_put(struct wd_device *wd)

@@ -12,6 +12,8 @@
 #include <linux/xarray.h>
 #include <linux/wait.h>
 #include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/uidgid.h>
 #include <linux/version.h>
 #include <uapi/warpdrive.h>
 
@@ -51,8 +53,20 @@ struct wd_engine_ops {
 	void (*queue_release)(struct wd_queue *q);
 	/* User space rang the doorbell of a polled (non-validated) queue. */
 	void (*doorbell)(struct wd_queue *q);
-	/* Run one descriptor that the framework already validated. */
+	/*
+	 * Run one descriptor that the framework already validated. Optional for
+	 * a driver that consumes the rings itself (then ->doorbell is required
+	 * and the device cannot be validated). May sleep; long work must be cut
+	 * into pieces with cond_resched() and wd_queue_should_stop() between
+	 * them (then complete with WD_STATUS_CANCELLED).
+	 */
 	void (*execute)(struct wd_queue *q, struct wd_req *req, struct wd_cqe *cqe);
+};
+
+/* Bound queues per user id, for the per-user limit. */
+struct wd_user_slot {
+	kuid_t uid;
+	u32 n;
 };
 
 struct wd_device {
@@ -69,6 +83,9 @@ struct wd_device {
 	struct list_head ctxs;
 	bool removed;
 
+	spinlock_t users_lock;
+	struct wd_user_slot *users;	/* queues_total entries */
+
 	atomic_t queues_used;
 	atomic_t open_contexts;
 	atomic_t inflight;
@@ -79,7 +96,7 @@ struct wd_device {
 struct wd_buf {
 	refcount_t ref;
 	u32 handle;
-	void *vaddr;			/* vmalloc_user */
+	void *vaddr;			/* wd_vmalloc_user */
 	u64 size;
 	unsigned long charged;		/* pages counted in locked_vm */
 	atomic_t mapped;		/* live VMAs */
@@ -90,17 +107,23 @@ enum wd_qstate { WD_Q_INIT, WD_Q_BOUND, WD_Q_ZOMBIE };
 /* One per open file: the context and (once bound) its queue. */
 struct wd_queue {
 	struct wd_device *wd;
-	struct list_head node;		/* in wd->ctxs */
+	refcount_t ref;			/* the file, and a removal in progress */
+	struct list_head node;		/* in wd->ctxs, or a removal's list */
 	struct mutex mutex;		/* state, bind, buffer create/free */
 	enum wd_qstate state;
+	bool released;			/* file closed: nothing left to kill */
 	bool holds_slot;		/* counted in wd->queues_used */
+	bool holds_user;		/* counted in wd->users for uid */
+	kuid_t uid;
 	struct mm_struct *mm;		/* mmgrab()ed opener's mm */
+	struct mem_cgroup *memcg;	/* the opener's: engine allocations go there */
+	unsigned long ring_charged;	/* ring pages counted in locked_vm */
 	struct address_space *mapping;
 	u32 qid;
 	u32 features;
 	bool sva;
 
-	/* Ring: one vmalloc_user area, layout in wd_ring.c. */
+	/* Ring: one wd_vmalloc_user area, layout in wd_ring.c. */
 	void *ring;
 	size_t ring_size;
 	u32 sq_entries, cq_entries;
@@ -164,6 +187,8 @@ void wd_sq_set_flags(struct wd_queue *q, u32 set, u32 clear);
 void wd_queue_break(struct wd_queue *q);
 void wd_queue_cancel_pending(struct wd_queue *q);
 void wd_buf_put(struct wd_buf *b);
+void *wd_vmalloc_user(size_t size);
+bool wd_queue_should_stop(struct wd_queue *q);
 int wd_span_read(struct wd_queue *q, const struct wd_span *s, u32 off,
 		 void *dst, u32 len);
 int wd_span_write(struct wd_queue *q, const struct wd_span *s, u32 off,

@@ -19,6 +19,7 @@
 #include <linux/uaccess.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/memcontrol.h>
 #include "wd_internal.h"
 
 #define WD_L(n)		((n) * 64)
@@ -47,7 +48,7 @@ int wd_ring_alloc(struct wd_queue *q, u32 sq, u32 cq, struct wd_queue_bind *b)
 	size_t cqe_off = sqe_off + PAGE_ALIGN((size_t)sq * sizeof(struct wd_desc));
 	size_t size = cqe_off + PAGE_ALIGN((size_t)cq * sizeof(struct wd_cqe));
 
-	q->ring = vmalloc_user(size);
+	q->ring = wd_vmalloc_user(size);
 	if (!q->ring)
 		return -ENOMEM;
 	q->ring_size = size;
@@ -97,6 +98,30 @@ void wd_ring_free(struct wd_queue *q)
 {
 	vfree(q->ring);
 	q->ring = NULL;
+}
+
+/*
+ * Zeroed, and charged to the caller's memory cgroup: rings and buffers are
+ * user memory in all but name. Not vmalloc_user(), which cannot account;
+ * mmap inserts the pages one by one instead of remap_vmalloc_range().
+ */
+void *wd_vmalloc_user(size_t size)
+{
+	return __vmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN);
+}
+
+/*
+ * Whether work in progress for @q should give up now: the queue is closing
+ * or being removed, the calling process is dying, or (an engine thread
+ * working in the submitter's address space) every user of that address
+ * space but us is gone. Engines check it between pieces of a descriptor.
+ */
+bool wd_queue_should_stop(struct wd_queue *q)
+{
+	if (READ_ONCE(q->stopping) || fatal_signal_pending(current))
+		return true;
+	return (current->flags & PF_KTHREAD) && current->mm == q->mm &&
+	       atomic_read(&q->mm->mm_users) <= 1;
 }
 
 void wd_sq_set_flags(struct wd_queue *q, u32 set, u32 clear)
@@ -229,7 +254,8 @@ static u32 wd_req_validate(struct wd_queue *q, struct wd_req *r)
 		return WD_STATUS_INVALID_FLAGS;
 	if (d->opcode > WD_OP_MAX)
 		return WD_STATUS_INVALID_OPCODE;
-	if (!wd_alg_ok(d->opcode, d->alg))
+	/* before BIT_ULL(alg): a shift past 63 is undefined */
+	if (d->alg > WD_ALG_MAX || !wd_alg_ok(d->opcode, d->alg))
 		return WD_STATUS_INVALID_ALG;
 	if (!(q->wd->ops->algorithms & BIT_ULL(d->alg)) && d->alg != WD_ALG_NONE)
 		return WD_STATUS_INVALID_ALG;
@@ -253,35 +279,56 @@ static u32 wd_req_validate(struct wd_queue *q, struct wd_req *r)
 	return st;
 }
 
+/* Copies go in pieces, so a 64 MiB span neither hogs the CPU nor outlives a kill. */
+#define WD_COPY_CHUNK	(1U << 20)
+
 int wd_span_read(struct wd_queue *q, const struct wd_span *s, u32 off,
 		 void *dst, u32 len)
 {
+	u32 done, n;
+
 	if (!len)
 		return 0;
 	if (off > s->len || len > s->len - off)
 		return WD_STATUS_INTERNAL;
-	if (s->buf) {
-		memcpy(dst, (u8 *)s->buf->vaddr + s->addr + off, len);
-		return 0;
+	for (done = 0; done < len; done += n) {
+		n = min(len - done, WD_COPY_CHUNK);
+		if (done) {
+			if (wd_queue_should_stop(q))
+				return WD_STATUS_CANCELLED;
+			cond_resched();
+		}
+		if (s->buf)
+			memcpy((u8 *)dst + done, (u8 *)s->buf->vaddr + s->addr + off + done, n);
+		else if (copy_from_user((u8 *)dst + done,
+					(const void __user *)(uintptr_t)(s->addr + off + done), n))
+			return WD_STATUS_BAD_ADDRESS;
 	}
-	if (copy_from_user(dst, (const void __user *)(uintptr_t)(s->addr + off), len))
-		return WD_STATUS_BAD_ADDRESS;
 	return 0;
 }
 
 int wd_span_write(struct wd_queue *q, const struct wd_span *s, u32 off,
 		  const void *src, u32 len)
 {
+	u32 done, n;
+
 	if (!len)
 		return 0;
 	if (off > s->len || len > s->len - off)
 		return WD_STATUS_INTERNAL;
-	if (s->buf) {
-		memcpy((u8 *)s->buf->vaddr + s->addr + off, src, len);
-		return 0;
+	for (done = 0; done < len; done += n) {
+		n = min(len - done, WD_COPY_CHUNK);
+		if (done) {
+			if (wd_queue_should_stop(q))
+				return WD_STATUS_CANCELLED;
+			cond_resched();
+		}
+		if (s->buf)
+			memcpy((u8 *)s->buf->vaddr + s->addr + off + done, (const u8 *)src + done, n);
+		else if (copy_to_user((void __user *)(uintptr_t)(s->addr + off + done),
+				      (const u8 *)src + done, n))
+			return WD_STATUS_BAD_ADDRESS;
 	}
-	if (copy_to_user((void __user *)(uintptr_t)(s->addr + off), src, len))
-		return WD_STATUS_BAD_ADDRESS;
 	return 0;
 }
 
@@ -294,10 +341,13 @@ int wd_queue_process(struct wd_queue *q, unsigned int budget)
 {
 	struct wd_device *wd = q->wd;
 	u32 smask = q->sq_entries - 1;
+	struct mem_cgroup *old_memcg;
 	unsigned int done = 0;
 	int ret = 0;
 
 	mutex_lock(&q->consume_lock);
+	/* what the engine allocates for this queue is the opener's */
+	old_memcg = set_active_memcg(q->memcg);
 	q->cq_stalled = false;
 	while (done < budget) {
 		struct wd_req r = {};
@@ -312,7 +362,7 @@ int wd_queue_process(struct wd_queue *q, unsigned int budget)
 		 * Closing or killed: leave the rest in the SQ rather than make
 		 * exit wait for a whole batch of large requests.
 		 */
-		if (READ_ONCE(q->stopping) || fatal_signal_pending(current))
+		if (wd_queue_should_stop(q))
 			break;
 		tail = smp_load_acquire(q->sq_tail);
 		if (tail - q->sq_head_k > q->sq_entries) {
@@ -343,8 +393,10 @@ int wd_queue_process(struct wd_queue *q, unsigned int budget)
 		if (c.status) {
 			atomic64_inc(&wd->rejected);
 			WRITE_ONCE(*q->sq_dropped, ++q->sq_dropped_k);
-		} else {
+		} else if (wd->ops->execute) {
 			wd->ops->execute(q, &r, &c);
+		} else {
+			c.status = WD_STATUS_INTERNAL;	/* refused at create */
 		}
 		wd_req_release(&r);
 
@@ -359,6 +411,7 @@ int wd_queue_process(struct wd_queue *q, unsigned int budget)
 		if (!(done & 15))
 			cond_resched();
 	}
+	set_active_memcg(old_memcg);
 	mutex_unlock(&q->consume_lock);
 	/* pairs with the barrier of a poller that sets CQ NEED_WAKEUP */
 	if (done && wq_has_sleeper(&q->poll_wq))

@@ -13,6 +13,7 @@
 #include <linux/module.h>
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -40,12 +41,25 @@ MODULE_PARM_DESC(poll_us, "how long an idle engine thread keeps polling before i
 static unsigned int max_streams = 32;
 module_param(max_streams, uint, 0644);
 MODULE_PARM_DESC(max_streams, "live streams per context");
+static unsigned int max_desc_ms;
+module_param(max_desc_ms, uint, 0644);
+MODULE_PARM_DESC(max_desc_ms, "CPU time one zlib descriptor may take before it is cancelled (ms, 0: no limit)");
 
 #define WD_SCRATCH	(64 * 1024)
 #define WD_BATCH	64
+/*
+ * zlib work per call: level 9 over hostile input runs ~1 MB/s on a slow CPU
+ * (and 20x slower under emulation), so a whole 64 MiB descriptor in one
+ * call would hold the CPU for a minute. Between pieces: cond_resched() and
+ * a look at whether the queue is stopping or the caller dying.
+ */
+#define WD_ZIN_CHUNK	(16 * 1024)
+#define WD_ZOUT_CHUNK	(64 * 1024)
 
 struct wd_zs {
 	z_stream zs;
+	struct wd_queue *q;		/* whose stop/kill ends a long step */
+	u64 deadline;			/* ktime_get_ns() limit, 0: none */
 	void *work;
 	bool own_work;
 	bool deflate;
@@ -105,7 +119,7 @@ static inline u32 wd_crc32(u32 crc, const void *p, size_t len)
 
 static void *wd_alloc(size_t len)
 {
-	return kvmalloc(max_t(size_t, len, 1), GFP_KERNEL | __GFP_NOWARN);
+	return kvmalloc(max_t(size_t, len, 1), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 }
 
 /* Read a whole span into kernel memory. */
@@ -299,25 +313,53 @@ static u32 get_le32(const u8 *p)
 	return p[0] | p[1] << 8 | p[2] << 16 | (u32)p[3] << 24;
 }
 
+/* Between two pieces of one step: give the CPU away, and give up if asked. */
+static u32 wd_zs_pause(struct wd_zs *z)
+{
+	if (wd_queue_should_stop(z->q))
+		return WD_STATUS_CANCELLED;
+	if (z->deadline && ktime_get_ns() > z->deadline)
+		return WD_STATUS_CANCELLED;
+	cond_resched();
+	return 0;
+}
+
 static u32 wd_deflate_step(struct wd_zs *z, const u8 *in, u32 in_len, u8 *out,
 			   u32 out_len, int flush, u32 *iu, u32 *ou)
 {
-	u32 i = 0, o = 0;
+	u32 i = 0, o = 0, st;
 	int ret;
 
 	while (z->hpos < z->hlen && o < out_len)
 		out[o++] = z->hbuf[z->hpos++];
 	if (z->hpos == z->hlen && !z->zdone) {
-		z->zs.next_in = in;
-		z->zs.avail_in = in_len;
 		z->zs.next_out = out + o;
 		z->zs.avail_out = out_len - o;
-		ret = zlib_deflate(&z->zs, flush);
-		i = in_len - z->zs.avail_in;
+		/*
+		 * The input in pieces, all but the last with Z_NO_FLUSH: zlib
+		 * buffers across calls, so the stream is the one a single call
+		 * with @flush would have made.
+		 */
+		for (;;) {
+			u32 piece = min_t(u32, in_len - i, WD_ZIN_CHUNK);
+			bool last = i + piece == in_len;
+			u32 used;
+
+			z->zs.next_in = in + i;
+			z->zs.avail_in = piece;
+			ret = zlib_deflate(&z->zs, last ? flush : Z_NO_FLUSH);
+			used = piece - z->zs.avail_in;
+			if (z->alg != WD_ALG_ZLIB && used)
+				z->crc = wd_crc32(z->crc, in + i, used);
+			z->isize += used;
+			i += used;
+			if (ret != Z_OK || last || !z->zs.avail_out)
+				break;
+			st = wd_zs_pause(z);
+			if (st)
+				return st;
+		}
 		o = out_len - z->zs.avail_out;
-		if (z->alg != WD_ALG_ZLIB && i)
-			z->crc = wd_crc32(z->crc, in, i);
-		z->isize += i;
 		if (ret == Z_STREAM_END) {
 			z->zdone = true;
 			if (z->alg == WD_ALG_GZIP) {
@@ -357,20 +399,26 @@ static u32 wd_inflate_step(struct wd_zs *z, const u8 *in, u32 in_len, u8 *out,
 		z->zs.next_in = in + i;
 		z->zs.avail_in = in_len - i;
 		z->zs.next_out = out;
-		z->zs.avail_out = out_len;
 		/*
 		 * Keep going while zlib makes progress: with the output exactly
 		 * full it still has to read the end-of-block code and trailer.
+		 * The output in pieces, with a pause between them.
 		 */
 		for (;;) {
-			u32 ai = z->zs.avail_in, ao = z->zs.avail_out;
+			u32 room = out_len - (u32)(z->zs.next_out - out);
+			u32 ai = z->zs.avail_in, ao;
 
+			z->zs.avail_out = min_t(u32, room, WD_ZOUT_CHUNK);
+			ao = z->zs.avail_out;
 			ret = zlib_inflate(&z->zs, Z_SYNC_FLUSH);
 			if (ret != Z_OK || (ai == z->zs.avail_in && ao == z->zs.avail_out))
 				break;
+			st = wd_zs_pause(z);
+			if (st)
+				return st;
 		}
 		i = in_len - z->zs.avail_in;
-		o = out_len - z->zs.avail_out;
+		o = (u32)(z->zs.next_out - out);
 		if (z->alg != WD_ALG_ZLIB && o)
 			z->crc = wd_crc32(z->crc, out, o);
 		z->isize += o;
@@ -430,7 +478,7 @@ static void *wd_workspace(struct wd_soft_q *sq, bool deflate)
 	if (!*slot)
 		*slot = kvmalloc(deflate ?
 				 zlib_deflate_workspacesize(MAX_WBITS, DEF_MEM_LEVEL) :
-				 zlib_inflate_workspacesize(), GFP_KERNEL);
+				 zlib_inflate_workspacesize(), GFP_KERNEL_ACCOUNT);
 	return *slot;
 }
 
@@ -442,12 +490,12 @@ static u32 wd_new_stream(struct wd_soft_q *sq, const struct wd_desc *d,
 	wd_stream_drop(sq, d->stream_id);
 	if (sq->nstreams >= max_streams)
 		return WD_STATUS_NO_MEMORY;
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return WD_STATUS_NO_MEMORY;
 	s->op = d->opcode;
 	s->alg = d->alg;
-	if (xa_err(xa_store(&sq->streams, d->stream_id, s, GFP_KERNEL))) {
+	if (xa_err(xa_store(&sq->streams, d->stream_id, s, GFP_KERNEL_ACCOUNT))) {
 		kfree(s);
 		return WD_STATUS_NO_MEMORY;
 	}
@@ -484,11 +532,11 @@ static void wd_soft_zlib(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *
 			st = wd_new_stream(sq, d, &s);
 			if (st)
 				goto done;
-			s->z = kzalloc(sizeof(*s->z), GFP_KERNEL);
+			s->z = kzalloc(sizeof(*s->z), GFP_KERNEL_ACCOUNT);
 			if (s->z)
 				s->z->work = kvmalloc(deflate ?
 					zlib_deflate_workspacesize(MAX_WBITS, DEF_MEM_LEVEL) :
-					zlib_inflate_workspacesize(), GFP_KERNEL);
+					zlib_inflate_workspacesize(), GFP_KERNEL_ACCOUNT);
 			if (!s->z || !s->z->work) {
 				st = WD_STATUS_NO_MEMORY;
 				goto done;
@@ -520,6 +568,9 @@ static void wd_soft_zlib(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *
 			goto done;
 	}
 
+	z->q = q;
+	z->deadline = max_desc_ms ?
+		ktime_get_ns() + (u64)READ_ONCE(max_desc_ms) * NSEC_PER_MSEC : 0;
 	st = wd_fetch(q, &r->src, &in);
 	if (st)
 		goto done;
@@ -596,6 +647,11 @@ static u32 wd_hash_update(struct wd_soft_q *sq, struct wd_req *r, struct shash_d
 	u32 off, n, st;
 
 	for (off = 0; off < r->src.len; off += n) {
+		if (off) {
+			if (wd_queue_should_stop(sq->q))
+				return WD_STATUS_CANCELLED;
+			cond_resched();
+		}
 		n = min_t(u32, r->src.len - off, WD_SCRATCH);
 		st = wd_span_read(sq->q, &r->src, off, sq->scratch, n);
 		if (st)
@@ -686,7 +742,7 @@ static void wd_soft_hash(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *
 			if (st)
 				goto out;
 		}
-		s->desc = kzalloc(sizeof(*desc) + crypto_shash_descsize(tfm), GFP_KERNEL);
+		s->desc = kzalloc(sizeof(*desc) + crypto_shash_descsize(tfm), GFP_KERNEL_ACCOUNT);
 		if (!s->desc) {
 			st = WD_STATUS_NO_MEMORY;
 			goto out;
@@ -999,7 +1055,13 @@ static int wd_soft_thread(void *arg)
 {
 	struct wd_soft_q *sq = arg;
 	struct wd_queue *q = sq->q;
+	long stall = 1;
 
+	/*
+	 * Stop sends SIGKILL: it ends a wait in a user page fault (a
+	 * userfaultfd range nobody serves) that kthread_stop() alone cannot.
+	 */
+	allow_signal(SIGKILL);
 	while (!kthread_should_stop()) {
 		u64 idle_since;
 
@@ -1017,12 +1079,17 @@ static int wd_soft_thread(void *arg)
 				break;		/* broken queue or dead process */
 			if (n > 0) {
 				idle_since = ktime_get_ns();
+				stall = 1;
 				cond_resched();
 				continue;
 			}
 			if (READ_ONCE(q->cq_stalled)) {
-				/* nobody rings for CQ space: look again soon */
-				schedule_timeout_idle(1);
+				/*
+				 * Nobody rings for CQ space: look again, less
+				 * often the longer it stays full (up to 10/s).
+				 */
+				schedule_timeout_idle(stall);
+				stall = min_t(long, stall * 2, max_t(long, HZ / 10, 1));
 				continue;
 			}
 			if (ktime_get_ns() - idle_since < (u64)READ_ONCE(poll_us) * 1000) {
@@ -1077,13 +1144,13 @@ static int wd_soft_start(struct wd_queue *q)
 {
 	struct wd_soft_q *sq;
 
-	sq = kzalloc(sizeof(*sq), GFP_KERNEL);
+	sq = kzalloc(sizeof(*sq), GFP_KERNEL_ACCOUNT);
 	if (!sq)
 		return -ENOMEM;
 	sq->q = q;
 	init_waitqueue_head(&sq->wq);
 	xa_init(&sq->streams);
-	sq->scratch = kmalloc(WD_SCRATCH, GFP_KERNEL);
+	sq->scratch = kmalloc(WD_SCRATCH, GFP_KERNEL_ACCOUNT);
 	q->engine = sq;
 	if (!sq->scratch) {
 		wd_soft_release(q);
@@ -1108,6 +1175,8 @@ static void wd_soft_stop(struct wd_queue *q)
 	struct wd_soft_q *sq = q->engine;
 
 	if (sq && sq->thread) {
+		/* the thread lives until kthread_stop(), so the task is valid */
+		send_sig(SIGKILL, sq->thread, 1);
 		kthread_stop(sq->thread);
 		sq->thread = NULL;
 	}

@@ -19,6 +19,7 @@ GUEST_TESTS=(
     "$BIN/ops"
     "$BIN/attacks"
     "$BIN/procs"
+    "$BIN/harden"
 )
 for f in "$HERE/extra-tests.list" "${WD_VM_EXTRA_TESTS:-}"; do
     [ -n "$f" ] && [ -f "$f" ] || continue

@@ -315,7 +315,8 @@ static void api_attacks(void)
 		int fd2 = open("/dev/warpdrive/soft0", O_RDWR);
 		struct wd_queue_bind b2 = { .flags = WD_BIND_BUFFERS };
 		if (fd2 < 0 || ioctl(fd2, WD_IOCTL_BIND_QUEUE, &b2)) _exit(10);
-		struct rlimit rl = { 64 << 10, 64 << 10 };
+		/* the ring counts against the limit too, as pinned memory the user maps */
+		struct rlimit rl = { (64 << 10) + b2.ring_mmap_size, (64 << 10) + b2.ring_mmap_size };
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgid(65534) || setuid(65534)) _exit(11);
 		struct wd_buffer_create c1 = { .size = 32 << 10 }, c2 = { .size = 1 << 20 }, c3 = { .size = 32 << 10 };
 		if (ioctl(fd2, WD_IOCTL_CREATE_BUFFER, &c1)) _exit(12);
