@@ -372,9 +372,8 @@ static long wd_bind(struct wd_queue *q, struct wd_queue_bind *b)
 		goto err_slot;
 	/* the ring is pinned memory the user maps, as buffers are */
 	ret = account_locked_vm(q->mm, q->ring_size >> PAGE_SHIFT, true);
-	if (ret) {
+	if (ret)
 		goto err_ring;
-	}
 	q->ring_charged = q->ring_size >> PAGE_SHIFT;
 	q->sva = sva;
 	q->features = devfeat & ~(sva ? 0 : WD_FEAT_SVA);

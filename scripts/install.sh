@@ -164,6 +164,8 @@ EOF
                 put "$here/kmod/$f" "$src/${f#./}" 644
             done
             put "$here/include/uapi/warpdrive.h" "$src/include/uapi/warpdrive.h" 644
+            # dkms requires the directory's version and dkms.conf's to agree
+            sed -i "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$version\"/" "$DESTDIR$src/dkms.conf"
             if [ -n "$DESTDIR" ]; then
                 say "module sources in $DESTDIR$src; run 'dkms install warpdrive/$version' on the target"
             else

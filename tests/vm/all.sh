@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The kernel-module suite: build kmod/ and the C guest tests, boot one VM,
-# run every guest command below, then hot removal and an unload/reload loop.
+# run every guest command below, then hot removal, an unload/reload loop and
+# the module that dkms built from the installed sources (tests/vm/dkms.sh).
 # Prints "N passed, M failed" over all guest checks; exits non-zero on any
 # failure, a missing marker, a timeout or a kernel splat (see run.sh).
 #
@@ -33,6 +34,14 @@ KVER=$(ls /boot/vmlinuz-6.12.*-amd64 | sort -V | tail -1); KVER=${KVER#/boot/vml
 echo "all.sh: building kmod for $KVER and the guest tests"
 nice make -s -C "$PROJ/kmod" KVER="$KVER" W=1
 nice make -s -C "$HERE/c" OUT="$BIN"
+# The module as installed: make install's /usr/src tree through dkms add/build
+# (tests/vm/dkms.sh); the guest loads it after the reload loop.
+DKMS_KO=""
+if [ "${WD_SKIP_DKMS:-0}" != 1 ]; then
+    echo "all.sh: dkms add/build of what make install puts in /usr/src"
+    DKMS_KO=$(nice bash "$HERE/dkms.sh" "$KVER" "$PROJ/target/vm/dkms") \
+        || { echo "all.sh: the dkms build failed (WD_SKIP_DKMS=1 skips it)" >&2; exit 1; }
+fi
 
 G="$PROJ/target/vm/all-guest.sh"
 {
@@ -59,6 +68,20 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 done
 echo "unload/reload: $ok/10 cycles ok"
 P=$((P + ok)); F=$((F + 10 - ok))
+EOS
+    printf 'DKMS_KO=%q\n' "$DKMS_KO"
+    cat <<'EOS'
+if [ -n "$DKMS_KO" ]; then
+    echo "== dkms-built module"
+    if rmmod warpdrive && insmod "$DKMS_KO" $WD_MODPARAMS &&
+       [ "$(cat /sys/module/warpdrive/srcversion)" = "$(modinfo -F srcversion "$DKMS_KO")" ] &&
+       "$WD_PROJ/target/vm/bin/remove" --smoke >/tmp/out 2>&1 && rmmod warpdrive; then
+        echo "dkms-built module: loaded, smoke test passed, unloaded"; P=$((P + 1))
+    else
+        cat /tmp/out; bad="$bad dkms"; F=$((F + 1))
+    fi
+    grep -q '^warpdrive ' /proc/modules || insmod "$WD_KO" $WD_MODPARAMS
+fi
 echo "guest suite: failing steps:${bad:- none}"
 echo "$P passed, $F failed"
 [ -z "$bad" ] && [ $F -eq 0 ]
