@@ -60,6 +60,12 @@ int main(int argc, char **argv)
 	CHECK(wdq_open(&a, "/dev/warpdrive/soft0", WD_BIND_SVA, 16) == 0, "open a");
 	CHECK(wdq_open(&b, "/dev/warpdrive/soft1", WD_BIND_BUFFERS, 16) == 0, "open b");
 	int unbound = open("/dev/warpdrive/soft0", O_RDWR);
+	/* a buffer of a context that never binds, mapped before the removal */
+	struct wd_buffer_create ubc = { .size = 4096 };
+	CHECK(ioctl(unbound, WD_IOCTL_CREATE_BUFFER, &ubc) == 0, "unbound buffer errno %d", errno);
+	uint8_t *ubuf = mmap(NULL, ubc.size, PROT_READ | PROT_WRITE, MAP_SHARED, unbound, ubc.mmap_offset);
+	CHECK(ubuf != MAP_FAILED, "unbound buffer map errno %d", errno);
+	if (ubuf != MAP_FAILED) memset(ubuf, 0xCD, ubc.size);
 	CHECK(wdq_open(&idle, "/dev/warpdrive/soft0", WD_BIND_BUFFERS, 16) == 0, "open idle");
 	struct wd_buffer_create bc = { .size = 8192 };
 	CHECK(ioctl(idle.fd, WD_IOCTL_CREATE_BUFFER, &bc) == 0, "buffer");
@@ -101,7 +107,7 @@ int main(int argc, char **argv)
 	 */
 	volatile int faulted = 0;
 	volatile uint32_t sq_flags = 0, cq_flags = 0;
-	volatile uint8_t old_byte = 0xAB;
+	volatile uint8_t old_byte = 0xAB, uold = 0xCD;
 	cur_jb = &jb;
 	if (!sigsetjmp(jb, 1)) {
 		sq_flags = *(volatile uint32_t *)a.sq_flags;
@@ -111,6 +117,15 @@ int main(int argc, char **argv)
 		faulted = 1;
 	}
 	CHECK(!faulted, "touching a zombie's mapping raised a signal");
+	faulted = 0;
+	if (ubuf != MAP_FAILED) {
+		if (!sigsetjmp(jb, 1))
+			uold = *(volatile uint8_t *)ubuf;
+		else
+			faulted = 1;
+		CHECK(!faulted, "touching a buffer of a context removed before bind raised a signal");
+		CHECK(uold == 0, "an unbound context's buffer is still reachable (%#x)", uold);
+	}
 	CHECK((sq_flags & WD_RING_DEAD) && (cq_flags & WD_RING_DEAD), "dead page flags sq %x cq %x", sq_flags, cq_flags);
 	CHECK(old_byte == 0, "a removed buffer's contents are still reachable (%#x)", old_byte);
 
@@ -127,6 +142,7 @@ int main(int argc, char **argv)
 	/* zombies close cleanly (munmap of zapped VMAs included) */
 	wdq_close(&a);
 	munmap(ibuf, bc.size);
+	if (ubuf != MAP_FAILED) munmap(ubuf, ubc.size);
 	wdq_close(&idle);
 	close(unbound);
 	wdq_close(&b);
