@@ -4,7 +4,7 @@
  * as uid/gid 65534 on device nodes of mode 0660 group 65534, as the udev rule
  * would make them, except where it needs root (noted).
  *
- *   harden [lockup|kill|mmap|memcg|userq|uffd|small]...   (default: all)
+ *   harden [mmap|small|userq|memcg|cqfull|lockup|kill|uffd]...   (default: all)
  */
 #include "wdt.h"
 #include <grp.h>
@@ -515,6 +515,82 @@ static void t_uffd(void)
 	put_file("/proc/sys/vm/unprivileged_userfaultfd", t);
 }
 
+/* ---- 6b. a full completion ring does not keep the engine waking ---- */
+
+static long thread_switches(const char *comm)
+{
+	char path[64], buf[256];
+	for (int pid = 2; pid < 65536; pid++) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		FILE *f = fopen(path, "r");
+		if (!f) continue;
+		int match = fgets(buf, sizeof(buf), f) && !strncmp(buf, comm, strlen(comm)) &&
+			    buf[strlen(comm)] == '\n';
+		fclose(f);
+		if (!match) continue;
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+		f = fopen(path, "r");
+		long v = -1, nv = -1;
+		while (f && fgets(buf, sizeof(buf), f)) {
+			sscanf(buf, "voluntary_ctxt_switches: %ld", &v);
+			sscanf(buf, "nonvoluntary_ctxt_switches: %ld", &nv);
+		}
+		if (f) fclose(f);
+		return v < 0 || nv < 0 ? -1 : v + nv;
+	}
+	return -1;
+}
+
+static void t_cqfull(void)
+{
+	wdt_ctx = "cqfull";
+	int pfd[2];
+	pipe(pfd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		drop_privs();
+		struct wdq q;
+		memset(&q, 0, sizeof(q));
+		q.fd = open("/dev/warpdrive/soft0", O_RDWR);
+		q.b.flags = WD_BIND_BUFFERS; q.b.sq_entries = 8; q.b.cq_entries = 8;
+		if (q.fd < 0 || ioctl(q.fd, WD_IOCTL_BIND_QUEUE, &q.b)) _exit(10);
+		q.ring = mmap(NULL, q.b.ring_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, q.fd, 0);
+		if (q.ring == MAP_FAILED) _exit(11);
+		q.sq_head = (uint32_t *)(q.ring + q.b.sq_off.head);
+		q.sq_tail = (uint32_t *)(q.ring + q.b.sq_off.tail);
+		q.sq_flags = (uint32_t *)(q.ring + q.b.sq_off.flags);
+		q.cq_head = (uint32_t *)(q.ring + q.b.cq_off.head);
+		q.cq_tail = (uint32_t *)(q.ring + q.b.cq_off.tail);
+		q.sqes = (struct wd_desc *)(q.ring + q.b.sq_off.entries);
+		q.cqes = (struct wd_cqe *)(q.ring + q.b.cq_off.entries);
+		struct wd_desc nop = { .opcode = WD_OP_NOP };
+		for (int k = 0; k < 8; k++) { *wdq_sqe(&q) = nop; wdq_publish(&q); }
+		double t0 = now_s();
+		while (__atomic_load_n(q.cq_tail, __ATOMIC_ACQUIRE) != 8 && now_s() - t0 < 10) usleep(1000);
+		/* the CQ is full and nobody reaps: eight more wait in the SQ */
+		for (int k = 0; k < 8; k++) { *wdq_sqe(&q) = nop; wdq_publish(&q); }
+		usleep(300000);
+		char msg[16];
+		snprintf(msg, sizeof(msg), "%u", q.b.queue_id);
+		write(pfd[1], msg, strlen(msg) + 1);
+		pause();
+		_exit(0);
+	}
+	char msg[16] = "";
+	read(pfd[0], msg, sizeof(msg));
+	char comm[32];
+	snprintf(comm, sizeof(comm), "wd-soft0-q%s", msg);
+	long a = thread_switches(comm);
+	sleep(2);
+	long b = thread_switches(comm);
+	printf("harden: cqfull: %s switched %ld times in 2 s with a full CQ\n", comm, b - a);
+	CHECK(a >= 0 && b >= 0, "engine thread %s not found", comm);
+	CHECK(b - a < 100, "engine thread woke %ld times in 2 s", b - a);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]); close(pfd[1]);
+}
+
 /* ---- 6. smaller ones ---- */
 
 static void t_small(void)
@@ -549,7 +625,7 @@ int main(int argc, char **argv)
 {
 	static const struct { const char *name; void (*fn)(void); } tests[] = {
 		{ "mmap", t_mmap }, { "small", t_small }, { "userq", t_userq }, { "memcg", t_memcg },
-		{ "lockup", t_lockup }, { "kill", t_kill }, { "uffd", t_uffd },
+		{ "cqfull", t_cqfull }, { "lockup", t_lockup }, { "kill", t_kill }, { "uffd", t_uffd },
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* the device nodes as the udev rule makes them */
