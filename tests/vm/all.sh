@@ -52,6 +52,8 @@ G="$PROJ/target/vm/all-guest.sh"
         printf 'step %q sh -c %q\n' "$(basename "${t%% *}")" "$t"
     done
     printf 'echo "== bench"; %s || bad="$bad bench"\n' "$BENCH"
+    # mmap racing hot removal, 15 removals and reloads (leaves the module fresh)
+    printf 'step remove-race %q --race 15\n' "$BIN/remove"
     printf 'step remove %q\n' "$BIN/remove"
     cat <<'EOS'
 echo "== unload/reload"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Hot removal while in use (soft0 through its sysfs "remove"), or with
- * --smoke a quick check that both devices work (used between reloads).
+ * --smoke a quick check that both devices work (used between reloads), or
+ * with --race N mmap racing removal, N times (reloads the module).
  */
 #include "wdt.h"
 #include <pthread.h>
@@ -21,6 +22,60 @@ static int smoke(void)
 		CHECK(!wdq_run(&q, &d, &c) && c.status == 0, "nop %s", dev);
 		wdq_close(&q);
 	}
+	return wdt_finish();
+}
+
+/*
+ * mmap racing hot removal: one thread maps and unmaps a buffer of soft0 in a
+ * loop while another removes soft0; afterwards no mapping may still show the
+ * buffer's real contents. Reloads the module (WD_KO, WD_MODPARAMS) per try.
+ */
+struct racer { int fd; uint64_t off, size; volatile uint32_t *dead; uint8_t *last; };
+static void *map_loop(void *arg)
+{
+	struct racer *r = arg;
+	for (;;) {
+		uint8_t *p = mmap(NULL, r->size, PROT_READ, MAP_SHARED, r->fd, r->off);
+		if (p == MAP_FAILED) {
+			if (errno == ENODEV) break;
+			continue;
+		}
+		/* removal has begun (the ring says DEAD before anything is unmapped) */
+		if (__atomic_load_n(r->dead, __ATOMIC_ACQUIRE) & WD_RING_DEAD) { r->last = p; break; }
+		munmap(p, r->size);
+	}
+	return NULL;
+}
+
+static int race(int tries)
+{
+	wdt_ctx = "mmap-vs-remove";
+	int live = 0;
+	for (int t = 0; t < tries; t++) {
+		struct wdq q;
+		if (wdq_open(&q, "/dev/warpdrive/soft0", WD_BIND_BUFFERS, 8)) { CHECK(0, "open try %d", t); break; }
+		struct wd_buffer_create bc = { .size = 4096 };
+		CHECK(ioctl(q.fd, WD_IOCTL_CREATE_BUFFER, &bc) == 0, "buffer");
+		uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, q.fd, bc.mmap_offset);
+		memset(p, 0xEE, 4096);
+		munmap(p, 4096);
+		struct racer r = { q.fd, bc.mmap_offset, 4096, q.sq_flags, NULL };
+		pthread_t th;
+		pthread_create(&th, NULL, map_loop, &r);
+		usleep(1000 * (t % 5));
+		FILE *f = fopen("/sys/class/warpdrive/soft0/remove", "w");
+		if (f) { fputs("1\n", f); fclose(f); }
+		pthread_join(th, NULL);
+		/* read through whatever mapping the racer kept: zeros, or the real buffer */
+		if (r.last) {
+			if (r.last[0] == 0xEE) live++;
+			munmap(r.last, 4096);
+		}
+		wdq_close(&q);
+		if (system("rmmod warpdrive && insmod \"$WD_KO\" $WD_MODPARAMS")) { CHECK(0, "reload"); break; }
+	}
+	printf("remove: mmap racing removal left %d live mappings of the real buffer in %d tries\n", live, tries);
+	CHECK(live == 0, "%d of %d tries kept a live mapping after removal", live, tries);
 	return wdt_finish();
 }
 
@@ -55,6 +110,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--smoke"))
 		return smoke();
+	if (argc > 2 && !strcmp(argv[1], "--race"))
+		return race(atoi(argv[2]));
 	wdt_ctx = "remove";
 	struct wdq a, b, idle;
 	CHECK(wdq_open(&a, "/dev/warpdrive/soft0", WD_BIND_SVA, 16) == 0, "open a");
