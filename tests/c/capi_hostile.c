@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "warpdrive.h"
 
 static int passed, failed;
@@ -222,6 +224,67 @@ static void inflater_sequences(void)
 	wd_inflater_free(in);
 }
 
+/* Handles made before fork() in the child: they work there or fail with a
+ * code, never hang (alarm) or crash, and free cleanly; the parent's go on. */
+static void handles_across_fork(void)
+{
+	static unsigned char big[300000], z[400000], back[300000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (unsigned char)(i % 251 * (i / 1000 % 7));
+	wd_deflater *d = NULL;
+	wd_inflater *in = NULL;
+	wd_hasher *h = NULL;
+	CHECK(wd_deflater_new(WD_FORMAT_GZIP, 6, &d) == WD_OK && wd_inflater_new(WD_FORMAT_GZIP, &in) == WD_OK &&
+	      wd_hasher_new(WD_HASH_SHA256, NULL, 0, &h) == WD_OK, "handles");
+	size_t c = 0, p = 0, zlen = 0;
+	bool done = false;
+	int rc = wd_deflater_deflate(d, big, 150000, z, sizeof(z), WD_FLUSH_SYNC, &c, &p, &done);
+	CHECK(rc == WD_OK && c == 150000, "first half: %d", rc);
+	zlen = p;
+	CHECK(wd_hasher_update(h, big, 1000) == WD_OK, "hasher update");
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(10);
+		unsigned char md[64];
+		size_t w = 0;
+		int code = 0;
+		if (wd_hasher_finish(h, md, sizeof(md), &w) != WD_OK || w != 32)
+			code = 1;
+		int r = wd_deflater_deflate(d, big + 150000, 150000, z + zlen, sizeof(z) - zlen, WD_FLUSH_FINISH, &c, &p, &done);
+		if (r == WD_ERR_PANIC)
+			code = 2;
+		r = wd_inflater_inflate(in, z, zlen, back, sizeof(back), &c, &p, &done);
+		if (r == WD_ERR_PANIC)
+			code = 3;
+		if (wd_digest(WD_HASH_SHA1, big, sizeof(big), md, sizeof(md), &w) != WD_OK || w != 20)
+			code = 4;
+		wd_deflater_free(d);
+		wd_inflater_free(in);
+		wd_hasher_free(h);
+		_exit(code);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s %d", WIFEXITED(status) ? "exit" : "signal",
+	      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	/* The parent's stream goes on where it was. */
+	size_t off = 150000;
+	while (!done) {
+		rc = wd_deflater_deflate(d, big + off, sizeof(big) - off, z + zlen, sizeof(z) - zlen,
+					 WD_FLUSH_FINISH, &c, &p, &done);
+		if (rc != WD_OK) { CHECK(0, "parent's second half: %d", rc); break; }
+		off += c;
+		zlen += p;
+	}
+	size_t w = 0;
+	rc = wd_decompress(WD_FORMAT_GZIP, z, zlen, back, sizeof(back), &c, &w);
+	CHECK(rc == WD_OK && w == sizeof(big) && memcmp(back, big, w) == 0, "parent's stream after fork: %d", rc);
+	wd_deflater_free(d);
+	wd_inflater_free(in);
+	wd_hasher_free(h);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(src); i++)
@@ -231,6 +294,7 @@ int main(void)
 	bad_pointers_and_lengths();
 	overlapping_buffers();
 	inflater_sequences();
+	handles_across_fork();
 	printf("capi_hostile: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
