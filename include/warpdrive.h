@@ -59,7 +59,9 @@ typedef enum wd_flush {
 } wd_flush;
 
 /**
- * Compression container (deflate raw, zlib or gzip).
+ * Compression container (deflate raw, zlib or gzip). Functions take this
+ * and the other enums as a plain `int` and refuse any other value with
+ * WD_ERR_INVALID_ARGUMENT.
  */
 typedef enum wd_format {
   WD_FORMAT_RAW = 0,
@@ -115,15 +117,17 @@ extern "C" {
 const char *wd_strerror(int32_t code);
 
 /**
- * The largest compressed size of `len` input bytes.
+ * The largest compressed size of `len` input bytes in format `fmt` (a
+ * `wd_format`); 0 if `fmt` is not one.
  */
-uintptr_t wd_compress_bound(enum wd_format fmt, uintptr_t len);
+uintptr_t wd_compress_bound(int fmt, uintptr_t len);
 
 /**
- * Compresses `src` into `dst` as one stream. On success `*written` is its
- * size; on WD_ERR_OUTPUT_TOO_SMALL `*written` is the size needed.
+ * Compresses `src` into `dst` as one stream in format `fmt` (a
+ * `wd_format`). On success `*written` is its size; on
+ * WD_ERR_OUTPUT_TOO_SMALL `*written` is the size needed.
  */
-int32_t wd_compress(enum wd_format fmt,
+int32_t wd_compress(int fmt,
                     uint32_t level,
                     const uint8_t *src,
                     uintptr_t src_len,
@@ -132,10 +136,10 @@ int32_t wd_compress(enum wd_format fmt,
                     uintptr_t *written);
 
 /**
- * Decompresses the stream at the start of `src`. `*consumed` and
- * `*written` report how much of each buffer was used.
+ * Decompresses the stream (format `fmt`, a `wd_format`) at the start of
+ * `src`. `*consumed` and `*written` report how much of each buffer was used.
  */
-int32_t wd_decompress(enum wd_format fmt,
+int32_t wd_decompress(int fmt,
                       const uint8_t *src,
                       uintptr_t src_len,
                       uint8_t *dst,
@@ -144,10 +148,10 @@ int32_t wd_decompress(enum wd_format fmt,
                       uintptr_t *written);
 
 /**
- * Digest of `data` into `out` (at least the digest length); `*written` gets
- * the digest length.
+ * Digest (`alg`, a `wd_hash`) of `data` into `out` (at least the digest
+ * length); `*written` gets the digest length.
  */
-int32_t wd_digest(enum wd_hash alg,
+int32_t wd_digest(int alg,
                   const uint8_t *data,
                   uintptr_t len,
                   uint8_t *out,
@@ -155,9 +159,9 @@ int32_t wd_digest(enum wd_hash alg,
                   uintptr_t *written);
 
 /**
- * HMAC of `data` under `key`.
+ * HMAC (`alg`, a `wd_hash`) of `data` under `key`.
  */
-int32_t wd_hmac(enum wd_hash alg,
+int32_t wd_hmac(int alg,
                 const uint8_t *key,
                 uintptr_t key_len,
                 const uint8_t *data,
@@ -168,7 +172,7 @@ int32_t wd_hmac(enum wd_hash alg,
 
 /**
  * AES-GCM encryption of `len` bytes into `out` (at least `len` bytes);
- * writes a `tag_len`-byte tag (4..=16).
+ * writes a `tag_len`-byte tag (4..=16). No buffer may overlap another.
  */
 int32_t wd_aead_seal(const uint8_t *key,
                      uintptr_t key_len,
@@ -185,7 +189,7 @@ int32_t wd_aead_seal(const uint8_t *key,
 
 /**
  * AES-GCM decryption; WD_ERR_AUTH_FAILED on a tag mismatch, with `out`
- * zeroed.
+ * zeroed. `out` may not overlap another buffer.
  */
 int32_t wd_aead_open(const uint8_t *key,
                      uintptr_t key_len,
@@ -201,12 +205,14 @@ int32_t wd_aead_open(const uint8_t *key,
                      uintptr_t out_len);
 
 /**
- * AES-CTR or AES-CBC (PKCS#7 padding unless `padding` is 0) over a whole
- * message; `*written` gets the output length.
+ * AES-CTR or AES-CBC (`mode`, a `wd_cipher_mode`) over a whole message;
+ * `encrypt` is 1 to encrypt, 0 to decrypt; CBC uses PKCS#7 padding when
+ * `padding` is 1 (0: none). `*written` gets the output length. `out` may
+ * not overlap another buffer.
  */
-int32_t wd_cipher(enum wd_cipher_mode mode,
-                  bool encrypt,
-                  bool padding,
+int32_t wd_cipher(int mode,
+                  int encrypt,
+                  int padding,
                   const uint8_t *key,
                   uintptr_t key_len,
                   const uint8_t *iv,
@@ -218,19 +224,20 @@ int32_t wd_cipher(enum wd_cipher_mode mode,
                   uintptr_t *written);
 
 /**
- * Creates a streaming compressor in `*out`; free it with wd_deflater_free.
+ * Creates a streaming compressor (format `fmt`, a `wd_format`) in `*out`,
+ * which is NULL after a failure; free it with wd_deflater_free.
  */
-int32_t wd_deflater_new(enum wd_format fmt, uint32_t level, struct wd_deflater **out);
+int32_t wd_deflater_new(int fmt, uint32_t level, struct wd_deflater **out);
 
 /**
- * One step of zlib-style streaming compression.
+ * One step of zlib-style streaming compression; `flush` is a `wd_flush`.
  */
 int32_t wd_deflater_deflate(struct wd_deflater *d,
                             const uint8_t *src,
                             uintptr_t src_len,
                             uint8_t *dst,
                             uintptr_t dst_len,
-                            enum wd_flush flush,
+                            int flush,
                             uintptr_t *consumed,
                             uintptr_t *produced,
                             bool *done);
@@ -238,9 +245,10 @@ int32_t wd_deflater_deflate(struct wd_deflater *d,
 void wd_deflater_free(struct wd_deflater *d);
 
 /**
- * Creates a streaming decompressor in `*out`.
+ * Creates a streaming decompressor (format `fmt`, a `wd_format`) in
+ * `*out`, which is NULL after a failure.
  */
-int32_t wd_inflater_new(enum wd_format fmt, struct wd_inflater **out);
+int32_t wd_inflater_new(int fmt, struct wd_inflater **out);
 
 /**
  * One step of zlib-style streaming decompression.
@@ -257,12 +265,10 @@ int32_t wd_inflater_inflate(struct wd_inflater *d,
 void wd_inflater_free(struct wd_inflater *d);
 
 /**
- * Creates a streaming digest (key NULL/0) or HMAC in `*out`.
+ * Creates a streaming digest (`alg`, a `wd_hash`; key NULL with length 0)
+ * or HMAC (any non-NULL key) in `*out`, which is NULL after a failure.
  */
-int32_t wd_hasher_new(enum wd_hash alg,
-                      const uint8_t *key,
-                      uintptr_t key_len,
-                      struct wd_hasher **out);
+int32_t wd_hasher_new(int alg, const uint8_t *key, uintptr_t key_len, struct wd_hasher **out);
 
 int32_t wd_hasher_update(struct wd_hasher *h, const uint8_t *data, uintptr_t len);
 

@@ -39,6 +39,11 @@ gcc -O2 -Wall -Wextra -Werror -Iinclude tests/c/capi_test.c -o "$CARGO_TARGET_DI
 "$CARGO_TARGET_DIR/capi_test"
 WARPDRIVE_INLINE_MAX=0 "$CARGO_TARGET_DIR/capi_test"
 WARPDRIVE_BACKEND=inline "$CARGO_TARGET_DIR/capi_test"
+# Hostile arguments: enum values out of range, NULL with lengths, overlaps.
+gcc -O2 -Wall -Wextra -Werror -Iinclude tests/c/capi_hostile.c -o "$CARGO_TARGET_DIR/capi_hostile" \
+    -L"$CARGO_TARGET_DIR/release" -lwarpdrive -Wl,-rpath,"$CARGO_TARGET_DIR/release"
+"$CARGO_TARGET_DIR/capi_hostile"
+WARPDRIVE_INLINE_MAX=0 "$CARGO_TARGET_DIR/capi_hostile"
 
 for extra in tests/run.d/*.sh; do
     [ -e "$extra" ] || continue

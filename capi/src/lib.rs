@@ -4,10 +4,19 @@
 //! This layer only translates: pointers and lengths into slices, errors into
 //! numbered codes. Every entry point runs behind `ffi_boundary!`, so a panic
 //! becomes `WD_ERR_PANIC` instead of unwinding into C.
+//!
+//! Nothing a C caller passes can reach Rust as an invalid value: enum-typed
+//! arguments arrive as plain `int`s (C converts any integer to an enum
+//! silently, and an out-of-range Rust enum is undefined behaviour) and are
+//! checked against their constants; booleans are `int`s that must be 0 or 1;
+//! every buffer is checked (NULL only with length 0, a length no object can
+//! have, a writable buffer overlapping any other) before a slice is made over
+//! it. All of these get `WD_ERR_INVALID_ARGUMENT` (an impossible length
+//! `WD_ERR_INVALID_LENGTH`).
 
 #![allow(clippy::missing_safety_doc, non_camel_case_types)]
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use warpdrive::{CipherMode, Deflater, Direction, Error, Flush, Format, HashAlg, Hasher, Inflater};
@@ -30,7 +39,9 @@ pub const WD_ERR_INTERNAL: i32 = 12;
 /// A bug inside the library was caught at the boundary.
 pub const WD_ERR_PANIC: i32 = 13;
 
-/// Compression container (deflate raw, zlib or gzip).
+/// Compression container (deflate raw, zlib or gzip). Functions take this
+/// and the other enums as a plain `int` and refuse any other value with
+/// WD_ERR_INVALID_ARGUMENT.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub enum wd_format {
@@ -97,22 +108,134 @@ macro_rules! ffi_boundary {
     };
 }
 
-fn format(f: wd_format) -> Format {
-    match f {
-        wd_format::WD_FORMAT_RAW => Format::Raw,
-        wd_format::WD_FORMAT_ZLIB => Format::Zlib,
-        wd_format::WD_FORMAT_GZIP => Format::Gzip,
+const BAD_FORMAT: Error = Error::InvalidArgument("unknown wd_format");
+const BAD_HASH: Error = Error::InvalidArgument("unknown wd_hash");
+
+fn format(f: c_int) -> Result<Format, Error> {
+    Ok(match f {
+        x if x == wd_format::WD_FORMAT_RAW as c_int => Format::Raw,
+        x if x == wd_format::WD_FORMAT_ZLIB as c_int => Format::Zlib,
+        x if x == wd_format::WD_FORMAT_GZIP as c_int => Format::Gzip,
+        _ => return Err(BAD_FORMAT),
+    })
+}
+
+fn hash(h: c_int) -> Result<HashAlg, Error> {
+    Ok(match h {
+        x if x == wd_hash::WD_HASH_SHA1 as c_int => HashAlg::Sha1,
+        x if x == wd_hash::WD_HASH_SHA224 as c_int => HashAlg::Sha224,
+        x if x == wd_hash::WD_HASH_SHA256 as c_int => HashAlg::Sha256,
+        x if x == wd_hash::WD_HASH_SHA384 as c_int => HashAlg::Sha384,
+        x if x == wd_hash::WD_HASH_SHA512 as c_int => HashAlg::Sha512,
+        _ => return Err(BAD_HASH),
+    })
+}
+
+fn cipher_mode(m: c_int) -> Result<CipherMode, Error> {
+    Ok(match m {
+        x if x == wd_cipher_mode::WD_CIPHER_CTR as c_int => CipherMode::Ctr,
+        x if x == wd_cipher_mode::WD_CIPHER_CBC as c_int => CipherMode::Cbc,
+        _ => return Err(Error::InvalidArgument("unknown wd_cipher_mode")),
+    })
+}
+
+fn flush(f: c_int) -> Result<Flush, Error> {
+    Ok(match f {
+        x if x == wd_flush::WD_FLUSH_NONE as c_int => Flush::None,
+        x if x == wd_flush::WD_FLUSH_SYNC as c_int => Flush::Sync,
+        x if x == wd_flush::WD_FLUSH_FULL as c_int => Flush::Full,
+        x if x == wd_flush::WD_FLUSH_FINISH as c_int => Flush::Finish,
+        _ => return Err(Error::InvalidArgument("unknown wd_flush")),
+    })
+}
+
+/// A C boolean: 0 or 1, nothing else.
+fn boolean(b: c_int, what: &'static str) -> Result<bool, Error> {
+    match b {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(Error::InvalidArgument(what)),
     }
 }
 
-fn hash(h: wd_hash) -> HashAlg {
-    match h {
-        wd_hash::WD_HASH_SHA1 => HashAlg::Sha1,
-        wd_hash::WD_HASH_SHA224 => HashAlg::Sha224,
-        wd_hash::WD_HASH_SHA256 => HashAlg::Sha256,
-        wd_hash::WD_HASH_SHA384 => HashAlg::Sha384,
-        wd_hash::WD_HASH_SHA512 => HashAlg::Sha512,
+/// A buffer argument as an address range, None when empty.
+fn span(ptr: usize, len: usize) -> Result<Option<(usize, usize)>, Error> {
+    if len == 0 {
+        return Ok(None);
     }
+    // No object is larger than isize::MAX bytes (slices rely on it).
+    if len > isize::MAX as usize {
+        return Err(Error::InvalidLength {
+            what: "buffer",
+            len,
+        });
+    }
+    if ptr == 0 {
+        return Err(Error::InvalidArgument("NULL buffer with nonzero length"));
+    }
+    let end = ptr.checked_add(len).ok_or(Error::InvalidLength {
+        what: "buffer",
+        len,
+    })?;
+    Ok(Some((ptr, end)))
+}
+
+/// Checks one call's buffers before any slice is made over them: each must
+/// be a possible object, and no buffer the call writes may overlap another
+/// (Rust's `&mut` is exclusive; an overlap would also corrupt the input).
+/// Inputs may overlap each other.
+fn check_buffers(ins: &[(*const u8, usize)], outs: &[(*mut u8, usize)]) -> Result<(), Error> {
+    let ins = || ins.iter().map(|&(p, l)| (p as usize, l));
+    let outs_from = |i: usize| outs[i..].iter().map(|&(p, l)| (p as usize, l));
+    for (p, l) in ins().chain(outs_from(0)) {
+        span(p, l)?;
+    }
+    for (i, (p, l)) in outs_from(0).enumerate() {
+        let Some((a0, a1)) = span(p, l)? else {
+            continue;
+        };
+        for (q, m) in ins().chain(outs_from(i + 1)) {
+            if let Some((b0, b1)) = span(q, m)? {
+                if a0 < b1 && b0 < a1 {
+                    return Err(Error::InvalidArgument("overlapping buffers"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An out-parameter may be NULL (not wanted) but not misaligned.
+fn check_out<T>(out: *mut T) -> Result<(), Error> {
+    if out.is_null() || out.is_aligned() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument("misaligned out pointer"))
+    }
+}
+
+/// The out-parameter of a constructor: required, and NULLed first so that
+/// a failed call leaves no stale pointer behind.
+fn check_new_out<T>(out: *mut *mut T) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(Error::InvalidArgument("NULL out pointer"));
+    }
+    check_out(out)?;
+    set(out, std::ptr::null_mut());
+    Ok(())
+}
+
+/// A handle from one of the `_new` functions.
+///
+/// # Safety
+/// A non-NULL `h` must come from the matching `_new` and not be freed or
+/// used by another thread meanwhile.
+unsafe fn handle<'a, T>(h: *mut T, what: &'static str) -> Result<&'a mut T, Error> {
+    if !h.is_aligned() {
+        return Err(Error::InvalidArgument(what));
+    }
+    // SAFETY: forwarded from the caller; NULL is caught by as_mut.
+    unsafe { h.as_mut() }.ok_or(Error::InvalidArgument(what))
 }
 
 /// A C buffer as a slice; NULL is allowed only with length 0.
@@ -179,17 +302,22 @@ pub extern "C" fn wd_strerror(code: i32) -> *const c_char {
     s.as_ptr().cast()
 }
 
-/// The largest compressed size of `len` input bytes.
+/// The largest compressed size of `len` input bytes in format `fmt` (a
+/// `wd_format`); 0 if `fmt` is not one.
 #[no_mangle]
-pub extern "C" fn wd_compress_bound(fmt: wd_format, len: usize) -> usize {
-    warpdrive::compress_bound(format(fmt), len)
+pub extern "C" fn wd_compress_bound(fmt: c_int, len: usize) -> usize {
+    match format(fmt) {
+        Ok(f) => catch_unwind(|| warpdrive::compress_bound(f, len)).unwrap_or(0),
+        Err(_) => 0,
+    }
 }
 
-/// Compresses `src` into `dst` as one stream. On success `*written` is its
-/// size; on WD_ERR_OUTPUT_TOO_SMALL `*written` is the size needed.
+/// Compresses `src` into `dst` as one stream in format `fmt` (a
+/// `wd_format`). On success `*written` is its size; on
+/// WD_ERR_OUTPUT_TOO_SMALL `*written` is the size needed.
 #[no_mangle]
 pub unsafe extern "C" fn wd_compress(
-    fmt: wd_format,
+    fmt: c_int,
     level: u32,
     src: *const u8,
     src_len: usize,
@@ -198,9 +326,12 @@ pub unsafe extern "C" fn wd_compress(
     written: *mut usize,
 ) -> i32 {
     ffi_boundary!({
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        let f = format(fmt)?;
+        check_out(written)?;
+        check_buffers(&[(src, src_len)], &[(dst, dst_len)])?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (s, d) = unsafe { (input(src, src_len)?, output(dst, dst_len)?) };
-        match warpdrive::compress(format(fmt), level, s, d) {
+        match warpdrive::compress(f, level, s, d) {
             Ok(n) => {
                 set(written, n);
                 Ok(())
@@ -213,11 +344,11 @@ pub unsafe extern "C" fn wd_compress(
     })
 }
 
-/// Decompresses the stream at the start of `src`. `*consumed` and
-/// `*written` report how much of each buffer was used.
+/// Decompresses the stream (format `fmt`, a `wd_format`) at the start of
+/// `src`. `*consumed` and `*written` report how much of each buffer was used.
 #[no_mangle]
 pub unsafe extern "C" fn wd_decompress(
-    fmt: wd_format,
+    fmt: c_int,
     src: *const u8,
     src_len: usize,
     dst: *mut u8,
@@ -226,21 +357,24 @@ pub unsafe extern "C" fn wd_decompress(
     written: *mut usize,
 ) -> i32 {
     ffi_boundary!({
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        let f = format(fmt)?;
+        check_out(consumed)?;
+        check_out(written)?;
+        check_buffers(&[(src, src_len)], &[(dst, dst_len)])?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (s, d) = unsafe { (input(src, src_len)?, output(dst, dst_len)?) };
-        let p =
-            warpdrive::decompress(format(fmt), s, d).inspect_err(|e| report_needed(e, written))?;
+        let p = warpdrive::decompress(f, s, d).inspect_err(|e| report_needed(e, written))?;
         set(consumed, p.consumed);
         set(written, p.produced);
         Ok(())
     })
 }
 
-/// Digest of `data` into `out` (at least the digest length); `*written` gets
-/// the digest length.
+/// Digest (`alg`, a `wd_hash`) of `data` into `out` (at least the digest
+/// length); `*written` gets the digest length.
 #[no_mangle]
 pub unsafe extern "C" fn wd_digest(
-    alg: wd_hash,
+    alg: c_int,
     data: *const u8,
     len: usize,
     out: *mut u8,
@@ -248,20 +382,23 @@ pub unsafe extern "C" fn wd_digest(
     written: *mut usize,
 ) -> i32 {
     ffi_boundary!({
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        let a = hash(alg)?;
+        check_out(written)?;
+        check_buffers(&[(data, len)], &[(out, out_len)])?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (s, d) = unsafe { (input(data, len)?, output(out, out_len)?) };
         set(
             written,
-            warpdrive::digest(hash(alg), s, d).inspect_err(|e| report_needed(e, written))?,
+            warpdrive::digest(a, s, d).inspect_err(|e| report_needed(e, written))?,
         );
         Ok(())
     })
 }
 
-/// HMAC of `data` under `key`.
+/// HMAC (`alg`, a `wd_hash`) of `data` under `key`.
 #[no_mangle]
 pub unsafe extern "C" fn wd_hmac(
-    alg: wd_hash,
+    alg: c_int,
     key: *const u8,
     key_len: usize,
     data: *const u8,
@@ -271,7 +408,10 @@ pub unsafe extern "C" fn wd_hmac(
     written: *mut usize,
 ) -> i32 {
     ffi_boundary!({
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        let a = hash(alg)?;
+        check_out(written)?;
+        check_buffers(&[(key, key_len), (data, len)], &[(out, out_len)])?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (k, s, d) = unsafe {
             (
                 input(key, key_len)?,
@@ -281,14 +421,14 @@ pub unsafe extern "C" fn wd_hmac(
         };
         set(
             written,
-            warpdrive::hmac(hash(alg), k, s, d).inspect_err(|e| report_needed(e, written))?,
+            warpdrive::hmac(a, k, s, d).inspect_err(|e| report_needed(e, written))?,
         );
         Ok(())
     })
 }
 
 /// AES-GCM encryption of `len` bytes into `out` (at least `len` bytes);
-/// writes a `tag_len`-byte tag (4..=16).
+/// writes a `tag_len`-byte tag (4..=16). No buffer may overlap another.
 #[no_mangle]
 pub unsafe extern "C" fn wd_aead_seal(
     key: *const u8,
@@ -305,7 +445,16 @@ pub unsafe extern "C" fn wd_aead_seal(
     tag_len: usize,
 ) -> i32 {
     ffi_boundary!({
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        check_buffers(
+            &[
+                (key, key_len),
+                (iv, iv_len),
+                (aad, aad_len),
+                (plaintext, len),
+            ],
+            &[(out, out_len), (tag, tag_len)],
+        )?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (k, i, a, p, o, t) = unsafe {
             (
                 input(key, key_len)?,
@@ -321,7 +470,7 @@ pub unsafe extern "C" fn wd_aead_seal(
 }
 
 /// AES-GCM decryption; WD_ERR_AUTH_FAILED on a tag mismatch, with `out`
-/// zeroed.
+/// zeroed. `out` may not overlap another buffer.
 #[no_mangle]
 pub unsafe extern "C" fn wd_aead_open(
     key: *const u8,
@@ -338,7 +487,17 @@ pub unsafe extern "C" fn wd_aead_open(
     out_len: usize,
 ) -> i32 {
     ffi_boundary!({
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        check_buffers(
+            &[
+                (key, key_len),
+                (iv, iv_len),
+                (aad, aad_len),
+                (ciphertext, len),
+                (tag, tag_len),
+            ],
+            &[(out, out_len)],
+        )?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (k, i, a, c, t, o) = unsafe {
             (
                 input(key, key_len)?,
@@ -353,13 +512,15 @@ pub unsafe extern "C" fn wd_aead_open(
     })
 }
 
-/// AES-CTR or AES-CBC (PKCS#7 padding unless `padding` is 0) over a whole
-/// message; `*written` gets the output length.
+/// AES-CTR or AES-CBC (`mode`, a `wd_cipher_mode`) over a whole message;
+/// `encrypt` is 1 to encrypt, 0 to decrypt; CBC uses PKCS#7 padding when
+/// `padding` is 1 (0: none). `*written` gets the output length. `out` may
+/// not overlap another buffer.
 #[no_mangle]
 pub unsafe extern "C" fn wd_cipher(
-    mode: wd_cipher_mode,
-    encrypt: bool,
-    padding: bool,
+    mode: c_int,
+    encrypt: c_int,
+    padding: c_int,
     key: *const u8,
     key_len: usize,
     iv: *const u8,
@@ -371,7 +532,19 @@ pub unsafe extern "C" fn wd_cipher(
     written: *mut usize,
 ) -> i32 {
     ffi_boundary!({
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        let m = cipher_mode(mode)?;
+        let dir = if boolean(encrypt, "encrypt must be 0 or 1")? {
+            Direction::Encrypt
+        } else {
+            Direction::Decrypt
+        };
+        let padding = boolean(padding, "padding must be 0 or 1")?;
+        check_out(written)?;
+        check_buffers(
+            &[(key, key_len), (iv, iv_len), (src, len)],
+            &[(out, out_len)],
+        )?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (k, i, s, o) = unsafe {
             (
                 input(key, key_len)?,
@@ -379,15 +552,6 @@ pub unsafe extern "C" fn wd_cipher(
                 input(src, len)?,
                 output(out, out_len)?,
             )
-        };
-        let m = match mode {
-            wd_cipher_mode::WD_CIPHER_CTR => CipherMode::Ctr,
-            wd_cipher_mode::WD_CIPHER_CBC => CipherMode::Cbc,
-        };
-        let dir = if encrypt {
-            Direction::Encrypt
-        } else {
-            Direction::Decrypt
         };
         set(
             written,
@@ -398,24 +562,23 @@ pub unsafe extern "C" fn wd_cipher(
     })
 }
 
-/// Creates a streaming compressor in `*out`; free it with wd_deflater_free.
+/// Creates a streaming compressor (format `fmt`, a `wd_format`) in `*out`,
+/// which is NULL after a failure; free it with wd_deflater_free.
 #[no_mangle]
 pub unsafe extern "C" fn wd_deflater_new(
-    fmt: wd_format,
+    fmt: c_int,
     level: u32,
     out: *mut *mut wd_deflater,
 ) -> i32 {
     ffi_boundary!({
-        if out.is_null() {
-            return Err(Error::InvalidArgument("NULL out pointer"));
-        }
-        let d = Deflater::new(format(fmt), level)?;
+        check_new_out(out)?;
+        let d = Deflater::new(format(fmt)?, level)?;
         set(out, Box::into_raw(Box::new(wd_deflater(d))));
         Ok(())
     })
 }
 
-/// One step of zlib-style streaming compression.
+/// One step of zlib-style streaming compression; `flush` is a `wd_flush`.
 #[no_mangle]
 pub unsafe extern "C" fn wd_deflater_deflate(
     d: *mut wd_deflater,
@@ -423,22 +586,21 @@ pub unsafe extern "C" fn wd_deflater_deflate(
     src_len: usize,
     dst: *mut u8,
     dst_len: usize,
-    flush: wd_flush,
+    flush: c_int,
     consumed: *mut usize,
     produced: *mut usize,
     done: *mut bool,
 ) -> i32 {
     ffi_boundary!({
         // SAFETY: `d` comes from wd_deflater_new and is not shared.
-        let d = unsafe { d.as_mut() }.ok_or(Error::InvalidArgument("NULL deflater"))?;
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        let d = unsafe { handle(d, "NULL or misaligned deflater")? };
+        let f = self::flush(flush)?;
+        check_out(consumed)?;
+        check_out(produced)?;
+        check_out(done)?;
+        check_buffers(&[(src, src_len)], &[(dst, dst_len)])?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (s, o) = unsafe { (input(src, src_len)?, output(dst, dst_len)?) };
-        let f = match flush {
-            wd_flush::WD_FLUSH_NONE => Flush::None,
-            wd_flush::WD_FLUSH_SYNC => Flush::Sync,
-            wd_flush::WD_FLUSH_FULL => Flush::Full,
-            wd_flush::WD_FLUSH_FINISH => Flush::Finish,
-        };
         let p = d.0.deflate(s, o, f)?;
         set(consumed, p.consumed);
         set(produced, p.produced);
@@ -449,20 +611,19 @@ pub unsafe extern "C" fn wd_deflater_deflate(
 
 #[no_mangle]
 pub unsafe extern "C" fn wd_deflater_free(d: *mut wd_deflater) {
-    if !d.is_null() {
+    if !d.is_null() && d.is_aligned() {
         // SAFETY: `d` came from Box::into_raw in wd_deflater_new.
         let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(d) })));
     }
 }
 
-/// Creates a streaming decompressor in `*out`.
+/// Creates a streaming decompressor (format `fmt`, a `wd_format`) in
+/// `*out`, which is NULL after a failure.
 #[no_mangle]
-pub unsafe extern "C" fn wd_inflater_new(fmt: wd_format, out: *mut *mut wd_inflater) -> i32 {
+pub unsafe extern "C" fn wd_inflater_new(fmt: c_int, out: *mut *mut wd_inflater) -> i32 {
     ffi_boundary!({
-        if out.is_null() {
-            return Err(Error::InvalidArgument("NULL out pointer"));
-        }
-        let d = Inflater::new(format(fmt))?;
+        check_new_out(out)?;
+        let d = Inflater::new(format(fmt)?)?;
         set(out, Box::into_raw(Box::new(wd_inflater(d))));
         Ok(())
     })
@@ -482,8 +643,12 @@ pub unsafe extern "C" fn wd_inflater_inflate(
 ) -> i32 {
     ffi_boundary!({
         // SAFETY: `d` comes from wd_inflater_new and is not shared.
-        let d = unsafe { d.as_mut() }.ok_or(Error::InvalidArgument("NULL inflater"))?;
-        // SAFETY: the caller passes valid buffers of the given lengths.
+        let d = unsafe { handle(d, "NULL or misaligned inflater")? };
+        check_out(consumed)?;
+        check_out(produced)?;
+        check_out(done)?;
+        check_buffers(&[(src, src_len)], &[(dst, dst_len)])?;
+        // SAFETY: checked above; the caller passes valid buffers of the given lengths.
         let (s, o) = unsafe { (input(src, src_len)?, output(dst, dst_len)?) };
         let p = d.0.inflate(s, o)?;
         set(consumed, p.consumed);
@@ -495,29 +660,30 @@ pub unsafe extern "C" fn wd_inflater_inflate(
 
 #[no_mangle]
 pub unsafe extern "C" fn wd_inflater_free(d: *mut wd_inflater) {
-    if !d.is_null() {
+    if !d.is_null() && d.is_aligned() {
         // SAFETY: `d` came from Box::into_raw in wd_inflater_new.
         let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(d) })));
     }
 }
 
-/// Creates a streaming digest (key NULL/0) or HMAC in `*out`.
+/// Creates a streaming digest (`alg`, a `wd_hash`; key NULL with length 0)
+/// or HMAC (any non-NULL key) in `*out`, which is NULL after a failure.
 #[no_mangle]
 pub unsafe extern "C" fn wd_hasher_new(
-    alg: wd_hash,
+    alg: c_int,
     key: *const u8,
     key_len: usize,
     out: *mut *mut wd_hasher,
 ) -> i32 {
     ffi_boundary!({
-        if out.is_null() {
-            return Err(Error::InvalidArgument("NULL out pointer"));
-        }
+        check_new_out(out)?;
+        let a = hash(alg)?;
+        check_buffers(&[(key, key_len)], &[])?;
         let h = if key.is_null() {
-            Hasher::new(hash(alg))?
+            Hasher::new(a)?
         } else {
-            // SAFETY: the caller passes a valid key of key_len bytes.
-            Hasher::new_hmac(hash(alg), unsafe { input(key, key_len)? })?
+            // SAFETY: checked above; the caller passes a valid key of key_len bytes.
+            Hasher::new_hmac(a, unsafe { input(key, key_len)? })?
         };
         set(out, Box::into_raw(Box::new(wd_hasher(h))));
         Ok(())
@@ -528,8 +694,9 @@ pub unsafe extern "C" fn wd_hasher_new(
 pub unsafe extern "C" fn wd_hasher_update(h: *mut wd_hasher, data: *const u8, len: usize) -> i32 {
     ffi_boundary!({
         // SAFETY: `h` comes from wd_hasher_new and is not shared.
-        let h = unsafe { h.as_mut() }.ok_or(Error::InvalidArgument("NULL hasher"))?;
-        // SAFETY: the caller passes a valid buffer.
+        let h = unsafe { handle(h, "NULL or misaligned hasher")? };
+        check_buffers(&[(data, len)], &[])?;
+        // SAFETY: checked above; the caller passes a valid buffer.
         h.0.update(unsafe { input(data, len)? })
     })
 }
@@ -543,8 +710,10 @@ pub unsafe extern "C" fn wd_hasher_finish(
 ) -> i32 {
     ffi_boundary!({
         // SAFETY: `h` comes from wd_hasher_new and is not shared.
-        let h = unsafe { h.as_mut() }.ok_or(Error::InvalidArgument("NULL hasher"))?;
-        // SAFETY: the caller passes a valid buffer.
+        let h = unsafe { handle(h, "NULL or misaligned hasher")? };
+        check_out(written)?;
+        check_buffers(&[], &[(out, out_len)])?;
+        // SAFETY: checked above; the caller passes a valid buffer.
         let o = unsafe { output(out, out_len)? };
         set(
             written,
@@ -556,7 +725,7 @@ pub unsafe extern "C" fn wd_hasher_finish(
 
 #[no_mangle]
 pub unsafe extern "C" fn wd_hasher_free(h: *mut wd_hasher) {
-    if !h.is_null() {
+    if !h.is_null() && h.is_aligned() {
         // SAFETY: `h` came from Box::into_raw in wd_hasher_new.
         let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(h) })));
     }
@@ -569,6 +738,7 @@ pub unsafe extern "C" fn wd_get_stats(out: *mut wd_stats) -> i32 {
         if out.is_null() {
             return Err(Error::InvalidArgument("NULL out pointer"));
         }
+        check_out(out)?;
         let s = warpdrive::stats();
         set(
             out,

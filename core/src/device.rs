@@ -171,10 +171,13 @@ pub struct Warpdrive {
     bound: AtomicUsize,
     pub(crate) counters: ProcessCounters,
     failures: AtomicU64,
+    /// The fork generation it was made in (see `forked_since`).
+    fork_gen: u64,
 }
 
 impl Warpdrive {
     pub fn new(config: Config) -> Result<Warpdrive> {
+        let fork_gen = fork_generation();
         let kernel = || -> Option<KernelDevice> {
             let all = KernelDevice::discover();
             match &config.device {
@@ -200,6 +203,7 @@ impl Warpdrive {
             bound: AtomicUsize::new(0),
             counters: ProcessCounters::default(),
             failures: AtomicU64::new(0),
+            fork_gen,
         })
     }
 
@@ -250,6 +254,9 @@ impl Warpdrive {
 
     /// Binds a new queue on the backend (not from the pool).
     pub fn bind_queue(&self) -> Result<Queue> {
+        if forked_since(self.fork_gen) {
+            return Err(Error::Forked);
+        }
         let counters = self.counters.new_queue();
         match &self.device {
             Device::Soft(s) => Queue::new_soft(s.create_queue(self.config.sq_entries)?, counters),
@@ -266,7 +273,9 @@ impl Warpdrive {
     /// backend has none to give (inline backend, every queue busy, device
     /// failing): the caller then runs the request inline.
     pub(crate) fn checkout(&self) -> Option<PooledQueue<'_>> {
-        if matches!(self.device, Device::None) {
+        // In a fork child the pool's queues are the parent's (and its lock
+        // may have been held by a thread that is gone): run inline.
+        if matches!(self.device, Device::None) || forked_since(self.fork_gen) {
             return None;
         }
         if let Some(q) = self.pool.lock().unwrap().pop() {
@@ -320,6 +329,9 @@ impl PooledQueue<'_> {
 impl Drop for PooledQueue<'_> {
     fn drop(&mut self) {
         if let Some(mut q) = self.queue.take() {
+            if forked_since(self.owner.fork_gen) {
+                return; // the parent's queue: dropped here, never pooled
+            }
             q.drain();
             self.owner.pool.lock().unwrap().push(q);
         }
@@ -393,6 +405,22 @@ extern "C" fn forked_child() {
     FORK_GEN.fetch_add(1, Ordering::AcqRel);
 }
 
+/// The current fork generation, with the hook that counts forks installed
+/// first: every object that must notice a fork (an instance, its device and
+/// queues) takes this when it is made and compares with `forked_since`.
+pub(crate) fn fork_generation() -> u64 {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| sys::at_fork_child(forked_child));
+    FORK_GEN.load(Ordering::Acquire)
+}
+
+/// Whether this process is a fork() child of the one that was at `gen`:
+/// then no engine thread serves what was made at `gen`, kernel rings made
+/// then are not mapped here, and locks engine threads held may stay held.
+pub(crate) fn forked_since(gen: u64) -> bool {
+    FORK_GEN.load(Ordering::Relaxed) != gen
+}
+
 /// The process-wide instance, configured from the environment on first use.
 ///
 /// After fork() the child gets a fresh instance: the parent's engine threads
@@ -407,7 +435,7 @@ pub fn global() -> Arc<Warpdrive> {
     }
     static HOOKS: std::sync::Once = std::sync::Once::new();
     HOOKS.call_once(|| {
-        sys::at_fork_child(forked_child);
+        fork_generation();
         if std::env::var_os(STATS_FILE_ENV).is_some() {
             // A forked child inherits this; report_stats() only speaks for
             // the instance of the current pid.

@@ -23,6 +23,10 @@ pub enum Error {
     Busy,
     #[error("device gone")]
     DeviceGone,
+    /// An object made before fork() used in the child: its queues are served
+    /// only in the parent.
+    #[error("queue belongs to the parent process (used after fork)")]
+    Forked,
     #[error("request cancelled")]
     Cancelled,
     #[error("unsupported: {0}")]
@@ -52,7 +56,12 @@ impl Error {
     pub fn is_device_failure(&self) -> bool {
         matches!(
             self,
-            Error::DeviceGone | Error::Busy | Error::Io(_) | Error::Internal(_) | Error::Cancelled
+            Error::DeviceGone
+                | Error::Forked
+                | Error::Busy
+                | Error::Io(_)
+                | Error::Internal(_)
+                | Error::Cancelled
         )
     }
 
@@ -66,7 +75,7 @@ impl Error {
             Error::ChecksumMismatch => 5,
             Error::AuthFailed => 6,
             Error::Busy => 7,
-            Error::DeviceGone => 8,
+            Error::DeviceGone | Error::Forked => 8,
             Error::Cancelled => 9,
             Error::Unsupported(_) => 10,
             Error::Io(_) => 11,

@@ -567,8 +567,19 @@ unsafe fn execute_inner(d: &Decoded, streams: &mut Streams) -> Done {
                     let Some(StreamState::Cipher(s)) = slot else {
                         return Done::err(WD_STATUS_BAD_STREAM);
                     };
+                    // In place (src and dst start together) only `dst` is
+                    // ever borrowed: a `&` over src beside a `&mut` over the
+                    // same bytes would be undefined behaviour, and update()
+                    // writes blocks ahead of what it has read.
+                    let in_place = d.src.len != 0 && d.src.ptr == d.dst.ptr;
+                    let src_copy = (in_place && d.dst.len < d.src.len).then(|| ro(d.src).to_vec());
                     let dst = rw(d.dst);
-                    let r = s.update(ro(d.src), dst).and_then(|n| {
+                    let updated = match &src_copy {
+                        Some(src) => s.update(src, dst),
+                        None if in_place => s.update_in_place(dst, d.src.len),
+                        None => s.update(ro(d.src), dst),
+                    };
+                    let r = updated.and_then(|n| {
                         if !last {
                             return Ok(n);
                         }
@@ -828,6 +839,100 @@ mod tests {
             decode(&d, AddressMode::Sva).unwrap_err(),
             WD_STATUS_INVALID_LENGTH
         );
+    }
+}
+
+#[cfg(test)]
+mod in_place {
+    //! Streaming ciphers in place (src == dst), chunk by chunk, give what
+    //! they give out of place.
+    use super::*;
+
+    const KEY: [u8; 16] = [7; 16];
+    const IV: [u8; 16] = [9; 16];
+
+    /// Runs `msg` through one stream in `chunks`, in place or not; returns
+    /// the concatenated output.
+    fn run(
+        alg: u8,
+        flags: u8,
+        encrypt: bool,
+        msg: &[u8],
+        chunks: &[usize],
+        in_place: bool,
+    ) -> Vec<u8> {
+        let mut streams = Streams::new();
+        let aux = [KEY, IV].concat();
+        let (mut out, mut off) = (Vec::new(), 0);
+        for (i, &c) in chunks.iter().enumerate() {
+            let last = i + 1 == chunks.len();
+            // Room for a carried block and the final padding block.
+            let mut buf = vec![0u8; c + 32];
+            buf[..c].copy_from_slice(&msg[off..off + c]);
+            let src = msg[off..off + c].to_vec();
+            let mut dst = vec![0u8; c + 32];
+            let mut d = WdDesc {
+                opcode: if encrypt {
+                    WD_OP_ENCRYPT
+                } else {
+                    WD_OP_DECRYPT
+                },
+                alg,
+                flags: WD_DESC_F_STREAM
+                    | flags
+                    | if i == 0 { WD_DESC_F_FIRST } else { 0 }
+                    | if last { WD_DESC_F_LAST } else { 0 },
+                key_len: 16,
+                iv_len: 16,
+                src_len: c as u32,
+                dst_len: (c + 32) as u32,
+                aux_addr: aux.as_ptr() as u64,
+                ..Default::default()
+            };
+            if in_place {
+                d.src_addr = buf.as_mut_ptr() as u64;
+                d.dst_addr = d.src_addr;
+            } else {
+                d.src_addr = src.as_ptr() as u64;
+                d.dst_addr = dst.as_mut_ptr() as u64;
+            }
+            let dec = decode(&d, AddressMode::Sva).unwrap();
+            // SAFETY: every region of `d` lies in buffers live for the call.
+            let done = unsafe { execute(&dec, &mut streams) };
+            assert_eq!(done.status, WD_STATUS_OK, "chunk {i} of {chunks:?}");
+            let produced = done.produced as usize;
+            out.extend_from_slice(if in_place {
+                &buf[..produced]
+            } else {
+                &dst[..produced]
+            });
+            off += c;
+        }
+        out
+    }
+
+    #[test]
+    fn in_place_streams_match_out_of_place_ones() {
+        let msg: Vec<u8> = (0..208u32).map(|i| (i * 31 % 251) as u8).collect();
+        let chunks = [10, 30, 50, 1, 117];
+        for (alg, flags) in [
+            (WD_ALG_AES_CTR, 0),
+            (WD_ALG_AES_CBC, WD_DESC_F_NO_PADDING),
+            (WD_ALG_AES_CBC, 0),
+        ] {
+            let whole = run(alg, flags, true, &msg, &[msg.len()], false);
+            let split = run(alg, flags, true, &msg, &chunks, false);
+            assert_eq!(split, whole, "alg {alg} flags {flags:#x}: out of place");
+            let in_place = run(alg, flags, true, &msg, &chunks, true);
+            assert_eq!(
+                in_place, whole,
+                "alg {alg} flags {flags:#x}: encrypting in place"
+            );
+            let mut cuts = chunks.to_vec();
+            *cuts.last_mut().unwrap() += whole.len() - msg.len();
+            let back = run(alg, flags, false, &whole, &cuts, true);
+            assert_eq!(back, msg, "alg {alg} flags {flags:#x}: decrypting in place");
+        }
     }
 }
 

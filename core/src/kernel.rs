@@ -80,9 +80,10 @@ impl KernelDevice {
         let ring = sys::map_device(&file, bind.ring_mmap_offset, bind.ring_mmap_size as usize)?;
         Ok(KernelQueue {
             bounce: None,
-            ring,
+            ring: std::mem::ManuallyDrop::new(ring),
             file,
             bind,
+            fork_gen: crate::device::fork_generation(),
         })
     }
 }
@@ -124,9 +125,11 @@ impl Bounce {
 
 pub(crate) struct KernelQueue {
     bounce: Option<Bounce>,
-    ring: MmapRaw,
+    /// Unmapped by Drop, except in a fork child (see there).
+    ring: std::mem::ManuallyDrop<MmapRaw>,
     file: File,
     pub bind: WdQueueBind,
+    fork_gen: u64,
 }
 
 impl KernelQueue {
@@ -187,6 +190,19 @@ impl KernelQueue {
 
 impl Drop for KernelQueue {
     fn drop(&mut self) {
+        if crate::device::forked_since(self.fork_gen) {
+            // A fork child: the ring and buffer mappings are VM_DONTCOPY, so
+            // these addresses are not ours any more (munmap could hit
+            // something mapped there since), and the buffers belong to the
+            // parent's context, which the shared file still is. Leave both;
+            // closing our copy of the descriptor is all that is ours.
+            if let Some(mut b) = self.bounce.take() {
+                std::mem::forget(b.map.take());
+            }
+            return;
+        }
         self.free_bounce();
+        // SAFETY: dropped once, here, and never used again.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.ring) };
     }
 }

@@ -66,6 +66,9 @@ pub struct Queue {
     inflight: u32,
     next_user_data: u64,
     pub(crate) counters: std::sync::Arc<QueueCounters>,
+    /// The fork generation the queue was bound in: in a fork child nothing
+    /// serves it (and a kernel ring is not even mapped), so it refuses work.
+    fork_gen: u64,
 }
 
 impl Queue {
@@ -89,6 +92,7 @@ impl Queue {
             inflight: 0,
             next_user_data: 1,
             counters,
+            fork_gen: crate::device::fork_generation(),
         })
     }
 
@@ -112,6 +116,7 @@ impl Queue {
             inflight: 0,
             next_user_data: 1,
             counters,
+            fork_gen: crate::device::fork_generation(),
         })
     }
 
@@ -179,6 +184,7 @@ impl Queue {
     /// area, writable and untouched by anyone else) until its completion has
     /// been reaped: the engine reads and writes them asynchronously.
     pub(crate) unsafe fn push(&mut self, desc: &WdDesc) -> Result<()> {
+        self.check_fork()?;
         if self.sq.is_dead() || self.cq.is_dead() {
             return Err(Error::DeviceGone);
         }
@@ -192,6 +198,7 @@ impl Queue {
     /// Publishes queued descriptors; rings the doorbell only if the engine
     /// sleeps (or, on a validated device, always: it never polls).
     pub(crate) fn submit(&mut self) -> Result<()> {
+        self.check_fork()?;
         let engine_sleeps = self.sq.publish();
         if engine_sleeps || self.features & WD_FEAT_VALIDATED != 0 {
             self.counters.doorbells.fetch_add(1, Ordering::Relaxed);
@@ -207,6 +214,7 @@ impl Queue {
 
     /// Takes one completion if there is one.
     pub(crate) fn reap(&mut self) -> Result<Option<WdCqe>> {
+        self.check_fork()?;
         match self.cq.pop() {
             Ok(Some(cqe)) => {
                 self.inflight = self.inflight.saturating_sub(1);
@@ -380,9 +388,23 @@ impl Queue {
         Ok(cqe)
     }
 
+    /// Err(Forked) in a fork child of the process that bound the queue.
+    fn check_fork(&self) -> Result<()> {
+        if crate::device::forked_since(self.fork_gen) {
+            return Err(Error::Forked);
+        }
+        Ok(())
+    }
+
     /// Waits out every request still in flight (they complete or are
     /// cancelled); used before the queue, or memory it refers to, goes away.
+    /// Descriptors queued but never published (an AsyncQueue dropped between
+    /// submit and flush) are published first: no engine would ever see them,
+    /// and waiting for their completions would never end.
     pub(crate) fn drain(&mut self) {
+        if self.inflight > 0 && self.submit().is_err() {
+            return;
+        }
         while self.inflight > 0 {
             if self.wait().is_err() {
                 break;
@@ -393,6 +415,17 @@ impl Queue {
 
 impl Drop for Queue {
     fn drop(&mut self) {
+        if self.check_fork().is_err() {
+            // Nothing serves this queue here: nothing is in flight for this
+            // process, and the backend's Drop lets go of the parent's engine
+            // and rings without touching them.
+            return;
+        }
+        // What the owner still holds is abandoned: a soft engine cancels it
+        // instead of running it (a kernel one runs it; both are bounded).
+        if let Backend::Soft(h) = &self.backend {
+            h.cancel_pending();
+        }
         self.drain();
     }
 }

@@ -80,6 +80,7 @@ pub struct SoftDevice {
     queues_created: AtomicU32,
     removed: AtomicBool,
     counters: Arc<EngineCounters>,
+    fork_gen: u64,
 }
 
 /// What the owner of a soft queue holds: the ring mapping and a way to ring
@@ -92,6 +93,7 @@ pub(crate) struct SoftQueueHandle {
     pub engine_slot: usize,
     queue: Arc<SoftQueue>,
     engine: Arc<Engine>,
+    fork_gen: u64,
 }
 
 impl SoftDevice {
@@ -128,6 +130,7 @@ impl SoftDevice {
             queues_created: AtomicU32::new(0),
             removed: AtomicBool::new(false),
             counters,
+            fork_gen: crate::device::fork_generation(),
         })
     }
 
@@ -185,6 +188,7 @@ impl SoftDevice {
             engine_slot: i,
             queue,
             engine,
+            fork_gen: crate::device::fork_generation(),
         })
     }
 }
@@ -215,19 +219,36 @@ impl SoftDevice {
 
 impl Drop for SoftDevice {
     fn drop(&mut self) {
+        let threads = std::mem::take(self.threads.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if crate::device::forked_since(self.fork_gen) {
+            // A fork child: the engine threads exist only in the parent, and
+            // joining one would wait forever. Their handles are just memory.
+            std::mem::forget(threads);
+            return;
+        }
         for e in &self.engines {
             e.stop.store(true, Ordering::Release);
             e.ring_doorbell();
         }
-        for t in self.threads.lock().unwrap().drain(..) {
+        for t in threads {
             let _ = t.join();
         }
+        // Queues may outlive the device (an AsyncQueue holds no reference to
+        // it): with no engine left, cancel what they hold and mark them dead,
+        // so that their owners get errors instead of waiting forever.
+        self.remove();
     }
 }
 
 impl SoftQueueHandle {
     pub fn doorbell(&self) {
         self.engine.ring_doorbell();
+    }
+
+    /// The owner abandons what it queued: the engine answers CANCELLED for
+    /// every descriptor it has not started.
+    pub fn cancel_pending(&self) {
+        self.queue.closing.store(true, Ordering::Release);
     }
 
     /// The eventfd the engine signals after each batch of completions.
@@ -246,6 +267,11 @@ impl Drop for SoftQueueHandle {
     /// still pending is cancelled, and the engine lets go of the queue.
     fn drop(&mut self) {
         self.queue.closing.store(true, Ordering::Release);
+        if crate::device::forked_since(self.fork_gen) {
+            // A fork child: no engine serves this copy of the queue, and an
+            // engine thread may have held the list's lock at the fork.
+            return;
+        }
         self.engine
             .queues
             .lock()
