@@ -43,6 +43,12 @@ const WAIT_YIELD_MIN: Duration = Duration::from_micros(200);
 const WAIT_YIELD_MAX: Duration = Duration::from_millis(20);
 /// A conservative engine rate for the expected service time (bytes/us).
 const SERVICE_BYTES_PER_US: u64 = 100;
+/// How long a synchronous request on the software device waits for an
+/// engine to take it before its submitter claims it back and runs it itself
+/// (ring.rs, (F)). A polling engine takes a request in well under 1 us; one
+/// that sleeps needs ~58 us to wake, and one whose core is taken much longer,
+/// while running the request here costs the submitter no more than inline.
+const HANDOFF_BUDGET: Duration = Duration::from_micros(4);
 
 /// A descriptor address for an SVA queue: the pointer, or 0 for nothing.
 pub(crate) fn sva_addr<T>(ptr: *const T, len: usize) -> u64 {
@@ -58,6 +64,16 @@ fn service_budget(bytes: usize) -> Duration {
     Duration::from_micros(bytes as u64 / SERVICE_BYTES_PER_US).clamp(WAIT_YIELD_MIN, WAIT_YIELD_MAX)
 }
 
+/// A synchronous request `start` left on a software queue for `finish`.
+enum SyncRequest {
+    /// Published at this SQ index: `finish` claims it back if no engine
+    /// takes it in time.
+    Published(u32, WdDesc),
+    /// Not published: the SQ was full of slots claimed back that a busy
+    /// engine has not passed yet, so `finish` runs it here.
+    Held(WdDesc),
+}
+
 pub struct Queue {
     sq: SqProducer,
     cq: CqConsumer,
@@ -65,6 +81,8 @@ pub struct Queue {
     features: u32,
     inflight: u32,
     next_user_data: u64,
+    /// The one synchronous request on a software queue, for `finish`.
+    sync: Option<SyncRequest>,
     pub(crate) counters: std::sync::Arc<QueueCounters>,
     /// The fork generation the queue was bound in: in a fork child nothing
     /// serves it (and a kernel ring is not even mapped), so it refuses work.
@@ -91,6 +109,7 @@ impl Queue {
             features: WD_FEAT_SVA | WD_FEAT_STREAMS | WD_FEAT_SEGMENTS,
             inflight: 0,
             next_user_data: 1,
+            sync: None,
             counters,
             fork_gen: crate::device::fork_generation(),
         })
@@ -115,6 +134,7 @@ impl Queue {
             features,
             inflight: 0,
             next_user_data: 1,
+            sync: None,
             counters,
             fork_gen: crate::device::fork_generation(),
         })
@@ -188,7 +208,14 @@ impl Queue {
         if self.sq.is_dead() || self.cq.is_dead() {
             return Err(Error::DeviceGone);
         }
-        if !self.has_room() || !self.sq.push(desc) {
+        if !self.has_room() {
+            return Err(Error::Busy);
+        }
+        if let Backend::Soft(h) = &self.backend {
+            // (F): the slot is ours (space() > 0), so is its claim word.
+            h.submitted(self.sq.tail());
+        }
+        if !self.sq.push(desc) {
             return Err(Error::Busy);
         }
         self.inflight += 1;
@@ -329,20 +356,73 @@ impl Queue {
     pub(crate) unsafe fn start(&mut self, mut desc: WdDesc) -> Result<u64> {
         desc.user_data = self.next_user_data;
         self.next_user_data += 1;
+        let index = self.sq.tail();
+        let alone = matches!(self.backend, Backend::Soft(_)) && self.inflight == 0;
         // SAFETY: the caller's contract is push's.
-        unsafe { self.push(&desc)? };
+        match unsafe { self.push(&desc) } {
+            Ok(()) => {}
+            Err(Error::Busy) if alone => {
+                self.sync = Some(SyncRequest::Held(desc));
+                return Ok(desc.user_data);
+            }
+            Err(e) => return Err(e),
+        }
+        self.sync = alone.then_some(SyncRequest::Published(index, desc));
         self.submit()?;
         Ok(desc.user_data)
     }
 
     /// Waits for the completion of a request `start`ed with `user_data`,
-    /// expected to move about `bytes` bytes.
+    /// expected to move about `bytes` bytes. On the software device, if no
+    /// engine has taken it within HANDOFF_BUDGET, this thread claims it back
+    /// and runs it: a busy, sleeping or descheduled engine costs the caller
+    /// at most that budget over running inline.
     pub(crate) fn finish(&mut self, user_data: u64, bytes: usize) -> Result<WdCqe> {
-        let cqe = self.wait_for(service_budget(bytes))?;
+        let budget = service_budget(bytes);
+        let cqe = match (self.sync.take(), &self.backend) {
+            (Some(SyncRequest::Published(index, desc)), _)
+                if desc.user_data == user_data && self.inflight == 1 =>
+            {
+                self.wait_or_claim(index, &desc, budget)?
+            }
+            (Some(SyncRequest::Held(desc)), Backend::Soft(h)) if desc.user_data == user_data => {
+                self.counters.claimed.fetch_add(1, Ordering::Relaxed);
+                h.run_here(&desc).cqe(user_data)
+            }
+            _ => self.wait_for(budget)?,
+        };
         if cqe.user_data != user_data {
             return Err(Error::internal("completion for another request"));
         }
         Ok(cqe)
+    }
+
+    /// `wait_for` the one request in flight, published at SQ `index`,
+    /// claiming it back (ring.rs, (F)) once HANDOFF_BUDGET has passed with no
+    /// engine holding it.
+    fn wait_or_claim(&mut self, index: u32, desc: &WdDesc, budget: Duration) -> Result<WdCqe> {
+        let start = Instant::now();
+        loop {
+            if let Some(cqe) = self.reap()? {
+                return Ok(cqe);
+            }
+            let Backend::Soft(h) = &self.backend else {
+                break;
+            };
+            if h.is_taken(index) {
+                break;
+            }
+            if start.elapsed() >= HANDOFF_BUDGET {
+                let Some(done) = h.claim_and_run(index, desc) else {
+                    break; // an engine took it just now: its completion comes
+                };
+                self.inflight -= 1;
+                self.counters.claimed.fetch_add(1, Ordering::Relaxed);
+                return Ok(done.cqe(desc.user_data));
+            }
+            std::hint::spin_loop();
+        }
+        self.wait_for(budget)
     }
 
     fn run_buffered(&mut self, job: Job<'_>) -> Result<WdCqe> {

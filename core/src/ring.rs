@@ -19,6 +19,17 @@
 //!   full fence on both sides one of them always sees the other: no lost
 //!   wakeup.
 //!
+//! * (F) Claims, software device only: each SQ slot has a claim word in
+//!   process-private memory (`Claims`, not in the mapping and not part of the
+//!   ABI). The producer stores SUBMITTED before (A) publishes the slot. The
+//!   engine, after copying the descriptor, CASes SUBMITTED -> TAKEN and runs
+//!   it only if that succeeds; the submitter may CAS SUBMITTED -> CLAIMED and
+//!   then runs the request itself. Exactly one CAS wins, so every request runs
+//!   once. A claimed slot gets no completion: the engine skips it and only
+//!   moves its head past it, and the claim word is rewritten only after (B)
+//!   hands the slot back. The kernel module has no claim words: a submitter
+//!   on a kernel queue always waits for the completion.
+//!
 //! Shared memory is only touched through raw pointers (volatile copies of whole
 //! entries) and atomics: never through Rust references, since another agent
 //! (an engine thread or the kernel) writes it concurrently.
@@ -194,6 +205,69 @@ impl<T> RingPtrs<T> {
 // SAFETY: see above.
 unsafe impl<T> Send for RingPtrs<T> {}
 
+/// A claim word's states (F); FREE until the slot's first submission.
+const SLOT_FREE: u32 = 0;
+const SLOT_SUBMITTED: u32 = 1;
+const SLOT_TAKEN: u32 = 2;
+const SLOT_CLAIMED: u32 = 3;
+
+/// The claim words of one software SQ, one per slot (F).
+pub(crate) struct Claims {
+    words: Box<[AtomicU32]>,
+    mask: u32,
+}
+
+impl Claims {
+    /// For a ring of `entries` slots (a power of two).
+    pub fn new(entries: u32) -> Claims {
+        debug_assert!(entries.is_power_of_two());
+        Claims {
+            words: (0..entries).map(|_| AtomicU32::new(SLOT_FREE)).collect(),
+            mask: entries - 1,
+        }
+    }
+
+    fn word(&self, index: u32) -> &AtomicU32 {
+        &self.words[(index & self.mask) as usize]
+    }
+
+    /// Producer, before (A) publishes the slot at `index`.
+    pub fn submitted(&self, index: u32) {
+        self.word(index).store(SLOT_SUBMITTED, Ordering::Relaxed);
+    }
+
+    /// Engine: true if it now owns the request at `index`, false if its
+    /// submitter claimed it (then the engine must not run or complete it).
+    pub fn take(&self, index: u32) -> bool {
+        self.word(index)
+            .compare_exchange(
+                SLOT_SUBMITTED,
+                SLOT_TAKEN,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Submitter: true if it now owns the request at `index` and must run it
+    /// itself; false if an engine took it first (its completion will come).
+    pub fn claim(&self, index: u32) -> bool {
+        self.word(index)
+            .compare_exchange(
+                SLOT_SUBMITTED,
+                SLOT_CLAIMED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Whether an engine has taken the request at `index`.
+    pub fn is_taken(&self, index: u32) -> bool {
+        self.word(index).load(Ordering::Acquire) == SLOT_TAKEN
+    }
+}
+
 /// User side of the submission ring.
 pub(crate) struct SqProducer {
     ring: RingPtrs<WdDesc>,
@@ -221,6 +295,11 @@ impl SqProducer {
     pub fn space(&self) -> u32 {
         // (B): the consumer's head, acquired before reusing its slots.
         self.ring.producer_space(self.tail, &self.head_cache)
+    }
+
+    /// The index the next `push` fills.
+    pub fn tail(&self) -> u32 {
+        self.tail
     }
 
     /// Writes one descriptor; invisible to the engine until `publish`.
@@ -354,6 +433,11 @@ impl SqConsumer {
             });
         }
         Ok(n)
+    }
+
+    /// The index the next `take` reads.
+    pub fn head(&self) -> u32 {
+        self.head
     }
 
     /// Copies the next descriptor out; the copy is what gets validated.
@@ -529,6 +613,84 @@ mod tests {
         assert_eq!((a.user_data, a.status, a.produced), (1, 0, 7));
         assert_eq!(c.pop().unwrap().unwrap().status, 6);
         assert!(c.pop().unwrap().is_none());
+    }
+
+    /// (F) under stress: an engine thread takes while the submitter races
+    /// to claim the same slots; every request must be run by exactly one of
+    /// them, across many laps of a small ring.
+    #[test]
+    fn every_request_is_taken_or_claimed_exactly_once() {
+        use std::sync::Arc;
+        const ENTRIES: u32 = 8;
+        const REQUESTS: u32 = 50_000;
+        let (map, l) = ring(ENTRIES, ENTRIES);
+        let map = Arc::new(map);
+        let claims = Arc::new(Claims::new(ENTRIES));
+        // Who ran request i: 1 the engine, 2 the submitter.
+        let ran: Arc<Vec<AtomicU32>> = Arc::new((0..REQUESTS).map(|_| AtomicU32::new(0)).collect());
+        let engine = {
+            let (map, claims, ran) = (map.clone(), claims.clone(), ran.clone());
+            std::thread::spawn(move || {
+                // SAFETY: map outlives the view (moved into this thread).
+                let mut c = unsafe { SqConsumer::new(&map, &l.sq).unwrap() };
+                let mut seen = 0;
+                while seen < REQUESTS {
+                    let n = c.pending().unwrap();
+                    seen += n;
+                    for _ in 0..n {
+                        let index = c.head();
+                        let d = c.take();
+                        if claims.take(index) {
+                            assert_eq!(ran[d.user_data as usize].swap(1, Ordering::Relaxed), 0);
+                        }
+                    }
+                    c.release();
+                }
+            })
+        };
+        // SAFETY: map outlives the view in this test.
+        let mut p = unsafe { SqProducer::new(&map, &l.sq).unwrap() };
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut published = Vec::new();
+        for i in 0..REQUESTS {
+            while p.space() == 0 {
+                std::hint::spin_loop();
+            }
+            let index = p.tail();
+            claims.submitted(index);
+            assert!(p.push(&WdDesc {
+                user_data: i as u64,
+                ..Default::default()
+            }));
+            p.publish();
+            published.push((index, i));
+            // Claim some of them back, at once or a little later.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x % 3 == 0 {
+                for _ in 0..x % 64 {
+                    std::hint::spin_loop();
+                }
+                for (index, i) in published.drain(..) {
+                    if claims.claim(index) {
+                        assert_eq!(ran[i as usize].swap(2, Ordering::Relaxed), 0);
+                    }
+                }
+            } else if published.len() >= ENTRIES as usize {
+                published.clear();
+            }
+        }
+        engine.join().unwrap();
+        let (mut taken, mut claimed) = (0, 0);
+        for (i, r) in ran.iter().enumerate() {
+            match r.load(Ordering::Relaxed) {
+                1 => taken += 1,
+                2 => claimed += 1,
+                _ => panic!("request {i} never ran"),
+            }
+        }
+        assert!(taken > 0 && claimed > 0, "{taken} taken, {claimed} claimed");
     }
 
     #[test]

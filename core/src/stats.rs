@@ -12,6 +12,8 @@ pub struct QueueCounters {
     pub errors: AtomicU64,
     pub doorbells: AtomicU64,
     pub max_inflight: AtomicU64,
+    /// Requests this queue's submitter claimed back from the engine.
+    pub claimed: AtomicU64,
 }
 
 /// A snapshot of the process's counters.
@@ -34,6 +36,9 @@ pub struct Stats {
     pub max_inflight: u64,
     /// Queues created so far.
     pub queues: u64,
+    /// Of `offloaded`, requests no engine took within the hand-off budget,
+    /// which their submitting thread claimed back and ran itself.
+    pub claimed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +76,7 @@ impl ProcessCounters {
             s.bytes_out += r(&q.bytes_out);
             s.errors += r(&q.errors);
             s.doorbells += r(&q.doorbells);
+            s.claimed += r(&q.claimed);
             s.max_inflight = s.max_inflight.max(r(&q.max_inflight));
         }
         s

@@ -39,6 +39,15 @@
  *   - Consumers never trust what they read: a kernel engine copies each
  *     descriptor once (READ_ONCE) and validates the copy; indices that claim
  *     more than ring_entries outstanding are a protocol error.
+ *   - Claims (the software device only; not part of this ABI): an SQ slot
+ *     also has a claim word in process-private memory. The producer stores
+ *     SUBMITTED before it publishes the tail; the engine, having copied the
+ *     descriptor, CASes SUBMITTED -> TAKEN and runs it only if that
+ *     succeeds; a submitter that saw no engine take its request in time
+ *     CASes SUBMITTED -> CLAIMED and runs it itself. Exactly one wins; a
+ *     claimed slot gets no completion, the engine only moves its head past
+ *     it. Kernel queues have no claim words and the module's engines never
+ *     see one: a submitter on a kernel queue always waits for its completion.
  */
 #ifndef _UAPI_LINUX_WARPDRIVE_H
 #define _UAPI_LINUX_WARPDRIVE_H
