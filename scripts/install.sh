@@ -43,7 +43,8 @@
 #
 # Environment: PREFIX, DESTDIR, MODULESDIR, UDEVRULESDIR, SYSUSERSDIR,
 # CARGO_TARGET_DIR, NO_BUILD=1 (use what cargo already built in
-# $CARGO_TARGET_DIR/release), STRIP=0 (keep debug info in the binaries).
+# $CARGO_TARGET_DIR/release), STRIP=0 (keep debug info in the binaries),
+# DEBUG_INFO=1 (install it separately, under $PREFIX/lib/debug/.build-id).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -99,12 +100,24 @@ put() {
 }
 
 # put_elf SRC DEST: an executable or shared library, stripped of debug info
-# and local symbols (the exported ones stay in .dynsym).
+# and local symbols (the exported ones stay in .dynsym). With DEBUG_INFO=1
+# the debug info goes to $PREFIX/lib/debug/.build-id/XX/REST.debug, where gdb
+# finds it by build id (for PREFIX=/usr, in its default debug directory).
 put_elf() {
     put "$1" "$2" 755
-    if [ "${STRIP:-1}" != 0 ]; then
-        strip --strip-unneeded "$DESTDIR$2"
+    [ "${STRIP:-1}" != 0 ] || return 0
+    if [ "${DEBUG_INFO:-0}" = 1 ]; then
+        local id
+        id=$(readelf -n "$1" | sed -n 's/^ *Build ID: \([0-9a-f]*\)$/\1/p' | head -1)
+        if [ -n "$id" ]; then
+            local dbg=$PREFIX/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+            claim "$dbg"
+            mkdir -p "$(dirname "$DESTDIR$dbg")"
+            objcopy --only-keep-debug "$1" "$DESTDIR$dbg"
+            chmod 644 "$DESTDIR$dbg"
+        fi
     fi
+    strip --strip-unneeded "$DESTDIR$2"
 }
 
 # link TARGET DEST: a symbolic link, recorded like a file.
@@ -299,6 +312,10 @@ do_uninstall() {
     # Remove the directories we made, if they are now empty.
     if [ -d "$DESTDIR/usr/src/warpdrive-$version" ]; then
         find "$DESTDIR/usr/src/warpdrive-$version" -depth -type d -empty -delete 2>/dev/null || true
+    fi
+    if [ -d "$DESTDIR$PREFIX/lib/debug/.build-id" ]; then
+        find "$DESTDIR$PREFIX/lib/debug/.build-id" -depth -type d -empty -delete 2>/dev/null || true
+        rmdir "$DESTDIR$PREFIX/lib/debug" 2>/dev/null || true
     fi
     for d in "$PREFIX/share/warpdrive" "$PREFIX/etc/warpdrive" "$PREFIX/lib/warpdrive" \
         "$PREFIX/include/warpdrive/uapi" "$PREFIX/include/warpdrive" "$PREFIX/lib/pkgconfig" \

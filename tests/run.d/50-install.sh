@@ -160,7 +160,15 @@ else
 fi
 
 # PREFIX=/usr: the vendor locations udev and systemd read.
-NO_BUILD=1 make --no-print-directory install PREFIX=/usr DESTDIR="$DESTDIR" MODULESDIR=/usr/lib/ossl-modules >/dev/null
+# DEBUG_INFO=1: the debug info beside, by build id, where gdb looks.
+NO_BUILD=1 DEBUG_INFO=1 make --no-print-directory install PREFIX=/usr DESTDIR="$DESTDIR" MODULESDIR=/usr/lib/ossl-modules >/dev/null
+id=$(readelf -n "$DESTDIR/usr/bin/warpdrive" | sed -n 's/^ *Build ID: \([0-9a-f]*\)$/\1/p')
+dbg=$DESTDIR/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+if [ -n "$id" ] && readelf -S "$dbg" 2>/dev/null | grep -q '\.debug_info'; then
+    ok "DEBUG_INFO=1 puts the debug info in /usr/lib/debug/.build-id"
+else
+    bad "DEBUG_INFO=1: no debug file $dbg"
+fi
 if ls "$DESTDIR"/usr/lib/udev/rules.d/*warpdrive*.rules >/dev/null 2>&1 &&
     [ -f "$DESTDIR/usr/lib/sysusers.d/warpdrive.conf" ] &&
     ! ls "$DESTDIR"/etc/udev/rules.d/*.rules >/dev/null 2>&1; then
