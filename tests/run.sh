@@ -4,6 +4,8 @@
 # provider with real programs), the ABI checks, and the kernel module in a
 # QEMU guest. Exits non-zero on the first failing stage.
 set -euo pipefail
+# A failing command names itself: nothing stops this script silently.
+trap 'echo "tests/run.sh: line $LINENO: \"$BASH_COMMAND\" failed (status $?)" >&2' ERR
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TERM_COLOR=never
@@ -34,6 +36,9 @@ cargo test --workspace --locked --release
 
 stage "C program against libwarpdrive"
 cargo build --release --locked -p warpdrive-capi
+# The library's SONAME is libwarpdrive.so.0 (capi/build.rs); cargo writes
+# only libwarpdrive.so, so give the loader the name the program records.
+ln -sf libwarpdrive.so "$CARGO_TARGET_DIR/release/libwarpdrive.so.0"
 gcc -O2 -Wall -Wextra -Werror -Iinclude tests/c/capi_test.c -o "$CARGO_TARGET_DIR/capi_test" \
     -L"$CARGO_TARGET_DIR/release" -lwarpdrive -lz -lcrypto -Wl,-rpath,"$CARGO_TARGET_DIR/release"
 "$CARGO_TARGET_DIR/capi_test"
@@ -56,7 +61,13 @@ stage "kernel module in a QEMU guest (C suites + the Rust core's kernel backend)
 # /dev/warpdrive/soft0 (SVA) and soft1 (validated, buffer mode).
 extra="$CARGO_TARGET_DIR/vm-extra-tests.list"
 : >"$extra"
-cargo test --release --locked -p warpdrive --test kernel --test fork --test kernel_removal --no-run --message-format=json 2>/dev/null \
+case "$CARGO_TARGET_DIR/" in
+    "$ROOT"/*) ;;
+    /tmp/* | /run/*)
+        echo "tests/run.sh: CARGO_TARGET_DIR=$CARGO_TARGET_DIR is under /tmp or /run, which the guest mounts a tmpfs over; use a target directory inside the project or elsewhere" >&2
+        exit 1 ;;
+esac
+cargo test --release --locked -p warpdrive --test kernel --test fork --test kernel_removal --no-run --message-format=json 2>"$CARGO_TARGET_DIR/vm-tests-build.log" \
     | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
@@ -70,12 +81,16 @@ for l in sys.stdin:
         esac
         [ -z "${last:-}" ] || echo "$last" >"$extra.last"
     done
-# wdctl against the kernel devices: sysfs discovery and a known-answer test
+# warpdrive against the kernel devices: sysfs discovery and a known-answer test
 # of every algorithm on soft0 (SVA) and soft1 (validated).
-echo "$CARGO_TARGET_DIR/release/wdctl list" >>"$extra"
-echo "$CARGO_TARGET_DIR/release/wdctl selftest --device kernel" >>"$extra"
+echo "$CARGO_TARGET_DIR/release/warpdrive list" >>"$extra"
+echo "$CARGO_TARGET_DIR/release/warpdrive selftest --device kernel" >>"$extra"
 cat "$extra.last" >>"$extra" 2>/dev/null || true
-[ "$(wc -l <"$extra")" -eq 5 ] || { echo "could not build the kernel-backend test binaries"; cat "$extra"; exit 1; }
+[ "$(wc -l <"$extra")" -eq 5 ] || {
+    echo "could not build the kernel-backend test binaries" >&2
+    cat "$extra" "$CARGO_TARGET_DIR/vm-tests-build.log" >&2
+    exit 1
+}
 WD_VM_EXTRA_TESTS="$extra" bash tests/vm/all.sh
 
 printf '\nall stages passed in %d s\n' "$SECONDS"

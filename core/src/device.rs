@@ -87,6 +87,9 @@ pub struct Config {
     pub max_queues: usize,
     /// A particular kernel device (by name under /dev/warpdrive), if any.
     pub device: Option<String>,
+    /// Device only: a backend asked for and not there stops the process at
+    /// first use instead of running in software (`WARPDRIVE_STRICT=1`).
+    pub strict: bool,
 }
 
 impl Default for Config {
@@ -99,56 +102,66 @@ impl Default for Config {
             sq_entries: WD_DEFAULT_RING_ENTRIES,
             max_queues: 64,
             device: None,
+            strict: false,
         }
     }
-}
-
-fn env_usize(name: &str) -> Option<usize> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let (num, mult) = match v.as_bytes().last() {
-        Some(b'k' | b'K') => (&v[..v.len() - 1], 1 << 10),
-        Some(b'm' | b'M') => (&v[..v.len() - 1], 1 << 20),
-        _ => (v, 1),
-    };
-    num.parse::<usize>().ok().map(|n| n * mult)
 }
 
 impl Config {
     /// `WARPDRIVE_BACKEND=auto|kernel|softdev|inline`, `WARPDRIVE_DEVICE=name`,
     /// `WARPDRIVE_ENGINES=n`, `WARPDRIVE_INLINE_MAX=bytes` (all classes) and
     /// `WARPDRIVE_INLINE_MAX_{COMPRESS,DECOMPRESS,CIPHER,HASH}`,
-    /// `WARPDRIVE_MAX_QUEUES=n`. Sizes take a k or m suffix.
+    /// `WARPDRIVE_MAX_QUEUES=n`, `WARPDRIVE_STRICT=1`. Sizes take a k, m or g
+    /// suffix. An invalid value warns once on stderr and keeps the default
+    /// (docs/configuration.md).
     pub fn from_env() -> Config {
+        use crate::settings;
         let mut c = Config::default();
-        if let Ok(b) = std::env::var("WARPDRIVE_BACKEND") {
-            c.backend = match b.trim() {
-                "kernel" => BackendChoice::Kernel,
-                "softdev" | "soft" => BackendChoice::Softdev,
-                "inline" | "off" | "none" => BackendChoice::Inline,
-                _ => BackendChoice::Auto,
-            };
+        if let Some(b) = settings::choice(
+            "WARPDRIVE_BACKEND",
+            &[
+                ("auto", BackendChoice::Auto),
+                ("kernel", BackendChoice::Kernel),
+                ("softdev", BackendChoice::Softdev),
+                ("soft", BackendChoice::Softdev),
+                ("inline", BackendChoice::Inline),
+                ("off", BackendChoice::Inline),
+                ("none", BackendChoice::Inline),
+            ],
+            "auto",
+        ) {
+            c.backend = b;
         }
-        c.device = std::env::var("WARPDRIVE_DEVICE")
-            .ok()
-            .filter(|s| !s.is_empty());
-        if let Some(n) = env_usize("WARPDRIVE_ENGINES") {
-            c.engines = n.clamp(1, 64);
+        c.device = settings::raw("WARPDRIVE_DEVICE").map(|s| s.trim().to_string());
+        if let Some(s) = settings::flag("WARPDRIVE_STRICT", "off") {
+            c.strict = s;
         }
-        if let Some(n) = env_usize("WARPDRIVE_MAX_QUEUES") {
-            c.max_queues = n.clamp(1, 1024);
+        if c.strict {
+            // Device only: no request is kept in software because it is small.
+            c.inline_max = InlineMax::all(0);
         }
-        if let Some(n) = env_usize("WARPDRIVE_INLINE_MAX") {
+        if let Some(n) = settings::count("WARPDRIVE_ENGINES", 1, 64, "one per CPU") {
+            c.engines = n;
+        }
+        if let Some(n) = settings::count("WARPDRIVE_MAX_QUEUES", 1, 1024, "64") {
+            c.max_queues = n;
+        }
+        if let Some(n) = settings::size("WARPDRIVE_INLINE_MAX", "the per-class defaults") {
             c.inline_max = InlineMax::all(n);
         }
+        let d = InlineMax::DEFAULT;
         let m = &mut c.inline_max;
-        for (var, slot) in [
-            ("WARPDRIVE_INLINE_MAX_COMPRESS", &mut m.compress),
-            ("WARPDRIVE_INLINE_MAX_DECOMPRESS", &mut m.decompress),
-            ("WARPDRIVE_INLINE_MAX_CIPHER", &mut m.cipher),
-            ("WARPDRIVE_INLINE_MAX_HASH", &mut m.hash),
+        for (var, slot, default) in [
+            ("WARPDRIVE_INLINE_MAX_COMPRESS", &mut m.compress, d.compress),
+            (
+                "WARPDRIVE_INLINE_MAX_DECOMPRESS",
+                &mut m.decompress,
+                d.decompress,
+            ),
+            ("WARPDRIVE_INLINE_MAX_CIPHER", &mut m.cipher, d.cipher),
+            ("WARPDRIVE_INLINE_MAX_HASH", &mut m.hash, d.hash),
         ] {
-            if let Some(n) = env_usize(var) {
+            if let Some(n) = settings::size(var, &format!("{}k", default >> 10)) {
                 *slot = n;
             }
         }
@@ -232,7 +245,7 @@ impl Warpdrive {
     }
 
     /// Simulates removal of the software device under its users (tests and
-    /// `wdctl selftest`); the kernel device is removed through sysfs instead.
+    /// `warpdrive selftest`); the kernel device is removed through sysfs instead.
     #[doc(hidden)]
     pub fn remove_soft_device(&self) -> bool {
         match &self.device {
@@ -448,10 +461,26 @@ pub fn global() -> Arc<Warpdrive> {
             return slot.instance.clone();
         }
     }
-    let instance = Arc::new(Warpdrive::new(Config::from_env()).unwrap_or_else(|_| {
+    let config = Config::from_env();
+    let instance = Arc::new(Warpdrive::new(config.clone()).unwrap_or_else(|e| {
+        let asked = match (&config.backend, &config.device) {
+            (_, Some(d)) => format!("WARPDRIVE_DEVICE={d}"),
+            (BackendChoice::Kernel, None) => "WARPDRIVE_BACKEND=kernel".to_string(),
+            (b, None) => format!("backend {b:?}"),
+        };
+        if config.strict {
+            crate::settings::warn(&format!(
+                "{asked}: {e}; stopping (WARPDRIVE_STRICT=1 allows no software fallback)"
+            ));
+            // Not exit(): atexit handlers would come back here for the lock.
+            sys::exit_now(1);
+        }
+        crate::settings::warn(&format!(
+            "{asked}: {e}; running every request in software (set WARPDRIVE_STRICT=1 to make this an error)"
+        ));
         Warpdrive::new(Config {
             backend: BackendChoice::Inline,
-            ..Config::from_env()
+            ..config
         })
         .expect("the inline backend cannot fail")
     }));
@@ -500,7 +529,7 @@ pub fn stats() -> Stats {
 /// The environment variable naming a file that receives one JSON line of
 /// counters per process: at exit, and whenever `report_stats` is called (the
 /// shims call it from deflateEnd/inflateEnd and provider teardown, since
-/// some programs leave with `_exit`). `wdctl run` reads it.
+/// some programs leave with `_exit`). `warpdrive run` reads it.
 pub const STATS_FILE_ENV: &str = "WARPDRIVE_STATS_FILE";
 
 /// Appends this process's counters to `$WARPDRIVE_STATS_FILE`, if set and

@@ -19,6 +19,7 @@ mod kernel;
 mod queue;
 mod ring;
 mod segment;
+pub mod settings;
 mod softdev;
 mod stats;
 mod stream;

@@ -160,9 +160,7 @@ impl RunningCheck {
 fn deflate_buffer_max() -> usize {
     static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *MAX.get_or_init(|| {
-        std::env::var("WARPDRIVE_DEFLATE_BUFFER_MAX")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
+        crate::settings::size("WARPDRIVE_DEFLATE_BUFFER_MAX", "48m")
             .unwrap_or(48 << 20)
             .min(48 << 20)
     })

@@ -160,7 +160,7 @@ fn instance_slow(gen: u64) -> Result<Arc<Warpdrive>, ProvError> {
 }
 
 /// Provider teardown: reports the core's process-wide counters (`WARPDRIVE_STATS_FILE`,
-/// read by `wdctl run`), drops this thread's async queue, then the instance, which stops
+/// read by `warpdrive run`), drops this thread's async queue, then the instance, which stops
 /// and joins the software device's engine threads and unbinds every queue.
 pub fn shutdown() {
     let _ = warpdrive::report_stats();

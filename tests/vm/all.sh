@@ -12,6 +12,7 @@
 # (validated) present, from the project root, as root. A command fails the
 # suite when it exits non-zero; a last line "N passed, M failed" is counted.
 set -euo pipefail
+trap 'echo "tests/vm/all.sh: line $LINENO: \"$BASH_COMMAND\" failed (status $?)" >&2' ERR
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJ=$(cd "$HERE/../.." && pwd)
 BIN="$PROJ/target/vm/bin"

@@ -8,6 +8,7 @@
 # Exits non-zero on a non-zero guest status, a missing exit marker, a timeout,
 # or a kernel splat in the console log. One VM at a time: a lock serialises runs.
 set -euo pipefail
+trap 'echo "tests/vm/run.sh: line $LINENO: \"$BASH_COMMAND\" failed (status $?)" >&2' ERR
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJ=$(cd "$HERE/../.." && pwd)
@@ -26,6 +27,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -gt 0 ] || { echo "usage: $0 [--no-build] [--params P] [--timeout S] -- CMD..." >&2; exit 2; }
+case "$PROJ/" in
+    /proc/* | /sys/* | /dev/*)
+        echo "run.sh: the project is under $PROJ, which the guest mounts its own file system over; clone it elsewhere" >&2
+        exit 2 ;;
+esac
 
 VMLINUZ=$(ls /boot/vmlinuz-6.12.*-amd64 2>/dev/null | sort -V | tail -1 || true)
 [ -n "$VMLINUZ" ] || { echo "run.sh: no /boot/vmlinuz-6.12.*-amd64 (run .ci/install-deps)" >&2; exit 2; }
@@ -76,7 +82,6 @@ mount -t devtmpfs dev /dev
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m || echo "init: insmod $m failed"; done
 O=trans=virtio,version=9p2000.L,msize=1048576
 mount -t 9p -o $O,cache=loose,ro hostroot /mnt/root || { echo "WD-VM-EXIT=201"; poweroff -f; }
-mount -t 9p -o $O proj "/mnt/root$WD_PROJ" || { echo "WD-VM-EXIT=202"; poweroff -f; }
 mount -t proc proc /mnt/root/proc
 mount -t sysfs sys /mnt/root/sys
 mount -t devtmpfs dev /mnt/root/dev
@@ -84,9 +89,14 @@ mkdir -p /mnt/root/dev/shm /mnt/root/dev/pts
 mount -t tmpfs shm /mnt/root/dev/shm
 mount -t tmpfs tmp /mnt/root/tmp
 mount -t tmpfs run /mnt/root/run
+# The project last, so that a clone under /tmp or /run is not hidden by the
+# tmpfs mounted there (its mount point is made in that tmpfs).
+mkdir -p "/mnt/root$WD_PROJ" 2>/dev/null
+mount -t 9p -o $O proj "/mnt/root$WD_PROJ" || { echo "init: cannot mount the project at $WD_PROJ"; echo "WD-VM-EXIT=202"; poweroff -f; }
 echo /sbin/wd-modprobe >/proc/sys/kernel/modprobe
 chroot /mnt/root /bin/sh "$WD_PROJ/tests/vm/guest.sh" "$WD_CMDFILE"
 rc=$?
+[ $rc -ne 127 ] || echo "init: $WD_PROJ/tests/vm/guest.sh not found in the guest"
 sync
 echo "WD-VM-EXIT=$rc"
 poweroff -f
@@ -131,8 +141,9 @@ qrc=$?
 set -e
 end=$(date +%s)
 
-# the guest's own output, without the kernel's boot chatter
-sed -n '/^WD-GUEST-BEGIN/,$p' "$LOG" | tr -d '\r' | grep -v '^WD-GUEST-BEGIN'
+# the guest's own output, without the kernel's boot chatter (there may be
+# none: grep's status must not end the script silently under pipefail)
+sed -n '/^WD-GUEST-BEGIN/,$p' "$LOG" | tr -d '\r' | grep -v '^WD-GUEST-BEGIN' || true
 fail=""
 [ $qrc -eq 124 ] && fail="timeout after ${TIMEOUT}s"
 marker=$(tr -d '\r' <"$LOG" | sed -n 's/^WD-VM-EXIT=\([0-9]*\)$/\1/p' | tail -1)

@@ -3,7 +3,7 @@
 //! | env | file key | meaning | default |
 //! |---|---|---|---|
 //! | `WARPDRIVE_ZLIB=off` | `offload=off` | pure software (embedded zlib-rs) | on |
-//! | `WARPDRIVE_ZLIB_MIN=<bytes>` | `min=` | smallest first input that goes to the core | 16384 |
+//! | `WARPDRIVE_ZLIB_MIN=<size>` | `min=` | smallest first input that goes to the core (k/m suffixes) | 16k |
 //! | `WARPDRIVE_ZLIB_DEFLATE=off` | `deflate=off` | keep compression in software | on |
 //! | `WARPDRIVE_ZLIB_INFLATE=off` | `inflate=off` | keep decompression in software | on |
 //! | `WARPDRIVE_ZLIB_LEVELS=1-9` | `levels=` | zlib levels whose compression is offloaded | 1-9 |
@@ -12,9 +12,14 @@
 //! | `WARPDRIVE_ZLIB_CONF=path` | | the file itself | none |
 //!
 //! Environment variables override the file. The core's own variables
-//! (`WARPDRIVE_BACKEND`, `WARPDRIVE_INLINE_MAX`) pass through to it.
+//! (`WARPDRIVE_BACKEND`, `WARPDRIVE_INLINE_MAX`) pass through to it. Values
+//! are parsed by `warpdrive::settings`, as the core's are: an invalid one
+//! warns once on stderr and keeps the default. The full reference is
+//! docs/configuration.md.
 
 use std::sync::OnceLock;
+
+use warpdrive::settings::{self, parse_bool, parse_size};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -42,14 +47,6 @@ impl Default for Config {
     }
 }
 
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "on" | "yes" | "true" => Some(true),
-        "0" | "off" | "no" | "false" => Some(false),
-        _ => None,
-    }
-}
-
 /// `1-9`, `1,6,9`, `1-3,6`.
 fn parse_levels(v: &str) -> Option<u16> {
     let mut bits = 0u16;
@@ -72,43 +69,38 @@ fn parse_levels(v: &str) -> Option<u16> {
 }
 
 impl Config {
+    /// Applies one setting; a value that does not parse warns once (naming
+    /// `key` as the user wrote it) and leaves the setting as it was.
     fn set(&mut self, key: &str, value: &str) {
         let value = value.trim();
-        match key.trim() {
-            "offload" | "WARPDRIVE_ZLIB" => {
-                if let Some(b) = parse_bool(value) {
-                    self.enabled = b;
-                }
-            }
-            "min" | "WARPDRIVE_ZLIB_MIN" => {
-                if let Ok(n) = value.parse() {
-                    self.min = n;
-                }
-            }
-            "deflate" | "WARPDRIVE_ZLIB_DEFLATE" => {
-                if let Some(b) = parse_bool(value) {
-                    self.deflate = b;
-                }
-            }
-            "inflate" | "WARPDRIVE_ZLIB_INFLATE" => {
-                if let Some(b) = parse_bool(value) {
-                    self.inflate = b;
-                }
-            }
-            "levels" | "WARPDRIVE_ZLIB_LEVELS" => {
-                if let Some(l) = parse_levels(value) {
-                    self.levels = l;
-                }
-            }
-            "stats" | "WARPDRIVE_ZLIB_STATS" => {
-                if let Some(b) = parse_bool(value) {
-                    self.stats = b;
-                }
-            }
+        let key = key.trim();
+        let on_off = "on or off (1/0, yes/no, true/false)";
+        let bad = |expected: &str, default: String| {
+            settings::warn_invalid(key, value, expected, &default)
+        };
+        let flag = |slot: &mut bool| match parse_bool(value) {
+            Some(b) => *slot = b,
+            None => bad(on_off, if *slot { "on".into() } else { "off".into() }),
+        };
+        match key {
+            "offload" | "WARPDRIVE_ZLIB" => flag(&mut self.enabled),
+            "min" | "WARPDRIVE_ZLIB_MIN" => match parse_size(value) {
+                Some(n) => self.min = n,
+                None => bad("a size (e.g. 4096, 16k, 1m)", self.min.to_string()),
+            },
+            "deflate" | "WARPDRIVE_ZLIB_DEFLATE" => flag(&mut self.deflate),
+            "inflate" | "WARPDRIVE_ZLIB_INFLATE" => flag(&mut self.inflate),
+            "levels" | "WARPDRIVE_ZLIB_LEVELS" => match parse_levels(value) {
+                Some(l) => self.levels = l,
+                None => bad("levels from 0 to 9 (e.g. 1-9, 1,6,9)", "1-9".into()),
+            },
+            "stats" | "WARPDRIVE_ZLIB_STATS" => flag(&mut self.stats),
             "stats_file" | "WARPDRIVE_ZLIB_STATS_FILE" => {
                 self.stats_file = (!value.is_empty()).then(|| value.to_string());
             }
-            _ => {}
+            _ => settings::warn(&format!(
+                "{key}: not a setting of the zlib drop-in; ignored"
+            )),
         }
     }
 
@@ -125,8 +117,12 @@ impl Config {
     pub fn from_env() -> Config {
         let mut c = Config::default();
         if let Some(path) = std::env::var_os("WARPDRIVE_ZLIB_CONF") {
-            if let Ok(text) = std::fs::read_to_string(path) {
-                c.apply_file_text(&text);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => c.apply_file_text(&text),
+                Err(e) => settings::warn(&format!(
+                    "WARPDRIVE_ZLIB_CONF={}: {e}; using the defaults",
+                    std::path::Path::new(&path).display()
+                )),
             }
         }
         for key in [
@@ -138,7 +134,7 @@ impl Config {
             "WARPDRIVE_ZLIB_STATS",
             "WARPDRIVE_ZLIB_STATS_FILE",
         ] {
-            if let Ok(v) = std::env::var(key) {
+            if let Some(v) = settings::raw(key) {
                 c.set(key, &v);
             }
         }
@@ -158,4 +154,40 @@ pub fn get() -> &'static Config {
         crate::stats::arm(&c);
         c
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_the_cores_suffixes() {
+        let mut c = Config::default();
+        c.set("WARPDRIVE_ZLIB_MIN", "1m");
+        assert_eq!(c.min, 1 << 20);
+        c.apply_file_text("min = 64k # comment\n");
+        assert_eq!(c.min, 64 << 10);
+    }
+
+    #[test]
+    fn an_invalid_value_keeps_the_default_and_warns() {
+        let mut c = Config::default();
+        c.set("WARPDRIVE_ZLIB_MIN", "lots");
+        c.set("WARPDRIVE_ZLIB", "maybe");
+        c.set("WARPDRIVE_ZLIB_LEVELS", "1-12");
+        assert_eq!(c.min, Config::default().min);
+        assert!(c.enabled);
+        assert_eq!(c.levels, Config::default().levels);
+        let w = settings::warnings();
+        for needle in [
+            "WARPDRIVE_ZLIB_MIN=\"lots\"",
+            "WARPDRIVE_ZLIB=\"maybe\"",
+            "WARPDRIVE_ZLIB_LEVELS=\"1-12\"",
+        ] {
+            assert!(
+                w.iter().any(|l| l.contains(needle)),
+                "{needle} not in {w:?}"
+            );
+        }
+    }
 }

@@ -100,7 +100,7 @@ pub fn flush_to_file() {
 }
 
 /// After an offloaded stream or one-shot call: the shim's counters to its
-/// stats file and the core's to `$WARPDRIVE_STATS_FILE` (read by `wdctl run`).
+/// stats file and the core's to `$WARPDRIVE_STATS_FILE` (read by `warpdrive run`).
 /// Both are cheap no-ops unless configured.
 pub fn report() {
     flush_to_file();

@@ -185,7 +185,7 @@ print(len(d))
         "no request reached a queue: {last}"
     );
     // The core's own counters, written by warpdrive::report_stats() at
-    // deflateEnd/inflateEnd (what `wdctl run` reads).
+    // deflateEnd/inflateEnd (what `warpdrive run` reads).
     let core = std::fs::read_to_string(&core_stats).expect("core stats file written");
     let last = core.lines().last().unwrap();
     let offloaded: u64 = last

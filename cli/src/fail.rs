@@ -17,6 +17,12 @@ impl Fail {
             code: 1,
         }
     }
+
+    /// The same failure with another exit status (127: program not found).
+    pub fn code(mut self, code: u8) -> Fail {
+        self.code = code;
+        self
+    }
 }
 
 fn one_line(s: String) -> String {

@@ -1,10 +1,10 @@
-//! `wdctl selftest`: known-answer tests of every algorithm on every device
+//! `warpdrive selftest`: known-answer tests of every algorithm on every device
 //! (the software device, each kernel device, and the inline path), with a
 //! cross-check against OpenSSL's default provider and the system zlib on
 //! larger inputs. Each test also checks where it ran: on a queue device the
 //! request must have gone through the queue (no silent inline fallback).
 //!
-//! `WDCTL_SELFTEST_BREAK=alg[,alg...]` (test-only) corrupts the expected
+//! `WARPDRIVE_CLI_SELFTEST_BREAK=alg[,alg...]` (test-only) corrupts the expected
 //! answers of those algorithms, so a test can prove that selftest fails.
 
 use std::process::ExitCode;
@@ -409,7 +409,7 @@ pub struct Outcome {
 }
 
 fn broken_algs() -> Result<Vec<String>, Fail> {
-    let Ok(v) = std::env::var("WDCTL_SELFTEST_BREAK") else {
+    let Ok(v) = std::env::var("WARPDRIVE_CLI_SELFTEST_BREAK") else {
         return Ok(Vec::new());
     };
     let list: Vec<String> = v
@@ -420,7 +420,7 @@ fn broken_algs() -> Result<Vec<String>, Fail> {
         .collect();
     for a in &list {
         if !ALG_NAMES[1..].contains(&a.as_str()) {
-            fail!("unknown algorithm '{a}' in WDCTL_SELFTEST_BREAK");
+            fail!("unknown algorithm '{a}' in WARPDRIVE_CLI_SELFTEST_BREAK");
         }
     }
     Ok(list)

@@ -1,4 +1,4 @@
-//! `wdctl stats`: device counters (sysfs for kernel devices) and, from a
+//! `warpdrive stats`: device counters (sysfs for kernel devices) and, from a
 //! `WARPDRIVE_STATS_FILE`, the counters each process reported.
 
 use std::collections::BTreeMap;
@@ -241,7 +241,7 @@ pub fn cmd_stats(args: StatsArgs) -> Result<(), Fail> {
                 out::line("");
             }
             out::line(&format!(
-                "wdctl stats (every {:.1}s{})",
+                "warpdrive stats (every {:.1}s{})",
                 args.interval,
                 if tty { ", Ctrl-C to quit" } else { "" }
             ));

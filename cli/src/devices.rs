@@ -2,7 +2,7 @@
 //! device node's WD_IOCTL_INFO when sysfs says nothing), plus the in-process
 //! software device.
 //!
-//! `WDCTL_SYSFS_CLASS` and `WDCTL_DEV_DIR` replace `/sys/class/warpdrive` and
+//! `WARPDRIVE_CLI_SYSFS_CLASS` and `WARPDRIVE_CLI_DEV_DIR` replace `/sys/class/warpdrive` and
 //! `/dev/warpdrive`, so tests can show kernel devices without a kernel module.
 
 use std::collections::BTreeSet;
@@ -106,13 +106,13 @@ pub struct Device {
 }
 
 pub fn dev_dir() -> PathBuf {
-    std::env::var_os("WDCTL_DEV_DIR")
+    std::env::var_os("WARPDRIVE_CLI_DEV_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/dev/warpdrive"))
 }
 
 pub fn sysfs_class() -> PathBuf {
-    std::env::var_os("WDCTL_SYSFS_CLASS")
+    std::env::var_os("WARPDRIVE_CLI_SYSFS_CLASS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/sys/class/warpdrive"))
 }
@@ -250,7 +250,7 @@ pub fn soft_device() -> Device {
         queues_in_use: Some(0),
         ring_entries_max: WD_MAX_RING_ENTRIES as u64,
         node: None,
-        scope: "per process (this wdctl)",
+        scope: "per process (this warpdrive)",
         counters: DeviceCounters::default(),
         engines: Some(cfg.engines as u64),
         problem: None,
@@ -296,20 +296,22 @@ pub fn cmd_list(json: bool) -> Result<(), Fail> {
         "QUEUES USED/FREE",
         "ALGORITHMS",
     ]);
+    // Fits a 100-column terminal: the algorithms wrap onto indented lines.
     for d in &devs {
         t.row(vec![
             d.name.clone(),
             d.kind.into(),
-            d.driver.clone(),
+            // The driver's name; `info` has the rest of the description.
+            d.driver.split(" (").next().unwrap_or_default().to_string(),
             d.modes.join(","),
             format!("{}/{}", opt(d.queues_in_use), opt(d.queues_free)),
             d.algorithms.join(" "),
         ]);
     }
-    out::line(&t.render());
+    out::line(&t.render_fit(100));
     for d in &devs {
         if let Some(p) = &d.problem {
-            eprintln!("wdctl: warning: {}: {p}", d.name);
+            eprintln!("warpdrive: warning: {}: {p}", d.name);
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `wdctl bench`: throughput and latency of each algorithm through each
+//! `warpdrive bench`: throughput and latency of each algorithm through each
 //! backend (software device, kernel devices, inline) next to the system zlib
 //! and OpenSSL's default provider, over request sizes; a table, JSON, and an
 //! SVG plot of throughput against request size.
@@ -38,8 +38,6 @@ pub struct BenchArgs {
     /// Write an SVG plot of throughput against request size here.
     #[arg(long)]
     plot: Option<PathBuf>,
-    #[arg(long)]
-    json: bool,
 }
 
 const ALGS: [&str; 11] = [
@@ -327,9 +325,10 @@ fn measure(
             }
         })
         .collect();
-    let before = wd.map(|w| w.stats().offloaded).unwrap_or(0);
-    // One warm-up request (binds the queue, wakes the engine).
+    // One warm-up request (binds the queue, wakes the engine), not counted:
+    // OFFLOADED is out of the REQUESTS measured.
     one(&mut works[0], wd)?;
+    let before = wd.map(|w| w.stats().offloaded).unwrap_or(0);
     let mut lat = Vec::new();
     let mut total = Duration::ZERO;
     let mut bytes = 0u64;
@@ -361,6 +360,18 @@ fn measure(
     })
 }
 
+/// 4096 -> "4 KiB", 1048576 -> "1 MiB", 4000 -> "4000 B": exact, unlike
+/// `table::bytes`, since the sizes are the ones asked for.
+pub fn size_label(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
+    }
+}
+
 /// Fails early (before any measuring) when the plot cannot be written.
 fn check_plot_path(p: &Path) -> Result<(), Fail> {
     match p.extension().and_then(|e| e.to_str()) {
@@ -390,18 +401,27 @@ fn plot(path: &Path, cells: &[Cell]) -> Result<(), String> {
     let xmin = cells.iter().map(|c| c.size).min().unwrap_or(1).max(1) as f64;
     let xmax = (cells.iter().map(|c| c.size).max().unwrap_or(2) as f64).max(xmin * 2.0);
     let ymax = cells.iter().map(|c| c.mb_per_s).fold(1.0, f64::max) * 1.1;
+    // Ticks at exactly the sizes measured, labelled as they were asked for.
+    let mut ticks: Vec<f64> = cells.iter().map(|c| c.size as f64).collect();
+    ticks.sort_by(f64::total_cmp);
+    ticks.dedup();
     let mut chart = ChartBuilder::on(&root)
         .caption("WarpDrive throughput by request size", ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(64)
-        .build_cartesian_2d((xmin..xmax).log_scale(), 0.0..ymax)
+        .build_cartesian_2d(
+            (xmin / 1.25..xmax * 1.25)
+                .log_scale()
+                .with_key_points(ticks),
+            0.0..ymax,
+        )
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc("request size (bytes)")
+        .x_desc("request size")
         .y_desc("MB/s")
-        .x_label_formatter(&|x| crate::table::bytes(*x as u64))
+        .x_label_formatter(&|x| size_label(*x as usize))
         .draw()
         .map_err(|e| e.to_string())?;
     let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
@@ -434,7 +454,7 @@ fn plot(path: &Path, cells: &[Cell]) -> Result<(), String> {
     root.present().map_err(|e| e.to_string())
 }
 
-pub fn cmd_bench(a: BenchArgs) -> Result<(), Fail> {
+pub fn cmd_bench(a: BenchArgs, json: bool) -> Result<(), Fail> {
     let algs: Vec<String> = if a.alg.is_empty() {
         DEFAULT_ALGS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -508,7 +528,7 @@ pub fn cmd_bench(a: BenchArgs) -> Result<(), Fail> {
         plot(p, &cells)
             .map_err(|e| Fail::new(format!("cannot write plot {}: {e}", p.display())))?;
     }
-    if a.json {
+    if json {
         out::json(&serde_json::json!({
             "corpus": a.corpus.as_ref().map(|p| p.display().to_string()),
             "corpus_bytes": corpus.len(),
@@ -535,7 +555,7 @@ pub fn cmd_bench(a: BenchArgs) -> Result<(), Fail> {
         t.row(vec![
             c.algorithm.clone(),
             c.backend.clone(),
-            crate::table::bytes(c.size as u64),
+            size_label(c.size),
             format!("{:.1}", c.mb_per_s),
             format!("{:.1}", c.p50_us),
             format!("{:.1}", c.p99_us),

@@ -1,4 +1,4 @@
-//! `wdctl`: see, test, benchmark and use WarpDrive devices.
+//! `warpdrive`: see, test, benchmark and use WarpDrive devices.
 //!
 //! Every subcommand prints a human table by default and JSON with `--json`.
 //! Bad input (unknown device, no device, missing program, unusable corpus or
@@ -7,9 +7,12 @@
 mod bench;
 mod devices;
 mod fail;
+mod generate;
+mod opensslconf;
 mod out;
 mod run;
 mod selftest;
+mod sig;
 mod stats;
 mod sysz;
 mod table;
@@ -17,15 +20,18 @@ mod table;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use fail::Fail;
 
 /// WarpDrive's operator tool: devices, counters, self-test, benchmark, and
 /// running unmodified programs with compression and crypto offloaded.
 #[derive(Parser, Debug)]
-#[command(name = "wdctl", version, about, long_about = None)]
-struct Cli {
+#[command(name = "warpdrive", version, about, long_about = None)]
+pub struct Cli {
+    /// Machine-readable output (JSON on stdout; for `run`, one JSON line on stderr).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -33,17 +39,11 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Every device: kernel devices (sysfs) and the in-process software device.
-    List {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Everything known about one device.
     Info {
-        /// A name from `wdctl list` (`softdev` is the software device).
+        /// A name from `warpdrive list` (`softdev` is the software device).
         device: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Per-device counters, and per-process counters from a stats file.
     Stats {
@@ -63,8 +63,6 @@ enum Cmd {
         /// (default: $WARPDRIVE_STATS_FILE when set).
         #[arg(long)]
         stats_file: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
     },
     /// Run a program with the zlib drop-in preloaded and the OpenSSL
     /// provider configured; print what was offloaded when it exits.
@@ -75,9 +73,6 @@ enum Cmd {
         /// Do not configure the OpenSSL provider.
         #[arg(long)]
         no_openssl: bool,
-        /// Print the report as one JSON line (on stderr).
-        #[arg(long)]
-        json: bool,
         /// Also write the JSON report to this file.
         #[arg(long)]
         report: Option<PathBuf>,
@@ -94,8 +89,13 @@ enum Cmd {
         /// device) or a kernel device's name.
         #[arg(long)]
         device: Option<String>,
-        #[arg(long)]
-        json: bool,
+    },
+    /// Write the manual pages and shell completions (bash, zsh, fish) into
+    /// DIR/man and DIR/completions (used by `make install`).
+    #[command(hide = true)]
+    Generate {
+        /// The directory to write into (created if missing).
+        dir: PathBuf,
     },
 }
 
@@ -108,29 +108,29 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        eprintln!("wdctl: internal error: {msg}");
+        eprintln!("warpdrive: internal error: {msg}");
     }));
     let cli = Cli::parse();
-    match dispatch(cli.cmd) {
+    match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("wdctl: {e}");
+            eprintln!("warpdrive: {e}");
             ExitCode::from(e.code)
         }
     }
 }
 
-fn dispatch(cmd: Cmd) -> Result<ExitCode, Fail> {
-    match cmd {
-        Cmd::List { json } => devices::cmd_list(json).map(|_| ExitCode::SUCCESS),
-        Cmd::Info { device, json } => devices::cmd_info(&device, json).map(|_| ExitCode::SUCCESS),
+fn dispatch(cli: Cli) -> Result<ExitCode, Fail> {
+    let json = cli.json;
+    match cli.cmd {
+        Cmd::List => devices::cmd_list(json).map(|_| ExitCode::SUCCESS),
+        Cmd::Info { device } => devices::cmd_info(&device, json).map(|_| ExitCode::SUCCESS),
         Cmd::Stats {
             watch,
             interval,
             count,
             device,
             stats_file,
-            json,
         } => stats::cmd_stats(stats::StatsArgs {
             watch,
             interval,
@@ -143,7 +143,6 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode, Fail> {
         Cmd::Run {
             no_zlib,
             no_openssl,
-            json,
             report,
             command,
         } => run::cmd_run(run::RunArgs {
@@ -153,7 +152,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode, Fail> {
             report,
             command,
         }),
-        Cmd::Bench(args) => bench::cmd_bench(args).map(|_| ExitCode::SUCCESS),
-        Cmd::Selftest { device, json } => selftest::cmd_selftest(device.as_deref(), json),
+        Cmd::Bench(args) => bench::cmd_bench(args, json).map(|_| ExitCode::SUCCESS),
+        Cmd::Selftest { device } => selftest::cmd_selftest(device.as_deref(), json),
+        Cmd::Generate { dir } => {
+            generate::write_all(Cli::command(), &dir).map(|_| ExitCode::SUCCESS)
+        }
     }
 }

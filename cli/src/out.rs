@@ -1,4 +1,4 @@
-//! Writing to stdout without dying on a closed pipe (`wdctl list | head`).
+//! Writing to stdout without dying on a closed pipe (`warpdrive list | head`).
 
 use std::io::Write;
 

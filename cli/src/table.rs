@@ -32,12 +32,22 @@ impl Table {
     }
 
     pub fn render(&self) -> String {
+        self.render_fit(usize::MAX)
+    }
+
+    /// Like `render`, with the last column's words wrapped onto indented
+    /// continuation lines so that no line is longer than `width`.
+    pub fn render_fit(&self, width: usize) -> String {
         let n = self.head.len();
         let mut w = vec![0usize; n];
         for r in std::iter::once(&self.head).chain(self.rows.iter()) {
             for (i, c) in r.iter().enumerate().take(n) {
                 w[i] = w[i].max(c.chars().count());
             }
+        }
+        let lead: usize = w[..n - 1].iter().map(|x| x + 2).sum();
+        if n > 1 && lead + w[n - 1] > width && width > lead + 16 {
+            return self.wrapped(width - lead);
         }
         let mut s = String::new();
         let fmt_row = |s: &mut String, r: &[String]| {
@@ -67,6 +77,45 @@ impl Table {
         }
         s.pop();
         s
+    }
+}
+
+impl Table {
+    /// The same table with the last column's words spread over continuation
+    /// rows (other cells empty) of at most `room` characters.
+    fn wrapped(&self, room: usize) -> String {
+        let n = self.head.len();
+        let mut rows = Vec::new();
+        for r in std::iter::once(&self.head).chain(self.rows.iter()) {
+            let last = r.get(n - 1).cloned().unwrap_or_default();
+            let mut pieces: Vec<String> = vec![String::new()];
+            for word in last.split_whitespace() {
+                let cur = pieces.last_mut().expect("one piece at least");
+                if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > room {
+                    pieces.push(word.to_string());
+                } else {
+                    if !cur.is_empty() {
+                        cur.push(' ');
+                    }
+                    cur.push_str(word);
+                }
+            }
+            let mut first = r.clone();
+            first.resize(n, String::new());
+            first[n - 1] = pieces[0].clone();
+            rows.push(first);
+            for p in &pieces[1..] {
+                let mut cont = vec![String::new(); n];
+                cont[n - 1] = p.clone();
+                rows.push(cont);
+            }
+        }
+        Table {
+            head: rows[0].clone(),
+            rows: rows[1..].to_vec(),
+            right: self.right.clone(),
+        }
+        .render()
     }
 }
 

@@ -1,5 +1,5 @@
-//! The system's zlib (libz.so.1 through libz-sys): the baseline for `wdctl
-//! bench` and a second opinion for `wdctl selftest`.
+//! The system's zlib (libz.so.1 through libz-sys): the baseline for `warpdrive
+//! bench` and a second opinion for `warpdrive selftest`.
 
 use libz_sys as z;
 

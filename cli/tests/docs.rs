@@ -1,0 +1,113 @@
+//! docs/configuration.md against the code: every `WARPDRIVE_*` name that a
+//! source file holds in a string literal (what the code reads or sets) must
+//! be in the reference, and every name the reference lists must still exist.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p.is_dir() {
+            if !matches!(name.as_str(), "target" | "vendor" | ".git" | "fuzz") {
+                sources(&p, out);
+            }
+        } else if name.ends_with(".rs") || name.ends_with(".c") || name.ends_with(".h") {
+            out.push(p);
+        }
+    }
+}
+
+/// `WARPDRIVE_[A-Z0-9_]+` words that start right after a double quote.
+fn quoted_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (i, _) in text.match_indices("\"WARPDRIVE_") {
+        let rest = &text[i + 1..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        // A prefix the code completes (format!("WARPDRIVE_{x}")) is not a name.
+        if !name.ends_with('_') {
+            names.insert(name.to_string());
+        }
+    }
+    names
+}
+
+/// Names the reference lists in a table's first column.
+fn documented(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines().filter(|l| l.starts_with("| `WARPDRIVE_")) {
+        let cell = line.trim_start_matches("| `");
+        if let Some(name) = cell.split('`').next() {
+            names.insert(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_variable_the_code_reads_is_in_the_configuration_reference() {
+    let root = root();
+    let mut files = Vec::new();
+    for d in [
+        "core",
+        "engines",
+        "capi",
+        "zlib-shim",
+        "provider-openssl",
+        "cli",
+        "tests",
+        "kmod",
+        "benches",
+    ] {
+        sources(&root.join(d), &mut files);
+    }
+    let mut in_code = BTreeSet::new();
+    for f in &files {
+        if f.ends_with("cli/tests/docs.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        in_code.extend(quoted_names(&text));
+    }
+    assert!(
+        in_code.contains("WARPDRIVE_BACKEND") && in_code.contains("WARPDRIVE_ZLIB_MIN"),
+        "the scan found too little: {in_code:?}"
+    );
+    let reference =
+        std::fs::read_to_string(root.join("docs/configuration.md")).expect("docs/configuration.md");
+    let in_doc = documented(&reference);
+    let missing: Vec<_> = in_code.difference(&in_doc).collect();
+    assert!(
+        missing.is_empty(),
+        "read by the code, missing from docs/configuration.md: {missing:?}"
+    );
+    let stale: Vec<_> = in_doc.difference(&in_code).collect();
+    assert!(
+        stale.is_empty(),
+        "in docs/configuration.md, read by no code: {stale:?}"
+    );
+}
+
+#[test]
+fn the_operators_guide_points_at_the_reference() {
+    let g = std::fs::read_to_string(root().join("docs/operators-guide.md")).unwrap();
+    assert!(
+        g.contains("configuration.md"),
+        "no pointer to docs/configuration.md"
+    );
+    assert!(
+        !g.contains("zlib-shim/src/config.rs"),
+        "the guide sends operators to source code for settings"
+    );
+}

@@ -1,0 +1,140 @@
+//! Settings that speak: an invalid `WARPDRIVE_*` value warns once and keeps
+//! the default; a backend asked for and not there is said out loud, and is
+//! fatal with `WARPDRIVE_STRICT=1`.
+//!
+//! Each case runs in a child process of this test binary (the environment is
+//! process-wide), selected by `WD_SETTINGS_CASE`.
+
+use std::process::Command;
+
+use warpdrive::{BackendChoice, BackendKind, Config, InlineMax};
+
+fn has_kernel_device() -> bool {
+    std::fs::read_dir("/dev/warpdrive").is_ok_and(|mut d| d.next().is_some())
+}
+
+/// Runs case `name` in a child with `env`; its (status, stderr).
+fn child(name: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args(["--exact", "child_case", "--nocapture", "--test-threads=1"])
+        .env("WD_SETTINGS_CASE", name);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The child side: does nothing unless WD_SETTINGS_CASE names a case.
+#[test]
+fn child_case() {
+    let Ok(case) = std::env::var("WD_SETTINGS_CASE") else {
+        return;
+    };
+    match case.as_str() {
+        "invalid" => {
+            let c = Config::from_env();
+            let d = Config::default();
+            assert_eq!(c.backend, BackendChoice::Auto);
+            assert_eq!(c.inline_max, InlineMax::DEFAULT);
+            assert_eq!(c.engines, d.engines);
+            assert_eq!(c.max_queues, d.max_queues);
+            // Read twice: still one warning each.
+            let _ = Config::from_env();
+        }
+        "suffixes" => {
+            let c = Config::from_env();
+            assert_eq!(c.inline_max.compress, 1 << 20);
+            assert_eq!(c.inline_max.cipher, 64 << 10);
+            assert_eq!(c.max_queues, 8);
+        }
+        "kernel" => {
+            let wd = warpdrive::global();
+            assert_eq!(wd.backend(), BackendKind::Inline);
+            let mut out = vec![0u8; 1 << 16];
+            warpdrive::compress(warpdrive::Format::Zlib, 6, b"still works", &mut out).unwrap();
+        }
+        "strict" => {
+            let _ = warpdrive::global();
+            unreachable!("strict mode with no device must stop the process");
+        }
+        other => panic!("unknown case {other}"),
+    }
+}
+
+fn warning_lines(err: &str) -> Vec<&str> {
+    err.lines()
+        .filter(|l| l.starts_with("warpdrive: warning: "))
+        .collect()
+}
+
+#[test]
+fn invalid_values_warn_once_each_and_keep_the_defaults() {
+    let (code, err) = child(
+        "invalid",
+        &[
+            ("WARPDRIVE_BACKEND", "bogus"),
+            ("WARPDRIVE_INLINE_MAX", "lots"),
+            ("WARPDRIVE_ENGINES", "0"),
+            ("WARPDRIVE_MAX_QUEUES", "many"),
+            ("WARPDRIVE_INLINE_MAX_HASH", "1x"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let w = warning_lines(&err);
+    assert_eq!(w.len(), 5, "one line per invalid variable: {err}");
+    for v in [
+        "WARPDRIVE_BACKEND=\"bogus\"",
+        "WARPDRIVE_INLINE_MAX=\"lots\"",
+        "WARPDRIVE_ENGINES=\"0\"",
+        "WARPDRIVE_MAX_QUEUES=\"many\"",
+        "WARPDRIVE_INLINE_MAX_HASH=\"1x\"",
+    ] {
+        assert!(w.iter().any(|l| l.contains(v)), "{v} not warned: {err}");
+    }
+    assert!(err.contains("one of auto, kernel, softdev"), "{err}");
+}
+
+#[test]
+fn sizes_and_counts_take_suffixes() {
+    let (code, err) = child(
+        "suffixes",
+        &[
+            ("WARPDRIVE_INLINE_MAX", "1m"),
+            ("WARPDRIVE_INLINE_MAX_CIPHER", "64K"),
+            ("WARPDRIVE_MAX_QUEUES", "8"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(warning_lines(&err).is_empty(), "{err}");
+}
+
+#[test]
+fn a_missing_kernel_device_is_said_and_falls_back() {
+    if has_kernel_device() {
+        return;
+    }
+    let (code, err) = child("kernel", &[("WARPDRIVE_BACKEND", "kernel")]);
+    assert_eq!(code, Some(0), "{err}");
+    let w = warning_lines(&err);
+    assert_eq!(w.len(), 1, "{err}");
+    assert!(w[0].contains("WARPDRIVE_BACKEND=kernel"), "{err}");
+    assert!(w[0].contains("software"), "{err}");
+}
+
+#[test]
+fn strict_mode_stops_when_the_device_is_missing() {
+    if has_kernel_device() {
+        return;
+    }
+    let (code, err) = child(
+        "strict",
+        &[("WARPDRIVE_BACKEND", "kernel"), ("WARPDRIVE_STRICT", "1")],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("WARPDRIVE_STRICT=1"), "{err}");
+    assert!(!err.contains("unreachable"), "{err}");
+}
