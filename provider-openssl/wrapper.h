@@ -5,3 +5,4 @@
 #include <openssl/params.h>
 #include <openssl/async.h>
 #include <openssl/rand.h>
+#include <openssl/provider.h>

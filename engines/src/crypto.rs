@@ -957,12 +957,16 @@ impl CipherStream {
         self.ctx.tag(out).map_err(ossl)
     }
 
-    /// GCM decryption: the tag `finish` must check (4..=16 bytes).
+    /// GCM decryption: the tag `finish` must check (1..=16 bytes).
     pub fn set_expected_tag(&mut self, tag: &[u8]) -> Result<()> {
         if self.mode != CipherMode::Gcm || self.encrypt {
             return Err(Status::InvalidAlg);
         }
-        check_tag(tag.len())?;
+        // A stream mirrors EVP, which checks any tag of 1..=16 bytes the caller
+        // chose to keep (the one-shot calls keep the ABI's 4..=16).
+        if !(1..=BLOCK).contains(&tag.len()) {
+            return Err(Status::InvalidLength);
+        }
         if self.phase == Phase::Finished {
             return Err(Status::BadStream);
         }

@@ -40,11 +40,14 @@ pub enum Reason {
     Overlap = 14,
     /// The requested algorithm or digest is not offered.
     UnsupportedAlgorithm = 15,
+    /// The default provider's implementation (the software fallback) refused the call
+    /// and has raised its own error: nothing more is raised.
+    Reported = 16,
 }
 
 impl Reason {
     /// Every reason, for the reason-strings table.
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::InvalidKeyLength,
         Reason::InvalidIvLength,
         Reason::InvalidTag,
@@ -60,6 +63,7 @@ impl Reason {
         Reason::Panic,
         Reason::Overlap,
         Reason::UnsupportedAlgorithm,
+        Reason::Reported,
     ];
 
     /// The reason string OpenSSL prints.
@@ -80,6 +84,7 @@ impl Reason {
             Reason::Panic => "internal error (panic caught)\0",
             Reason::Overlap => "input and output partially overlap\0",
             Reason::UnsupportedAlgorithm => "unsupported algorithm\0",
+            Reason::Reported => "software implementation failed\0",
         }
     }
 }

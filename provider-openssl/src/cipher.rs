@@ -6,12 +6,18 @@
 //! context parameter, and the TLS 1.2 GCM parameters (tlsaad, tlsivfixed, tlsivgen,
 //! tlsivinv) switch update to in-place record processing. CBC block buffering and PKCS#7
 //! padding live here; the core only ever sees whole blocks for CBC.
+//!
+//! What the engines cannot do hands the context over to the default provider's own
+//! implementation (`soft`), state included, for the rest of its life: TLS CBC record
+//! processing (`tls-version`, `tls-mac-size`), GCM IVs longer than the descriptor ABI
+//! carries (65..=128 bytes), a CTR position (`num`) the caller sets.
 
 use crate::backend::{self, CipherMode, Stream};
 use crate::boundary::PResult;
 use crate::ffi::{self, StaticTable, OSSL_PARAM};
 use crate::params::{p_end, p_int, p_octets, p_size, p_uint, ParamsIn, ParamsOut};
 use crate::provider::AlgDef;
+use crate::soft::{self, SoftCipher};
 use crate::{bail, prov_err, stats};
 use std::os::raw::{c_int, c_void};
 use std::ptr;
@@ -25,8 +31,11 @@ pub const CBC: u8 = 2;
 
 const BLOCK: usize = 16;
 /// The core (and its descriptor ABI, WD_MAX_IV_BYTES) takes GCM IVs of 1..=64 bytes;
-/// OpenSSL itself accepts up to 128. Longer IVs fail with "invalid iv length".
+/// OpenSSL itself accepts up to 128: longer IVs go to the default implementation.
 const GCM_IV_MAX: usize = 64;
+/// The shortest GCM IV the default provider generates a random value for (an encrypt
+/// with a key and no IV).
+const GCM_IV_RANDOM_MIN: usize = 12;
 const GCM_TAG_MAX: usize = 16;
 const TLS_AAD_LEN: usize = 13; // EVP_AEAD_TLS1_AAD_LEN
 const TLS_FIXED_IV: usize = ffi::EVP_GCM_TLS_FIXED_IV_LEN as usize;
@@ -142,6 +151,9 @@ pub struct AesCtx {
     tls_records: u64,
     // The IV of the record being processed (gcm_iv_gen advances `iv` past it).
     record_iv: [u8; GCM_IV_MAX],
+    /// The default provider's implementation, once this context needed what the engines
+    /// cannot do; from then on every call goes to it.
+    soft: Option<SoftCipher>,
 }
 
 /// How update's input and output relate.
@@ -181,7 +193,145 @@ impl AesCtx {
             iv_gen: false,
             tls_records: 0,
             record_iv: [0; GCM_IV_MAX],
+            soft: None,
         }
+    }
+
+    fn soft_name(&self) -> String {
+        let m = match self.mode {
+            GCM => "GCM",
+            CTR => "CTR",
+            _ => "CBC",
+        };
+        format!("AES-{}-{m}", self.keylen * 8)
+    }
+
+    /// Hands the context to the default provider's implementation, with the state it
+    /// holds (key, IV or counter position, chaining value, buffered bytes, padding, AAD
+    /// not yet sent, the expected tag), for the rest of its life.
+    fn go_soft(&mut self) -> PResult<&mut SoftCipher> {
+        if self.soft.is_none() {
+            let s = self.soft_from_state()?;
+            self.stream = None;
+            self.spare = None;
+            self.soft = Some(s);
+        }
+        self.soft.as_mut().ok_or_else(|| prov_err!(NotInitialized))
+    }
+
+    fn soft_from_state(&self) -> PResult<SoftCipher> {
+        let mut s = SoftCipher::new(&self.soft_name())?;
+        let enc = self.enc;
+        let (kp, kl) = self
+            .key
+            .as_ref()
+            .map_or((ptr::null(), 0), |k| (k.get().as_ptr(), k.len));
+        let none = soft::NO_PARAMS;
+        // For every call on `s` below: a live context of the default implementation;
+        // each pointer is NULL or one of our buffers with its length, and every parameter
+        // array is terminated and points at locals that outlive the call.
+        match self.mode {
+            GCM => {
+                if self.payload > 0
+                    || self.aad_sent
+                    || self.iv_gen
+                    || self.tls_aad.is_some()
+                    || self.iv_state == IvState::InUse
+                {
+                    bail!(
+                        UnsupportedParam,
+                        "a GCM message in progress cannot change implementation"
+                    );
+                }
+                let mut ivlen = self.ivlen;
+                let p = soft::one(soft::size_param(
+                    ffi::OSSL_CIPHER_PARAM_AEAD_IVLEN,
+                    &mut ivlen,
+                ));
+                // SAFETY: see the note above the match.
+                soft::check(unsafe { s.init(enc, kp, kl, ptr::null(), 0, p.as_ptr()) })?;
+                if matches!(self.iv_state, IvState::Buffered | IvState::Finished) {
+                    // A finished IV goes over too: the IV-length change that brings a
+                    // context here makes the default implementation refuse it as well.
+                    let iv = self.iv.as_ptr();
+                    // SAFETY: see the note above the match.
+                    soft::check(unsafe { s.init(enc, ptr::null(), 0, iv, self.ivlen, none) })?;
+                }
+                if !self.aad.is_empty() {
+                    let mut outl = 0;
+                    let (a, n) = (self.aad.as_ptr(), self.aad.len());
+                    // SAFETY: see the note above the match.
+                    soft::check(unsafe { s.update(ptr::null_mut(), &mut outl, 0, a, n) })?;
+                }
+                if let (Some(tl), false) = (self.taglen, enc) {
+                    let p = soft::one(soft::octets_param(
+                        ffi::OSSL_CIPHER_PARAM_AEAD_TAG,
+                        &self.tag[..tl],
+                    ));
+                    // SAFETY: see the note above the match.
+                    soft::check(unsafe { s.set_params(p.as_ptr()) })?;
+                }
+            }
+            CTR => {
+                if self.iv_state == IvState::Unset {
+                    // SAFETY: see the note above the match.
+                    soft::check(unsafe { s.init(enc, kp, kl, ptr::null(), 0, none) })?;
+                } else {
+                    // The counter block of the current position, then the used part of
+                    // its keystream burnt, so that `num` means what it means there.
+                    let at = ctr_add(&self.ctr_base, self.ctr_done / BLOCK as u64);
+                    let skip = (self.ctr_done % BLOCK as u64) as usize;
+                    // SAFETY: see the note above the match.
+                    soft::check(unsafe { s.init(enc, kp, kl, at.as_ptr(), BLOCK, none) })?;
+                    if skip > 0 {
+                        let mut z = [0u8; BLOCK];
+                        let zp = z.as_mut_ptr();
+                        let mut outl = 0;
+                        // SAFETY: see the note above the match.
+                        soft::check(unsafe { s.update(zp, &mut outl, BLOCK, zp, skip) })?;
+                    }
+                }
+            }
+            _ => {
+                let (iv, ivl) = if self.iv_state == IvState::Unset {
+                    (ptr::null(), 0)
+                } else {
+                    (self.chain.as_ptr(), BLOCK)
+                };
+                let mut pad = u32::from(self.padding);
+                let p = soft::one(soft::uint_param(ffi::OSSL_CIPHER_PARAM_PADDING, &mut pad));
+                // SAFETY: see the note above the match.
+                soft::check(unsafe { s.init(enc, kp, kl, iv, ivl, p.as_ptr()) })?;
+                if self.nbuf > 0 {
+                    // Less than a block, or the held-back last block: no output.
+                    let mut o = [0u8; 2 * BLOCK];
+                    let mut outl = 0;
+                    let (op, b) = (o.as_mut_ptr(), self.buf.as_ptr());
+                    // SAFETY: see the note above the match.
+                    soft::check(unsafe { s.update(op, &mut outl, 2 * BLOCK, b, self.nbuf) })?;
+                    if outl != 0 {
+                        bail!(CoreFailure, "buffered CBC bytes produced output");
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// GCM encryption with a key and no IV: a random IV, as the default provider makes.
+    fn gcm_iv_on_demand(&mut self) -> PResult<()> {
+        if self.mode != GCM || self.iv_state != IvState::Unset || self.key.is_none() {
+            return Ok(());
+        }
+        if !self.enc || self.tls_aad.is_some() || self.ivlen < GCM_IV_RANDOM_MIN {
+            bail!(NotInitialized, "no IV set");
+        }
+        // SAFETY: `self.iv` is writable for `ivlen <= GCM_IV_MAX` bytes.
+        if unsafe { ffi::RAND_bytes(self.iv.as_mut_ptr(), self.ivlen as c_int) } != 1 {
+            bail!(CoreFailure, "RAND_bytes");
+        }
+        self.iv_state = IvState::Buffered;
+        Ok(())
     }
 
     fn oiv(&self) -> [u8; BLOCK] {
@@ -227,6 +377,7 @@ impl AesCtx {
         if self.mode == GCM {
             if let Some(iv) = iv {
                 if iv.is_empty() || iv.len() > GCM_IV_MAX {
+                    // Longer IVs are handed to the default implementation (init_common).
                     bail!(InvalidIvLength, "GCM IV of {} bytes", iv.len());
                 }
                 self.ivlen = iv.len();
@@ -294,6 +445,7 @@ impl AesCtx {
 
     fn ensure_stream(&mut self) -> PResult<&mut Stream> {
         if self.stream.is_none() {
+            self.gcm_iv_on_demand()?;
             self.check_ready()?;
             // The parked stream may still hold an unfetched tag: keep it before the
             // stream starts the next message. (Unreachable in practice: every path that
@@ -436,6 +588,7 @@ impl AesCtx {
         if self.key.is_none() {
             bail!(NotInitialized, "no key set");
         }
+        self.gcm_iv_on_demand()?;
         if matches!(self.iv_state, IvState::Finished | IvState::Unset) {
             self.check_ready()?;
         }
@@ -523,20 +676,26 @@ impl AesCtx {
     }
 
     /// tlsivgen: hands out the invocation field of the IV about to be used and advances it.
-    fn gcm_iv_gen(&mut self, out: &mut [u8]) -> PResult<usize> {
+    /// `size` 0 (or over the IV length) asks for the whole IV, as the default provider
+    /// reads it.
+    ///
+    /// # Safety
+    /// `out` is writable for `size` bytes, or for the IV length when `size` is 0 or
+    /// larger (the EVP_CTRL_GCM_IV_GEN contract).
+    unsafe fn gcm_iv_gen(&mut self, out: *mut u8, size: usize) -> PResult<usize> {
         if !self.iv_gen || self.key.is_none() {
             bail!(InvalidParam, "no fixed IV set (tlsivfixed) or no key");
         }
         self.gcm_start_record()?;
-        let olen = if out.is_empty() || out.len() > self.ivlen {
+        let olen = if size == 0 || size > self.ivlen {
             self.ivlen
         } else {
-            out.len()
+            size
         };
-        if out.len() < olen {
-            bail!(OutputTooSmall);
-        }
-        out[..olen].copy_from_slice(&self.iv[self.ivlen - olen..self.ivlen]);
+        let src = &self.iv[self.ivlen - olen..self.ivlen];
+        // SAFETY: `out` is writable for `olen` bytes (function contract) and does not
+        // overlap `self.iv`.
+        unsafe { ptr::copy_nonoverlapping(src.as_ptr(), out, olen) };
         self.record_iv = self.iv;
         // The invocation field is at least 8 bytes: increment the last 8 as a counter.
         let tail = &mut self.iv[self.ivlen - 8..self.ivlen];
@@ -642,7 +801,8 @@ impl AesCtx {
                 .tls_records
                 .checked_add(1)
                 .ok_or_else(|| prov_err!(InvalidParam, "too many records"))?;
-            self.gcm_iv_gen(explicit)?;
+            // SAFETY: `explicit` is writable for its 8 bytes.
+            unsafe { self.gcm_iv_gen(explicit.as_mut_ptr(), explicit.len()) }?;
         } else {
             self.gcm_iv_inv(explicit)?;
         }
@@ -903,7 +1063,11 @@ impl AesCtx {
             _ => {}
         }
         if (iv.present() || updated_iv.present()) && self.iv_state == IvState::Unset {
-            bail!(NotInitialized, "no IV set");
+            // GCM encryption makes its IV when asked for it before the first update.
+            self.gcm_iv_on_demand()?;
+            if self.iv_state == IvState::Unset {
+                bail!(NotInitialized, "no IV set");
+            }
         }
         if self.mode == GCM {
             iv.octets(&self.iv[..self.ivlen])?;
@@ -930,7 +1094,8 @@ impl AesCtx {
                     .ok_or_else(|| prov_err!(InvalidParam, "no tlsaad set"))?;
                 aad_pad.size(pad)?;
             }
-            iv_gen.octets_with(|b| self.gcm_iv_gen(b))?;
+            // SAFETY: the caller's tlsivgen buffer, by the EVP_CTRL_GCM_IV_GEN contract.
+            iv_gen.octets_raw_with(|d, n| unsafe { self.gcm_iv_gen(d, n) })?;
         } else {
             let upd = if self.mode == CTR {
                 ctr_add(&self.ctr_base, self.ctr_done.div_ceil(BLOCK as u64))
@@ -946,12 +1111,35 @@ impl AesCtx {
     fn set_params(&mut self, p: ParamsIn) -> PResult<()> {
         // One pass over the caller's array (EVP passes one on every init and IV-length
         // ctrl), then the settings in a fixed order.
+        if let Some(s) = self.soft.as_mut() {
+            // SAFETY: the caller's array, NULL or terminated.
+            return soft::check(unsafe { s.set_params(p.raw()) });
+        }
         let Some(
             [keylen, padding, num, use_bits, tls_version, tls_mac_size, ivlen, tag, tls_aad, iv_fixed, iv_inv],
         ) = p.lookup(&SET_KEYS)
         else {
             return Ok(());
         };
+        let soft = match self.mode {
+            // TLS CBC records (MAC-then-encrypt, constant-time padding and MAC checks).
+            CBC => {
+                use_bits.present()
+                    || tls_version.present()
+                    || tls_mac_size.present()
+                    || num.uint()?.is_some_and(|v| v != 0)
+            }
+            // A keystream position the caller chose.
+            CTR => num
+                .uint()?
+                .is_some_and(|v| u64::from(v) != self.ctr_done % BLOCK as u64),
+            _ => ivlen.size()?.is_some_and(|v| v > GCM_IV_MAX),
+        };
+        if soft {
+            let s = self.go_soft()?;
+            // SAFETY: the caller's array, NULL or terminated.
+            return soft::check(unsafe { s.set_params(p.raw()) });
+        }
         if let Some(k) = keylen.size()? {
             if k != self.keylen {
                 bail!(InvalidKeyLength, "keylen {k} (fixed at {})", self.keylen);
@@ -962,38 +1150,22 @@ impl AesCtx {
                 if let Some(v) = padding.uint()? {
                     self.padding = v != 0;
                 }
-                if let Some(v) = num.uint()? {
-                    if v != 0 {
-                        bail!(UnsupportedParam, "num");
-                    }
-                }
-                for (e, k) in [
-                    (use_bits, &ffi::OSSL_CIPHER_PARAM_USE_BITS[..]),
-                    (tls_version, &ffi::OSSL_CIPHER_PARAM_TLS_VERSION[..]),
-                    (tls_mac_size, &ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE[..]),
-                ] {
-                    if e.present() {
-                        bail!(
-                            UnsupportedParam,
-                            "{} (TLS CBC record processing is not offered)",
-                            crate::params::key_name(k)
-                        );
-                    }
-                }
             }
-            CTR => {
-                if let Some(v) = num.uint()? {
-                    if u64::from(v) != self.ctr_done % BLOCK as u64 {
-                        bail!(UnsupportedParam, "num");
-                    }
-                }
-            }
+            CTR => {}
             _ => {
                 if let Some(v) = ivlen.size()? {
-                    if v == 0 || v > GCM_IV_MAX {
+                    if v == 0 {
                         bail!(InvalidIvLength, "ivlen {v}");
                     }
-                    self.ivlen = v;
+                    if v != self.ivlen {
+                        // An IV set (or in use) for the old length is invalid now: the
+                        // next message needs a new IV, as in the default provider.
+                        if self.iv_state != IvState::Unset {
+                            self.park_stream();
+                            self.iv_state = IvState::Finished;
+                        }
+                        self.ivlen = v;
+                    }
                 }
                 if let Some(t) = tag.octets()? {
                     if self.enc || t.is_empty() || t.len() > GCM_TAG_MAX {
@@ -1097,10 +1269,13 @@ static CBC_GETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
     p_end(),
 ]);
 
-static CBC_SETTABLE_CTX: StaticTable<OSSL_PARAM, 4> = StaticTable([
+static CBC_SETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
     p_uint(ffi::OSSL_CIPHER_PARAM_PADDING),
     p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
     p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_uint(ffi::OSSL_CIPHER_PARAM_USE_BITS),
+    p_uint(ffi::OSSL_CIPHER_PARAM_TLS_VERSION),
+    p_size(ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE),
     p_end(),
 ]);
 
@@ -1174,9 +1349,25 @@ unsafe fn init_common(
         // SAFETY: `key` is readable for `keylen` bytes when non-NULL.
         let key = (!key.is_null()).then(|| unsafe { std::slice::from_raw_parts(key, keylen) });
         // SAFETY: `iv` is readable for `ivlen` bytes when non-NULL.
-        let iv = (!iv.is_null()).then(|| unsafe { std::slice::from_raw_parts(iv, ivlen) });
+        let iv_s = (!iv.is_null()).then(|| unsafe { std::slice::from_raw_parts(iv, ivlen) });
+        if c.mode == GCM && iv_s.is_some_and(|v| v.len() > GCM_IV_MAX) {
+            c.go_soft()?;
+        }
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded init contract.
+            return Ok(unsafe {
+                s.init(
+                    enc,
+                    key.map_or(ptr::null(), <[u8]>::as_ptr),
+                    keylen,
+                    iv,
+                    ivlen,
+                    params,
+                )
+            });
+        }
         // SAFETY: `params` is NULL or a terminated array.
-        c.init(enc, key, iv, unsafe { ParamsIn::new(params) })?;
+        c.init(enc, key, iv_s, unsafe { ParamsIn::new(params) })?;
         Ok(1)
     })
 }
@@ -1216,6 +1407,18 @@ unsafe extern "C" fn cipher_update(
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded update contract.
+            return Ok(unsafe { s.update(out, outl, outsize, inp, inl) });
+        }
+        if c.mode == GCM && inl == 0 {
+            // As the default provider: an empty GCM update is a no-op in any state.
+            if !outl.is_null() {
+                // SAFETY: valid out pointer.
+                unsafe { *outl = 0 };
+            }
+            return Ok(1);
+        }
         // SAFETY: EVP's update contract for `out`/`outsize` and `inp`/`inl`.
         let n = unsafe { c.update_raw(out, outsize, inp, inl) }?;
         if !outl.is_null() {
@@ -1235,6 +1438,10 @@ unsafe extern "C" fn cipher_final(
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded final contract.
+            return Ok(unsafe { s.final_(out, outl, outsize) });
+        }
         let n = c.final_raw(out, outsize)?;
         if !outl.is_null() {
             // SAFETY: valid out pointer.
@@ -1256,8 +1463,21 @@ unsafe extern "C" fn cipher_cipher(
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded cipher contract.
+            return Ok(unsafe { s.cipher(out, outl, outsize, inp, inl) });
+        }
         let n = if inp.is_null() {
             c.final_raw(out, outsize)?
+        } else if c.mode == GCM {
+            // EVP_Cipher on GCM answers the input length (a TLS record's whole length
+            // in both directions), as the default provider does.
+            if outsize < inl {
+                bail!(OutputTooSmall, "{outsize} < {inl}");
+            }
+            // SAFETY: EVP's cipher contract, same as update.
+            unsafe { c.update_raw(out, outsize, inp, inl) }?;
+            inl
         } else {
             if c.mode == CBC && (inl % BLOCK != 0 || c.nbuf != 0) {
                 bail!(
@@ -1312,6 +1532,10 @@ unsafe extern "C" fn cipher_get_ctx_params(vctx: *mut c_void, params: *mut OSSL_
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded: a valid writable array.
+            return Ok(unsafe { s.get_params(params) });
+        }
         // SAFETY: valid writable array.
         c.get_params(unsafe { ParamsOut::new(params) })?;
         Ok(1)

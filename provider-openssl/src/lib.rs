@@ -18,6 +18,7 @@ pub mod ffi;
 pub mod mac;
 pub mod params;
 pub mod provider;
+pub mod soft;
 pub mod stats;
 
 use std::os::raw::{c_int, c_void};

@@ -1,10 +1,14 @@
-//! HMAC over SHA-1/SHA-2 as an OpenSSL MAC implementation ("HMAC").
+//! HMAC as an OpenSSL MAC implementation ("HMAC"): over SHA-1/SHA-2 on the engines;
+//! over any other digest the default provider has (MD5, MD5-SHA1, SHA3, SHA512-256, ...)
+//! and for TLS CBC records (`tls-data-size`, the constant-time MAC of a padded record)
+//! the context is handed to the default provider's HMAC (`soft`), state included.
 
 use crate::backend::{self, Capability, Hash, HashAlg};
 use crate::boundary::PResult;
 use crate::ffi::{self, StaticTable, OSSL_PARAM};
 use crate::params::{p_end, p_int, p_octets, p_size, p_utf8, ParamsIn, ParamsOut};
 use crate::provider::AlgDef;
+use crate::soft::{self, SoftMac};
 use crate::{bail, prov_err, stats};
 use std::os::raw::{c_int, c_void};
 use std::ptr;
@@ -13,8 +17,15 @@ use std::ptr;
 #[derive(Clone, Default)]
 struct HmacCtx {
     alg: Option<HashAlg>,
+    /// The digest's name as the caller gave it (handed on with the state).
+    digest: Option<std::ffi::CString>,
     key: Option<Vec<u8>>,
     hash: Option<Hash>,
+    /// Data went into `hash` since it was (re)started: the state cannot be handed on.
+    absorbed: bool,
+    /// The default provider's HMAC, once this context needed it; from then on every
+    /// call goes to it.
+    soft: Option<SoftMac>,
 }
 
 impl Drop for HmacCtx {
@@ -35,17 +46,54 @@ impl HmacCtx {
             .as_deref()
             .ok_or_else(|| prov_err!(NotInitialized, "no key set"))?;
         self.hash = Some(Hash::new_hmac(alg, key)?);
+        self.absorbed = false;
         Ok(())
     }
 
-    fn set_params(&mut self, p: ParamsIn) -> PResult<()> {
-        if let Some(name) = p.utf8(ffi::OSSL_MAC_PARAM_DIGEST)? {
-            let alg = crate::digest::by_name(&name)
-                .ok_or_else(|| prov_err!(UnsupportedAlgorithm, "digest {name}"))?;
-            if !backend::supports(Capability::Hash(alg)) {
-                bail!(UnsupportedAlgorithm, "digest {name}");
+    /// Hands the context to the default provider's HMAC with its digest and key.
+    fn go_soft(&mut self) -> PResult<&mut SoftMac> {
+        if self.soft.is_none() {
+            if self.absorbed {
+                bail!(
+                    UnsupportedParam,
+                    "an HMAC in progress cannot change implementation"
+                );
             }
+            let mut s = SoftMac::new("HMAC")?;
+            let mut p = Vec::new();
+            if let Some(d) = &self.digest {
+                p.push(soft::utf8_param(ffi::OSSL_MAC_PARAM_DIGEST, d));
+            }
+            if let Some(k) = &self.key {
+                p.push(soft::octets_param(ffi::OSSL_MAC_PARAM_KEY, k));
+            }
+            p.push(crate::params::p_end());
+            // SAFETY: a live context; a terminated array pointing at our own data.
+            soft::check(unsafe { s.set_params(p.as_ptr()) })?;
+            self.hash = None;
+            self.soft = Some(s);
+        }
+        self.soft.as_mut().ok_or_else(|| prov_err!(NotInitialized))
+    }
+
+    fn set_params(&mut self, p: ParamsIn) -> PResult<()> {
+        if let Some(s) = self.soft.as_mut() {
+            // SAFETY: the caller's array, NULL or terminated.
+            return soft::check(unsafe { s.set_params(p.raw()) });
+        }
+        let name = p.utf8(ffi::OSSL_MAC_PARAM_DIGEST)?;
+        let alg = name
+            .as_deref()
+            .map(|n| crate::digest::by_name(n).filter(|&a| backend::supports(Capability::Hash(a))));
+        // A digest the engines lack, or a TLS CBC record's MAC: the default provider's.
+        if matches!(alg, Some(None)) || p.has(ffi::OSSL_MAC_PARAM_TLS_DATA_SIZE) {
+            let s = self.go_soft()?;
+            // SAFETY: the caller's array, NULL or terminated.
+            return soft::check(unsafe { s.set_params(p.raw()) });
+        }
+        if let (Some(Some(alg)), Some(name)) = (alg, name) {
             self.alg = Some(alg);
+            self.digest = std::ffi::CString::new(name).ok();
             self.hash = None;
         }
         // Properties select the digest implementation; ours is fixed, so they are ignored.
@@ -53,12 +101,6 @@ impl HmacCtx {
         // Performance hints with no effect on the result.
         let _ = p.int(ffi::OSSL_MAC_PARAM_DIGEST_NOINIT)?;
         let _ = p.int(ffi::OSSL_MAC_PARAM_DIGEST_ONESHOT)?;
-        if p.has(ffi::OSSL_MAC_PARAM_TLS_DATA_SIZE) {
-            bail!(
-                UnsupportedParam,
-                "tls-data-size (TLS CBC MAC processing is not offered)"
-            );
-        }
         if let Some(k) = p.octets(ffi::OSSL_MAC_PARAM_KEY)? {
             if let Some(old) = self.key.as_mut() {
                 crate::cipher::wipe(old);
@@ -113,8 +155,17 @@ unsafe extern "C" fn hmac_init(
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded init contract.
+            return Ok(unsafe { s.init(key, keylen, params) });
+        }
         // SAFETY: NULL or a terminated array.
         c.set_params(unsafe { ParamsIn::new(params) })?;
+        if let Some(s) = c.soft.as_mut() {
+            // The parameters handed the context over (and were applied there).
+            // SAFETY: forwarded init contract.
+            return Ok(unsafe { s.init(key, keylen, ptr::null()) });
+        }
         if !key.is_null() {
             // SAFETY: `key` is readable for `keylen` bytes.
             let k = unsafe { std::slice::from_raw_parts(key, keylen) };
@@ -132,6 +183,10 @@ unsafe extern "C" fn hmac_update(vctx: *mut c_void, inp: *const u8, inl: usize) 
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded update contract.
+            return Ok(unsafe { s.update(inp, inl) });
+        }
         let h = c
             .hash
             .as_mut()
@@ -144,6 +199,7 @@ unsafe extern "C" fn hmac_update(vctx: *mut c_void, inp: *const u8, inl: usize) 
         }
         // SAFETY: `inp` is readable for `inl` bytes.
         h.update(unsafe { std::slice::from_raw_parts(inp, inl) })?;
+        c.absorbed = true;
         Ok(1)
     })
 }
@@ -157,6 +213,10 @@ unsafe extern "C" fn hmac_final(
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded final contract.
+            return Ok(unsafe { s.final_(out, outl, outsize) });
+        }
         let alg = c
             .alg
             .ok_or_else(|| prov_err!(NotInitialized, "no digest set"))?;
@@ -207,6 +267,10 @@ unsafe extern "C" fn hmac_get_ctx_params(vctx: *mut c_void, params: *mut OSSL_PA
     crate::ffi_entry!(0, {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
+        if let Some(s) = c.soft.as_mut() {
+            // SAFETY: forwarded: a valid writable array.
+            return Ok(unsafe { s.get_params(params) });
+        }
         // SAFETY: valid writable array.
         let out = unsafe { ParamsOut::new(params) };
         out.size(
@@ -262,7 +326,7 @@ crate::dispatch_table!(static HMAC_DISPATCH = {
 pub fn algorithms() -> Vec<AlgDef> {
     vec![AlgDef {
         names: b"HMAC\0",
-        description: b"WarpDrive HMAC (SHA-1, SHA-2)\0",
+        description: b"WarpDrive HMAC (SHA-1, SHA-2; other digests in software)\0",
         dispatch: HMAC_DISPATCH.as_ptr(),
         family: "HMAC",
         needs: Capability::Hash(HashAlg::Sha256),

@@ -147,6 +147,11 @@ impl ParamsIn {
         ParamsIn(p)
     }
 
+    /// The caller's array as received (to hand on to the software implementation).
+    pub fn raw(self) -> *const OSSL_PARAM {
+        self.0
+    }
+
     /// The entry for `key` (possibly absent).
     pub fn get(self, key: &'static [u8]) -> In {
         // SAFETY: `self.0` is NULL or a valid, terminated array (constructor contract).
@@ -309,6 +314,11 @@ impl ParamsOut {
         ParamsOut(p)
     }
 
+    /// The caller's array as received (to hand on to the software implementation).
+    pub fn raw(self) -> *mut OSSL_PARAM {
+        self.0
+    }
+
     /// The entry for `key` (possibly absent).
     pub fn get(self, key: &'static [u8]) -> Out {
         // SAFETY: NULL or a valid terminated array (constructor contract).
@@ -448,6 +458,32 @@ impl Out {
         // the get_params call, and nothing else aliases it while `fill` runs.
         let buf = unsafe { std::slice::from_raw_parts_mut(p.data as *mut u8, p.data_size) };
         let n = fill(buf)?;
+        p.return_size = n;
+        Ok(())
+    }
+
+    /// Answers an octet-string entry through its raw buffer and declared size, for the
+    /// one parameter whose contract lets a size of 0 stand for "the whole value"
+    /// (`tlsivgen`: EVP_CTRL_GCM_IV_GEN with 0 passes a buffer of the IV's length with
+    /// size 0, and the default provider writes the whole IV). `fill` gets a non-NULL
+    /// pointer and the declared size and returns how many bytes it wrote.
+    pub fn octets_raw_with(
+        self,
+        fill: impl FnOnce(*mut u8, usize) -> PResult<usize>,
+    ) -> PResult<()> {
+        if self.p.is_null() {
+            return Ok(());
+        }
+        // SAFETY: `p` is a valid writable entry of the caller's array.
+        let p = unsafe { &mut *self.p };
+        if p.data_type != ffi::OSSL_PARAM_OCTET_STRING || p.data.is_null() {
+            crate::bail!(
+                InvalidParam,
+                "{} needs an octet-string buffer",
+                key_name(self.key)
+            );
+        }
+        let n = fill(p.data as *mut u8, p.data_size)?;
         p.return_size = n;
         Ok(())
     }

@@ -36,6 +36,9 @@ fn current_handle() -> *const OSSL_CORE_HANDLE {
 
 /// Raises `e` on the calling thread's OpenSSL error queue through the core's upcalls.
 pub fn raise(e: &ProvError) {
+    if e.reason == Reason::Reported {
+        return; // the default provider's implementation raised it already
+    }
     stats::bump(&stats::P.errors, 1);
     let Some(up) = UPCALLS.get() else { return };
     let handle = current_handle();

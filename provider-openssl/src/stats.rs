@@ -27,6 +27,11 @@ pub struct Counters {
     pub oneshot: AtomicU64,
     /// ASYNC jobs paused while a request was in flight.
     pub async_pauses: AtomicU64,
+    /// Calls that ran in the default provider's implementation (software fallback:
+    /// TLS CBC records, digests the engines lack, ...).
+    pub soft_ops: AtomicU64,
+    /// Bytes through the software fallback.
+    pub soft_bytes: AtomicU64,
 }
 
 /// The process-wide counters.
@@ -42,6 +47,8 @@ pub static P: Counters = Counters {
     errors: AtomicU64::new(0),
     oneshot: AtomicU64::new(0),
     async_pauses: AtomicU64::new(0),
+    soft_ops: AtomicU64::new(0),
+    soft_bytes: AtomicU64::new(0),
 };
 
 /// Adds `n` to a counter.
@@ -54,7 +61,7 @@ pub fn bump(c: &AtomicU64, n: u64) {
 pub fn json() -> String {
     let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
     format!(
-        "{{\"provider\":{{\"gcm_ops\":{},\"gcm_bytes\":{},\"gcm_tls_records\":{},\"ctr_bytes\":{},\"cbc_bytes\":{},\"digest_ops\":{},\"digest_bytes\":{},\"hmac_ops\":{},\"errors\":{},\"oneshot\":{},\"async_pauses\":{}}},\"core\":{},\"pid\":{}}}",
+        "{{\"provider\":{{\"gcm_ops\":{},\"gcm_bytes\":{},\"gcm_tls_records\":{},\"ctr_bytes\":{},\"cbc_bytes\":{},\"digest_ops\":{},\"digest_bytes\":{},\"hmac_ops\":{},\"errors\":{},\"oneshot\":{},\"async_pauses\":{},\"soft_ops\":{},\"soft_bytes\":{}}},\"core\":{},\"pid\":{}}}",
         g(&P.gcm_ops),
         g(&P.gcm_bytes),
         g(&P.gcm_tls_records),
@@ -66,6 +73,8 @@ pub fn json() -> String {
         g(&P.errors),
         g(&P.oneshot),
         g(&P.async_pauses),
+        g(&P.soft_ops),
+        g(&P.soft_bytes),
         crate::backend::core_stats_json(),
         std::process::id(),
     )

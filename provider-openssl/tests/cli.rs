@@ -400,6 +400,102 @@ fn tls13_gcm_through_provider() {
     }
 }
 
+/// TLS 1.2 CBC suites (MAC-then-encrypt) with the installed configuration: libssl gives
+/// the cipher the TLS record parameters (`tls-version`, `tls-mac-size`) and the HMAC
+/// `tls-data-size`; both run in the default implementation inside the provider and the
+/// data arrives intact.
+#[test]
+fn tls12_cbc_through_provider() {
+    for suite in [
+        "ECDHE-RSA-AES128-SHA",
+        "ECDHE-RSA-AES256-SHA384",
+        "AES256-SHA256",
+    ] {
+        let payload = tls_payload();
+        let (got, stats) = tls_session("-tls1_2", &["-cipher", suite], &payload);
+        assert!(
+            got == payload,
+            "{suite}: payload corrupted ({} of {} bytes)",
+            got.len(),
+            payload.len()
+        );
+        assert_eq!(stats.len(), 2, "{suite}: {stats:?}");
+        assert!(counter(&stats, "soft_ops") > 10, "{suite}: {stats:?}");
+    }
+}
+
+/// `openssl dgst -hmac`, `openssl mac` and `openssl kdf` under the installed
+/// configuration (our HMAC preferred for every EVP_MAC fetch) against the default
+/// provider alone: digests the engines lack run in the default implementation, and the
+/// default provider's KDFs built on HMAC (TLS1-PRF with MD5-SHA1, HKDF with SHA3-256)
+/// give the same keys.
+#[test]
+fn hmac_any_digest_and_kdfs_equal_default() {
+    let t = TempDir::new("hmacany");
+    let conf = write_conf(&t, "");
+    let stats = t.path("stats.jsonl");
+    let data = t.path("data");
+    std::fs::write(&data, Rng::new(11).bytes(5000)).unwrap();
+    let run = |with: bool, args: &[&str]| {
+        let mut c = openssl();
+        if with {
+            c.env("OPENSSL_CONF", &conf)
+                .env("WARPDRIVE_PROVIDER_STATS", &stats);
+        }
+        run_ok(c.args(args)).stdout
+    };
+    let d = data.to_str().unwrap();
+    for md in ["md5", "sha3-256", "sha512-256", "sha1", "sha256"] {
+        let flag = format!("-{md}");
+        let args = ["dgst", &flag, "-hmac", "a secret key", d];
+        assert_eq!(run(true, &args), run(false, &args), "dgst {flag} -hmac");
+    }
+    for md in ["MD5", "SHA3-256", "SHA512-256", "MD5-SHA1"] {
+        let args = [
+            "mac",
+            "-digest",
+            md,
+            "-macopt",
+            "hexkey:00112233445566778899",
+            "-in",
+            d,
+            "HMAC",
+        ];
+        assert_eq!(run(true, &args), run(false, &args), "mac HMAC-{md}");
+    }
+    for (kdf, md) in [
+        ("TLS1-PRF", "MD5-SHA1"),
+        ("TLS1-PRF", "SHA256"),
+        ("HKDF", "SHA256"),
+        ("HKDF", "SHA3-256"),
+    ] {
+        let dg = format!("digest:{md}");
+        let mut args = vec!["kdf", "-keylen", "48", "-kdfopt", &dg];
+        if kdf == "TLS1-PRF" {
+            args.extend(["-kdfopt", "secret:a secret", "-kdfopt", "seed:a seed"]);
+        } else {
+            args.extend([
+                "-kdfopt",
+                "key:input key",
+                "-kdfopt",
+                "salt:salt",
+                "-kdfopt",
+                "info:info",
+            ]);
+        }
+        args.push(kdf);
+        let (a, b) = (run(true, &args), run(false, &args));
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "kdf {kdf} {md}");
+    }
+    let s = read_stats(&stats);
+    assert!(counter(&s, "soft_ops") > 0, "{s:?}");
+    assert!(
+        counter(&s, "hmac_ops") > 0,
+        "SHA-1/SHA-2 HMACs stay ours: {s:?}"
+    );
+}
+
 #[test]
 fn python_hashlib_through_provider() {
     let t = TempDir::new("py");

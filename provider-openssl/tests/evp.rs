@@ -111,7 +111,7 @@ fn load(name: &str) -> serde_json::Value {
 #[test]
 fn wycheproof_aes_gcm() {
     let v = load("aes_gcm_test.json");
-    let (mut valid, mut invalid, mut skipped_long_iv) = (0, 0, 0);
+    let (mut valid, mut invalid, mut long_iv) = (0, 0, 0);
     for g in v["testGroups"].as_array().unwrap() {
         let ks = g["keySize"].as_u64().unwrap();
         let c = ours_cipher(&format!("AES-{ks}-GCM"));
@@ -122,12 +122,17 @@ fn wycheproof_aes_gcm() {
             let result = t["result"].as_str().unwrap();
             let id = t["tcId"].as_u64().unwrap();
             let dec = gcm(&c, false, &key, &iv, &aad, &ct, &tag, &[7, 16]);
-            if iv.len() > 64 {
-                // Known gap: the core's descriptor ABI carries at most 64 IV bytes; such
-                // IVs must be refused, never mis-computed.
+            if iv.len() > 128 {
+                // Over OpenSSL's own limit: refused by the default provider, so by ours.
+                let r = default_cipher(&format!("AES-{ks}-GCM"));
+                assert!(gcm(&r, false, &key, &iv, &aad, &ct, &tag, &[7]).is_none());
                 assert!(dec.is_none(), "tcId {id}: {}-byte IV accepted", iv.len());
-                skipped_long_iv += 1;
                 continue;
+            }
+            if iv.len() > 64 {
+                // Longer than the descriptor ABI carries: the default implementation
+                // inside the provider runs these, with the same results.
+                long_iv += 1;
             }
             if result == "invalid" {
                 assert!(dec.is_none(), "tcId {id}: invalid case accepted");
@@ -156,10 +161,7 @@ fn wycheproof_aes_gcm() {
         valid > 50 && invalid > 10,
         "{valid} valid, {invalid} invalid"
     );
-    assert!(
-        skipped_long_iv < 10,
-        "{skipped_long_iv} cases with IVs over 64 bytes"
-    );
+    assert!(long_iv > 0, "no case with an IV over 64 bytes");
 }
 
 #[test]

@@ -5,34 +5,7 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Compiles tests/c/NAME.c against the system libcrypto (None, with a message, without a
-/// C compiler).
-fn c_program(name: &str) -> Option<PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
-    let out = module_dir().join(format!("{name}-test"));
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    match Command::new(&cc)
-        .args(["-O1", "-Wall", "-Werror", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .arg("-lcrypto")
-        .output()
-    {
-        Ok(o) if o.status.success() => Some(out),
-        Ok(o) => panic!(
-            "{cc} {} failed:\n{}",
-            src.display(),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => {
-            eprintln!("SKIP: no C compiler ({cc}: {e})");
-            None
-        }
-    }
-}
 
 /// GCM encryption leaves the tag in the engine until someone asks for it; every
 /// way of asking (twice, from a copy, short, after switching direction) must
