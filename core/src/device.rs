@@ -393,6 +393,13 @@ extern "C" fn forked_child() {
     FORK_GEN.fetch_add(1, Ordering::AcqRel);
 }
 
+/// How many forks this process is from the one that installed the hook
+/// (`global()` installs it): a session made at another value belongs to a
+/// parent, whose engine threads and queues this process must never touch.
+pub(crate) fn fork_generation() -> u64 {
+    FORK_GEN.load(Ordering::Acquire)
+}
+
 /// The process-wide instance, configured from the environment on first use.
 ///
 /// After fork() the child gets a fresh instance: the parent's engine threads
