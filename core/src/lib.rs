@@ -17,6 +17,7 @@ mod exec;
 pub mod fuzzing;
 mod kernel;
 mod queue;
+mod queued;
 mod ring;
 mod segment;
 pub mod settings;

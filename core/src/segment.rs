@@ -11,11 +11,13 @@ use std::sync::Arc;
 
 use warpdrive_engines as eng;
 
-use crate::api::{count_request, count_result, engine_error, status_result, Flush, Progress};
+use crate::api::{
+    count_request, count_result, engine_error, status_result, Flush, Format, Progress,
+};
 use crate::device::{OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::sva_addr;
-use crate::stream::hand_out;
+use crate::stream::{hand_out, RunningCheck};
 use crate::uapi::*;
 
 /// The shortest piece worth a second engine at `level`: about half a
@@ -45,9 +47,38 @@ const HOLD_MAX: usize = 1 << 20;
 /// The most engines one stream spreads over.
 const WAYS_MAX: usize = 8;
 
+/// Where a stream whose engine is out of reach (a forked child, a copy)
+/// stands: it ends on a flush point, so segments can go on from here.
+pub(crate) struct Resume {
+    pub format: Format,
+    pub level: u32,
+    /// Up to 32 KiB of the input compressed so far, its end.
+    pub history: Vec<u8>,
+    /// Input taken but not compressed yet.
+    pub held: Vec<u8>,
+    /// Output not handed out yet.
+    pub out: Vec<u8>,
+    /// The checksum (CRC-32, or Adler-32 for zlib) and length of the input
+    /// compressed so far.
+    pub checksum: u32,
+    pub total: u64,
+    /// The zlib or gzip header is out.
+    pub header_done: bool,
+    pub finished: bool,
+}
+
 pub(crate) struct Segmenter {
-    wd: Arc<Warpdrive>,
+    pub(crate) wd: Arc<Warpdrive>,
     level: u32,
+    /// The framing: raw streams start here; zlib and gzip streams come from
+    /// `resume` with their header already out, and end with their trailer.
+    format: Format,
+    /// zlib: Adler-32 of the input compressed so far.
+    adler: Option<RunningCheck>,
+    /// Input compressed so far (gzip's ISIZE).
+    total: u64,
+    /// Whether the device's queues take segments (else all runs inline).
+    queues: bool,
     /// Up to 32 KiB of the input just before `held`.
     history: Vec<u8>,
     /// Input taken without a flush, not yet compressed.
@@ -70,6 +101,10 @@ impl Segmenter {
         Some(Segmenter {
             wd: wd.clone(),
             level,
+            format: Format::Raw,
+            adler: None,
+            total: 0,
+            queues: true,
             history: Vec::new(),
             held: std::mem::take(held),
             out: Vec::new(),
@@ -79,12 +114,46 @@ impl Segmenter {
         })
     }
 
+    /// A stream going on from `r` on `wd`'s engines (inline where they
+    /// take no segments).
+    pub(crate) fn resume(wd: &Arc<Warpdrive>, r: Resume) -> Result<Segmenter> {
+        let mut out = r.out;
+        if !r.header_done {
+            out.splice(0..0, header(r.format, r.level));
+        }
+        let queues = wd
+            .checkout_owned()
+            .is_some_and(|q| q.queue().supports_segments());
+        Ok(Segmenter {
+            wd: wd.clone(),
+            level: r.level,
+            format: r.format,
+            adler: (r.format == Format::Zlib).then(|| RunningCheck::resume(r.checksum)),
+            total: r.total,
+            queues,
+            history: r.history,
+            held: r.held,
+            out,
+            pos: 0,
+            crc: if r.format == Format::Zlib {
+                crc32fast::Hasher::new()
+            } else {
+                crc32fast::Hasher::new_with_initial_len(r.checksum, r.total)
+            },
+            finished: r.finished,
+        })
+    }
+
     /// An independent copy (deflateCopy): the same history, held input and
     /// pending output.
     pub(crate) fn try_clone(&self) -> Segmenter {
         Segmenter {
             wd: self.wd.clone(),
             level: self.level,
+            format: self.format,
+            adler: self.adler.clone(),
+            total: self.total,
+            queues: self.queues,
             history: self.history.clone(),
             held: self.held.clone(),
             out: self.out[self.pos..].to_vec(),
@@ -94,8 +163,13 @@ impl Segmenter {
         }
     }
 
-    /// CRC-32 of the input taken so far.
+    /// CRC-32 (Adler-32 for zlib) of the input taken so far.
     pub(crate) fn checksum(&self) -> u32 {
+        if let Some(a) = &self.adler {
+            let mut all = a.clone();
+            all.update(&self.held);
+            return all.value();
+        }
         let mut all = self.crc.clone();
         all.update(&self.held);
         all.finalize()
@@ -174,7 +248,11 @@ impl Segmenter {
     fn compress(&mut self, data: &[u8], last: bool) -> Result<()> {
         // Queues are borrowed for the call only: an idle stream (a
         // permessage-deflate connection, say) holds none.
-        let mut queues = take_queues(&self.wd, data.len().div_ceil(piece_min(self.level)));
+        let mut queues = if self.queues {
+            take_queues(&self.wd, data.len().div_ceil(piece_min(self.level)))
+        } else {
+            Vec::new()
+        };
         let ways = queues.len().max(1);
         let mut start = 0;
         loop {
@@ -186,10 +264,26 @@ impl Segmenter {
                 break;
             }
         }
-        let keep = eng::SEGMENT_HISTORY_MAX.min(data.len());
-        let old = (eng::SEGMENT_HISTORY_MAX - keep).min(self.history.len());
-        self.history.drain(..self.history.len() - old);
-        self.history.extend_from_slice(&data[data.len() - keep..]);
+        push_history(&mut self.history, data);
+        if let Some(a) = &mut self.adler {
+            a.update(data);
+        }
+        self.total += data.len() as u64;
+        if last {
+            match self.format {
+                Format::Raw => {}
+                Format::Zlib => {
+                    let a = self.adler.as_ref().map_or(1, |a| a.value());
+                    self.out.extend_from_slice(&a.to_be_bytes());
+                }
+                Format::Gzip => {
+                    let crc = self.crc.clone().finalize();
+                    self.out.extend_from_slice(&crc.to_le_bytes());
+                    self.out
+                        .extend_from_slice(&(self.total as u32).to_le_bytes());
+                }
+            }
+        }
         Ok(())
     }
 
@@ -342,6 +436,39 @@ impl Segmenter {
         }
         Ok(())
     }
+}
+
+/// The header zlib writes for a stream at `level` (none for raw deflate).
+fn header(format: Format, level: u32) -> Vec<u8> {
+    match format {
+        Format::Raw => Vec::new(),
+        Format::Zlib => {
+            let flevel: u16 = match level {
+                0 | 1 => 0,
+                2..=5 => 1,
+                6 => 2,
+                _ => 3,
+            };
+            let h = 0x7800 | flevel << 6;
+            (h + (31 - h % 31) % 31).to_be_bytes().to_vec()
+        }
+        Format::Gzip => {
+            let xfl = match level {
+                9 => 2,
+                1 => 4,
+                _ => 0,
+            };
+            vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]
+        }
+    }
+}
+
+/// Keeps the last 32 KiB of the input in `history` after `data`.
+pub(crate) fn push_history(history: &mut Vec<u8>, data: &[u8]) {
+    let keep = eng::SEGMENT_HISTORY_MAX.min(data.len());
+    let old = (eng::SEGMENT_HISTORY_MAX - keep).min(history.len());
+    history.drain(..history.len() - old);
+    history.extend_from_slice(&data[data.len() - keep..]);
 }
 
 /// Up to `want` queues (at most one per engine, at most WAYS_MAX) for one

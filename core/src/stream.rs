@@ -14,9 +14,10 @@ use crate::api::{
     alg_of_format, engine_error, run_counted_while, status_result, CipherMode, Direction, Flush,
     Format, HashAlg, Progress,
 };
-use crate::device::{global, OwnedQueue, Warpdrive};
+use crate::device::{fork_generation, global, OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Src};
+use crate::queued::Queued;
 use crate::segment::{self, Segmenter};
 use crate::uapi::*;
 
@@ -98,6 +99,8 @@ pub struct Deflater {
     backing: Backing<eng::DeflateStream>,
     checksum: u32,
     mode: DeflateMode,
+    /// The fork generation the session's engines belong to.
+    gen: u64,
 }
 
 /// Input fed with `Flush::None` is only buffered: when `Flush::Finish` comes
@@ -117,41 +120,70 @@ enum DeflateMode {
         pos: usize,
         checksum: u32,
     },
+    /// On the inline engine (state in this process's memory).
     Streaming {
         carry: Vec<u8>,
         carry_pos: usize,
     },
-    /// A raw stream compressed in segments on several engines at once.
+    /// On a queue's engine, which holds the stream's state.
+    Queued(Box<Queued>),
+    /// A raw stream compressed in segments on several engines at once, or
+    /// any stream whose engine is out of reach (after fork, a copy).
     Segments(Box<Segmenter>),
 }
 
 /// The checksum a deflate stream reports: crc32 for raw and gzip, adler32
 /// for zlib (as `wd_cqe.checksum`).
 #[derive(Clone)]
-enum RunningCheck {
+pub(crate) enum RunningCheck {
     Crc(crc32fast::Hasher),
     Adler(adler2::Adler32),
 }
 
 impl RunningCheck {
-    fn new(format: Format) -> Self {
+    pub(crate) fn new(format: Format) -> Self {
         match format {
             Format::Zlib => RunningCheck::Adler(adler2::Adler32::new()),
             _ => RunningCheck::Crc(crc32fast::Hasher::new()),
         }
     }
-    fn update(&mut self, data: &[u8]) {
+    /// An Adler-32 going on from `value`.
+    pub(crate) fn resume(value: u32) -> Self {
+        RunningCheck::Adler(adler2::Adler32::from_checksum(value))
+    }
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
             RunningCheck::Crc(h) => h.update(data),
             RunningCheck::Adler(h) => h.write_slice(data),
         }
     }
-    fn value(&self) -> u32 {
+    pub(crate) fn value(&self) -> u32 {
         match self {
             RunningCheck::Crc(h) => h.clone().finalize(),
             RunningCheck::Adler(h) => h.checksum(),
         }
     }
+    /// The check of `a` followed by `b` (`len_b` bytes), from their checks.
+    pub(crate) fn combine(format: Format, a: u32, b: u32, len_b: u64) -> u32 {
+        if format == Format::Zlib {
+            return adler32_combine(a, b, len_b);
+        }
+        let mut h = crc32fast::Hasher::new_with_initial(a);
+        h.combine(&crc32fast::Hasher::new_with_initial_len(b, len_b));
+        h.finalize()
+    }
+}
+
+/// Adler-32 of two pieces from theirs: the sums of the second piece shift
+/// by the first piece's byte sum once per byte of the second.
+fn adler32_combine(a: u32, b: u32, len_b: u64) -> u32 {
+    const BASE: u64 = 65521;
+    let rem = len_b % BASE;
+    let (a1, a2) = (u64::from(a & 0xffff), u64::from(a >> 16));
+    let (b1, b2) = (u64::from(b & 0xffff), u64::from(b >> 16));
+    let s1 = (a1 + b1 + BASE - 1) % BASE;
+    let s2 = (rem * a1 + a2 + b2 + BASE - rem) % BASE;
+    (s1 | (s2 << 16)) as u32
 }
 
 /// The most input a Deflater buffers before it becomes a true stream
@@ -185,13 +217,72 @@ impl Deflater {
                 buf: Vec::new(),
                 check: RunningCheck::new(format),
             },
+            gen: fork_generation(),
         })
     }
 
     /// Whether this stream's state lives in a device engine.
     pub fn is_offloaded(&self) -> bool {
         matches!(self.backing, Backing::Queue { .. })
-            || matches!(self.mode, DeflateMode::Segments(_))
+            || matches!(self.mode, DeflateMode::Segments(_) | DeflateMode::Queued(_))
+    }
+
+    /// In a forked child, the parent's engines and queues are out of reach:
+    /// never touch (or drop) them; the stream goes on from the state this
+    /// process has (see `Queued`), on the child's own instance.
+    fn leave_parent(&mut self) -> Result<()> {
+        let gen = fork_generation();
+        if self.gen == gen {
+            return Ok(());
+        }
+        self.gen = gen;
+        std::mem::forget(self.wd.clone());
+        self.wd = global();
+        match std::mem::replace(&mut self.backing, Backing::Undecided) {
+            // Never the case for a deflater (queues serve it as `Queued`).
+            Backing::Queue { q, .. } => std::mem::forget(q),
+            other => self.backing = other,
+        }
+        match &mut self.mode {
+            DeflateMode::Segments(seg) => {
+                std::mem::forget(seg.wd.clone());
+                seg.wd = self.wd.clone();
+            }
+            DeflateMode::Queued(qd) => {
+                let seg = Segmenter::resume(&self.wd, qd.resume_state())?;
+                let old = std::mem::replace(&mut self.mode, DeflateMode::Segments(Box::new(seg)));
+                if let DeflateMode::Queued(qd) = old {
+                    std::mem::forget(qd.q);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Leaks what belongs to the parent instead of dropping it: its last
+    /// reference would join engine threads this process does not have, and
+    /// its queues' locks may have been held at fork time.
+    fn forget_parent(&mut self) {
+        std::mem::forget(self.wd.clone());
+        if let DeflateMode::Segments(seg) = &self.mode {
+            std::mem::forget(seg.wd.clone());
+        }
+        if let DeflateMode::Queued(_) = self.mode {
+            if let DeflateMode::Queued(qd) = std::mem::replace(
+                &mut self.mode,
+                DeflateMode::Draining {
+                    out: Vec::new(),
+                    pos: 0,
+                    checksum: 0,
+                },
+            ) {
+                std::mem::forget(qd.q);
+            }
+        }
+        if let Backing::Queue { .. } = self.backing {
+            std::mem::forget(std::mem::replace(&mut self.backing, Backing::Undecided));
+        }
     }
 
     /// Whether the session became a true stream (a flush, or more input than
@@ -199,7 +290,7 @@ impl Deflater {
     pub fn is_streaming(&self) -> bool {
         matches!(
             self.mode,
-            DeflateMode::Streaming { .. } | DeflateMode::Segments(_)
+            DeflateMode::Streaming { .. } | DeflateMode::Segments(_) | DeflateMode::Queued(_)
         )
     }
 
@@ -209,6 +300,7 @@ impl Deflater {
             (DeflateMode::Buffering { check, .. }, _) => check.value(),
             (DeflateMode::Draining { checksum, .. }, _) => *checksum,
             (DeflateMode::Segments(seg), _) => seg.checksum(),
+            (DeflateMode::Queued(qd), _) => qd.checksum(),
             (_, Backing::Inline(s)) => s.checksum(),
             _ => self.checksum,
         }
@@ -216,6 +308,12 @@ impl Deflater {
 
     /// Starts over with the same parameters (deflateReset).
     pub fn reset(&mut self) {
+        if self.gen != fork_generation() {
+            self.gen = fork_generation();
+            self.forget_parent();
+            self.wd = global();
+            self.backing = Backing::Undecided;
+        }
         self.backing = match std::mem::replace(&mut self.backing, Backing::Undecided) {
             Backing::Queue { q, .. } => Backing::Queue { q, started: false },
             Backing::Inline(mut s) => {
@@ -247,23 +345,40 @@ impl Deflater {
             },
             // Segments keep no engine state: a copy is the same buffers.
             DeflateMode::Segments(seg) => DeflateMode::Segments(Box::new(seg.try_clone())),
+            // Between calls the engine holds only the window, which is kept
+            // here too: the copy goes on in segments.
+            DeflateMode::Queued(qd) => {
+                let wd = if self.gen == fork_generation() {
+                    self.wd.clone()
+                } else {
+                    global()
+                };
+                DeflateMode::Segments(Box::new(Segmenter::resume(&wd, qd.resume_state())?))
+            }
             DeflateMode::Streaming { .. } => {
                 return Err(Error::Unsupported(
                     "copying a deflate stream held by an engine",
                 ))
             }
         };
+        let wd = match &mode {
+            DeflateMode::Segments(seg) => seg.wd.clone(),
+            _ if self.gen == fork_generation() => self.wd.clone(),
+            _ => global(),
+        };
         Ok(Deflater {
-            wd: self.wd.clone(),
+            wd,
             format: self.format,
             level: self.level,
             backing: Backing::Undecided,
             checksum: 0,
             mode,
+            gen: fork_generation(),
         })
     }
 
     pub fn deflate(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
+        self.leave_parent()?;
         match &mut self.mode {
             DeflateMode::Buffering { buf, check } => {
                 let fits = buf.len() + input.len() <= deflate_buffer_max();
@@ -320,6 +435,20 @@ impl Deflater {
                             }
                         }
                         let carry = std::mem::take(buf);
+                        // Big enough to gain: a queue whose engine keeps the
+                        // stream; else the inline engine.
+                        let queue = (size >= self.wd.inline_max().compress)
+                            .then(|| self.wd.checkout_owned())
+                            .flatten()
+                            .filter(|q| q.supports_streams());
+                        if let Some(q) = queue {
+                            let qd = Queued::new(q, self.format, self.level, carry);
+                            self.mode = DeflateMode::Queued(Box::new(qd));
+                            let DeflateMode::Queued(qd) = &mut self.mode else {
+                                unreachable!()
+                            };
+                            return qd.deflate(input, output, flush);
+                        }
                         self.mode = DeflateMode::Streaming {
                             carry,
                             carry_pos: 0,
@@ -327,6 +456,7 @@ impl Deflater {
                     }
                 }
             }
+            DeflateMode::Queued(qd) => return qd.deflate(input, output, flush),
             DeflateMode::Draining { .. } => {
                 if flush != Flush::Finish || !input.is_empty() {
                     return Err(Error::InvalidArgument(
@@ -386,11 +516,10 @@ impl Deflater {
 
     fn stream_step(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
         let (format, level) = (self.format, self.level);
-        self.backing.decide(
-            &self.wd,
-            input.len() >= self.wd.inline_max().compress,
-            || eng::DeflateStream::new(format, level).map_err(|s| engine_error(s, "deflate")),
-        )?;
+        // Streams that gain from a queue went there as `Queued`.
+        self.backing.decide(&self.wd, false, || {
+            eng::DeflateStream::new(format, level).map_err(|s| engine_error(s, "deflate"))
+        })?;
         match &mut self.backing {
             Backing::Inline(s) => {
                 self.wd.counters.inline.fetch_add(1, Ordering::Relaxed);
@@ -426,6 +555,14 @@ impl Deflater {
     }
 }
 
+impl Drop for Deflater {
+    fn drop(&mut self) {
+        if self.gen != fork_generation() {
+            self.forget_parent();
+        }
+    }
+}
+
 /// A decompression stream with zlib's contract.
 pub struct Inflater {
     wd: Arc<Warpdrive>,
@@ -433,6 +570,11 @@ pub struct Inflater {
     backing: Backing<eng::InflateStream>,
     checksum: u32,
     staged: Staged,
+    /// The fork generation the session's engines belong to.
+    gen: u64,
+    /// The engine holding the stream was the parent's (after fork): the
+    /// stream cannot go on here (`Error::DeviceGone`) until reset.
+    lost: bool,
 }
 
 /// Output decoded ahead for callers that offer small buffers: one request
@@ -467,7 +609,30 @@ impl Inflater {
             backing: Backing::Undecided,
             checksum: 0,
             staged: Staged::default(),
+            gen: fork_generation(),
+            lost: false,
         })
+    }
+
+    /// In a forked child: the parent's queue and instance are leaked, never
+    /// touched. An inline stream goes on (its state is in this process's
+    /// memory); one held by the parent's engine is lost: callers that keep
+    /// the input (the zlib drop-in) replay it in software.
+    fn leave_parent(&mut self) -> Result<()> {
+        let gen = fork_generation();
+        if self.gen != gen {
+            self.gen = gen;
+            std::mem::forget(self.wd.clone());
+            self.wd = global();
+            if let Backing::Queue { .. } = self.backing {
+                std::mem::forget(std::mem::replace(&mut self.backing, Backing::Undecided));
+                self.lost = true;
+            }
+        }
+        if self.lost {
+            return Err(Error::DeviceGone);
+        }
+        Ok(())
     }
 
     pub fn is_offloaded(&self) -> bool {
@@ -483,6 +648,8 @@ impl Inflater {
     }
 
     pub fn reset(&mut self) {
+        let _ = self.leave_parent();
+        self.lost = false;
         self.backing = match std::mem::replace(&mut self.backing, Backing::Undecided) {
             Backing::Queue { q, .. } => Backing::Queue { q, started: false },
             Backing::Inline(mut s) => {
@@ -499,6 +666,7 @@ impl Inflater {
     }
 
     pub fn inflate(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
+        self.leave_parent()?;
         let drained = self.drain(output);
         // Staged output goes first. With no room at all the engine still
         // gets the call, as zlib reads a stream's end and trailer with
@@ -596,6 +764,9 @@ impl Inflater {
         output: &mut [u8],
         during: impl FnOnce() -> R,
     ) -> (Result<Progress>, R) {
+        if let Err(e) = self.leave_parent() {
+            return (Err(e), during());
+        }
         let direct = matches!(self.backing, Backing::Queue { .. })
             && self.staged.pos == self.staged.len
             && output.len() >= DIRECT_MIN;
@@ -643,9 +814,20 @@ impl Inflater {
     }
 }
 
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        if self.gen != fork_generation() {
+            std::mem::forget(self.wd.clone());
+            if let Backing::Queue { .. } = self.backing {
+                std::mem::forget(std::mem::replace(&mut self.backing, Backing::Undecided));
+            }
+        }
+    }
+}
+
 /// Runs one piece of a stream on the session's queue; returns the progress
 /// and the engine's running checksum.
-fn stream_piece(
+pub(crate) fn stream_piece(
     q: &mut OwnedQueue,
     desc: WdDesc,
     input: &[u8],

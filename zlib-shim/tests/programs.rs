@@ -464,3 +464,50 @@ fn c_differential_program_matches_system_zlib() {
         assert!(diffs.is_empty(), "{env:?}: {diffs:#?}");
     }
 }
+
+/// Builds tests/c/`name`.c against the system zlib, runs it with the
+/// system library and with the drop-in under each environment, and returns
+/// the lines that differ.
+fn c_differential(name: &str, envs: &[&[(&str, &str)]]) {
+    let d = tmp(name);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
+    ok(&sh(
+        &d,
+        &format!("cc -O1 -o {name} {} -lz", src.display()),
+        false,
+        &[],
+    ));
+    let sys = ok(&sh(&d, &format!("./{name}"), false, &[]));
+    assert!(sys.lines().count() > 4, "{sys}");
+    for env in envs {
+        let ours = ok(&sh(&d, &format!("./{name}"), true, env));
+        let diffs: Vec<_> = sys
+            .lines()
+            .zip(ours.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert!(
+            diffs.is_empty() && sys.lines().count() == ours.lines().count(),
+            "{name} {env:?}: {diffs:#?}\n{ours}"
+        );
+    }
+}
+
+/// Streams offloaded before fork() go on in the child (deflate on engine
+/// queues and in segments, buffered, inflate); a hang is an alarm signal.
+#[test]
+fn c_fork_continues_streams_in_the_child() {
+    c_differential(
+        "zfork",
+        &[
+            &[("WARPDRIVE_BACKEND", "softdev")][..],
+            &[("WARPDRIVE_ZLIB_MIN", "0")][..],
+            &[][..],
+            &[
+                ("WARPDRIVE_ZLIB_MIN", "0"),
+                ("WARPDRIVE_DEFLATE_BUFFER_MAX", "0"),
+                ("WARPDRIVE_BACKEND", "softdev"),
+            ][..],
+        ],
+    );
+}
