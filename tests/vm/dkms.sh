@@ -5,6 +5,7 @@
 # (nothing under /var/lib/dkms or /usr/src is touched).
 #
 #   tests/vm/dkms.sh KVER OUTDIR    prints the path of the built warpdrive.ko
+#                                   (warpdrive_soft.ko beside it)
 #
 # Only the module part of the install matters here, so the user-space
 # artifacts install.sh copies are placeholders in a private target directory.
@@ -37,4 +38,6 @@ if ! dkms add -m warpdrive -v "$version" "${D[@]}" >"$OUT/dkms.log" 2>&1 ||
 fi
 ko=$(find "$OUT/dkms/warpdrive/$version/$KVER" -name 'warpdrive.ko*' | head -1)
 [ -n "$ko" ] || { echo "dkms.sh: dkms built no warpdrive.ko" >&2; cat "$OUT/dkms.log" >&2; exit 1; }
+ls "$(dirname "$ko")"/warpdrive_soft.ko* >/dev/null 2>&1 \
+    || { echo "dkms.sh: dkms built no warpdrive_soft.ko" >&2; cat "$OUT/dkms.log" >&2; exit 1; }
 echo "$ko"
