@@ -10,11 +10,16 @@
  * "async0".
  */
 #include <linux/module.h>
+#include <linux/delay.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include "wd_internal.h"
 
 #define WD_TQ_HELD	16
+
+static unsigned int stop_ms;
+module_param(stop_ms, uint, 0644);
+MODULE_PARM_DESC(stop_ms, "how long stopping a bound queue takes (a device slow to quiesce)");
 
 struct wd_tq {
 	struct wd_queue *q;
@@ -95,6 +100,8 @@ static void wd_tq_stop(struct wd_queue *q)
 	mutex_lock(&tq->lock);
 	wd_tq_complete_all(tq, WD_STATUS_CANCELLED);
 	mutex_unlock(&tq->lock);
+	if (READ_ONCE(stop_ms))
+		msleep(READ_ONCE(stop_ms));
 }
 
 static void wd_tq_release(struct wd_queue *q)

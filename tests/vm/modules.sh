@@ -43,6 +43,10 @@ insmod "$WD_KO" && ok || no "insmod framework alone"
 [ -z "$(ls /dev/warpdrive 2>/dev/null)" ] && ok || no "devices without a driver: $(ls /dev/warpdrive)"
 insmod "$WD_TEST_KO" && insmod "$WD_SOFT_KO" $WD_MODPARAMS && ok || no "insmod test, soft"
 "$ASYNC" >/tmp/async.out 2>&1 && $SMOKE >/dev/null 2>&1 && ok || { cat /tmp/async.out; no "both after reload"; }
+# removal with a queue slow to stop: another context's close() does not wait
+echo 3000 >/sys/module/warpdrive_test/parameters/stop_ms
+if "$ASYNC" --remove-lock >/tmp/async.out 2>&1; then ok; else no "close during a slow removal"; fi
+cat /tmp/async.out
 rmmod warpdrive_test && ok || no "rmmod test last loaded first"
 loaded warpdrive_soft && loaded warpdrive && ok || no "soft and framework must stay"
 echo "modules: load/unload orders and the second driver"

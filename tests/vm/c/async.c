@@ -110,8 +110,45 @@ static void teardown(void)
 	CHECK(sysfs_num("async0", "inflight") == 0, "inflight %ld", sysfs_num("async0", "inflight"));
 }
 
-int main(void)
+/*
+ * Hot removal while stopping a queue takes long (module parameter stop_ms):
+ * another context's close() must not wait behind it. Removes async0.
+ */
+static int remove_lock(void)
 {
+	wdt_ctx = "remove-lock";
+	/* a is unbound (its close stops nothing); b, opened later, is killed first */
+	int a = open(DEV, O_RDWR | O_CLOEXEC);
+	struct wdq b;
+	CHECK(a >= 0, "open a");
+	CHECK(wdq_open(&b, DEV, WD_BIND_BUFFERS, 8) == 0, "open b");
+	double t0 = now_s();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(a);
+		close(b.fd);	/* the parent's close must be the last */
+		FILE *f = fopen("/sys/class/warpdrive/async0/remove", "w");
+		_exit(f && fputs("1\n", f) >= 0 && fclose(f) == 0 ? 0 : 1);
+	}
+	usleep(500000);		/* the removal is now stopping b */
+	double c0 = now_s();
+	close(a);
+	double closed = now_s() - c0;
+	int st;
+	waitpid(pid, &st, 0);
+	double removal = now_s() - t0;
+	printf("async: removal took %.2fs; another context's close() meanwhile %.2fs\n", removal, closed);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "remove write");
+	CHECK(removal > 1, "the removal was not slow (%.2fs): stop_ms not set?", removal);
+	CHECK(closed < 0.5, "close() waited %.2fs behind the removal", closed);
+	wdq_close(&b);
+	return wdt_finish();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--remove-lock"))
+		return remove_lock();
 	wdt_ctx = "async";
 	batches();
 	teardown();
