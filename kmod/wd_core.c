@@ -425,7 +425,8 @@ static int wd_open(struct inode *inode, struct file *file)
 	q->mapping = file->f_mapping;
 
 	mutex_lock(&wd->lock);
-	if (wd->removed) {
+	/* the driver's code runs for this file until release: pin its module */
+	if (wd->removed || !try_module_get(wd->ops->owner)) {
 		mutex_unlock(&wd->lock);
 		mem_cgroup_put(q->memcg);
 		mmdrop(q->mm);
@@ -527,6 +528,7 @@ static int wd_release(struct inode *inode, struct file *file)
 {
 	struct wd_queue *q = file->private_data;
 	struct wd_device *wd = q->wd;
+	struct module *owner = wd->ops->owner;
 
 	mutex_lock(&wd->lock);
 	list_del_init(&q->node);
@@ -550,6 +552,7 @@ static int wd_release(struct inode *inode, struct file *file)
 	/* a removal may still hold the context, never the device */
 	wd_queue_put(q);
 	put_device(&wd->dev);
+	module_put(owner);
 	return 0;
 }
 
@@ -905,6 +908,7 @@ err_put:
 	put_device(&wd->dev);	/* frees through wd_dev_release */
 	return ERR_PTR(ret);
 }
+EXPORT_SYMBOL_GPL(wd_device_create);
 
 /*
  * Remove while in use: no new opens, every context becomes a zombie. Safe
@@ -947,11 +951,13 @@ void wd_device_remove(struct wd_device *wd)
 		wd_queue_put(q);
 	}
 }
+EXPORT_SYMBOL_GPL(wd_device_remove);
 
 void wd_device_put(struct wd_device *wd)
 {
 	put_device(&wd->dev);
 }
+EXPORT_SYMBOL_GPL(wd_device_put);
 
 static void wd_abi_checks(void)
 {
@@ -1040,7 +1046,7 @@ static void wd_abi_checks(void)
 	BUILD_BUG_ON(WD_MAX_BUFFER_BYTES > WD_BUF_SPAN);
 }
 
-int wd_class_init(void)
+static int wd_class_init(void)
 {
 	int ret;
 
@@ -1054,7 +1060,7 @@ int wd_class_init(void)
 	return ret;
 }
 
-void wd_class_exit(void)
+static void wd_class_exit(void)
 {
 	class_unregister(&wd_class);
 	unregister_chrdev_region(wd_devt, WD_MAX_DEVICES);
@@ -1062,23 +1068,15 @@ void wd_class_exit(void)
 
 static int __init wd_init(void)
 {
-	int ret = wd_class_init();
-
-	if (ret)
-		return ret;
-	ret = wd_soft_init();
-	if (ret)
-		wd_class_exit();
-	return ret;
+	return wd_class_init();
 }
 
 static void __exit wd_exit(void)
 {
-	wd_soft_exit();
 	wd_class_exit();
 }
 
 module_init(wd_init);
 module_exit(wd_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("WarpDrive: user-space queues for compression and crypto engines");
+MODULE_DESCRIPTION("WarpDrive: user-space queues for compression and crypto engines (framework; engines are separate modules)");

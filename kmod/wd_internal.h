@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * WarpDrive framework internals shared by the core (wd_core.c), the ring
- * machinery (wd_ring.c) and engines (wd_soft.c, or a hardware driver).
+ * The WarpDrive driver interface: what warpdrive.ko (wd_core.c, wd_ring.c)
+ * exports to the modules that drive engines (warpdrive_soft.ko, the test
+ * driver warpdrive_test.ko, a hardware driver). The contract is in
+ * docs/kmod.md ("Writing a driver").
  */
 #ifndef _WD_INTERNAL_H
 #define _WD_INTERNAL_H
@@ -42,6 +44,7 @@ struct wd_req;
  * its queues and leave ->execute NULL.
  */
 struct wd_engine_ops {
+	struct module *owner;		/* THIS_MODULE: pinned by every open file */
 	const char *driver;
 	u64 algorithms;		/* 1 << WD_ALG_* */
 	u32 features;		/* WD_FEAT_* the engine can offer */
@@ -140,6 +143,7 @@ struct wd_queue {
 	 */
 	struct mutex consume_lock;
 	u32 sq_head_k, cq_tail_k, sq_flags_k, sq_dropped_k;
+	u32 cq_reserved;		/* taken by an async driver, not yet completed */
 	bool broken;			/* protocol error or device gone */
 	bool stopping;			/* close or removal: take nothing more */
 	bool cq_stalled;		/* stopped because the CQ was full */
@@ -168,34 +172,35 @@ struct wd_req {
 	u32 aux_need;			/* key + iv + aad + tag */
 };
 
-/* wd_core.c */
+/* wd_core.c: exported */
 struct wd_device *wd_device_create(const struct wd_engine_ops *ops,
 				   const char *name, bool validated,
 				   u32 queues, void *priv);
 void wd_device_remove(struct wd_device *wd);
 void wd_device_put(struct wd_device *wd);
-int wd_class_init(void);
-void wd_class_exit(void);
 
 /* wd_ring.c */
+/* wd_ring.c: framework only */
 int wd_ring_alloc(struct wd_queue *q, u32 sq, u32 cq,
 		  struct wd_queue_bind *bind);
 void wd_ring_free(struct wd_queue *q);
-int wd_queue_process(struct wd_queue *q, unsigned int budget);
-bool wd_sq_pending(struct wd_queue *q);
-void wd_sq_set_flags(struct wd_queue *q, u32 set, u32 clear);
 void wd_queue_break(struct wd_queue *q);
 void wd_queue_cancel_pending(struct wd_queue *q);
 void wd_buf_put(struct wd_buf *b);
 void *wd_vmalloc_user(size_t size);
+
+/* wd_ring.c: exported. Synchronous drivers (->execute): */
+int wd_queue_process(struct wd_queue *q, unsigned int budget);
+bool wd_sq_pending(struct wd_queue *q);
+void wd_sq_set_flags(struct wd_queue *q, u32 set, u32 clear);
 bool wd_queue_should_stop(struct wd_queue *q);
+/* Asynchronous drivers (no ->execute): take, run elsewhere, complete. */
+int wd_queue_take(struct wd_queue *q, struct wd_req *r);
+void wd_queue_complete(struct wd_queue *q, struct wd_req *r, struct wd_cqe *c);
 int wd_span_read(struct wd_queue *q, const struct wd_span *s, u32 off,
 		 void *dst, u32 len);
 int wd_span_write(struct wd_queue *q, const struct wd_span *s, u32 off,
 		  const void *src, u32 len);
 
-/* wd_soft.c */
-int wd_soft_init(void);
-void wd_soft_exit(void);
 
 #endif

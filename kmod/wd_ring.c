@@ -123,12 +123,14 @@ bool wd_queue_should_stop(struct wd_queue *q)
 	return (current->flags & PF_KTHREAD) && current->mm == q->mm &&
 	       atomic_read(&q->mm->mm_users) <= 1;
 }
+EXPORT_SYMBOL_GPL(wd_queue_should_stop);
 
 void wd_sq_set_flags(struct wd_queue *q, u32 set, u32 clear)
 {
 	q->sq_flags_k = (q->sq_flags_k | set) & ~clear;
 	WRITE_ONCE(*q->sq_flags, q->sq_flags_k);
 }
+EXPORT_SYMBOL_GPL(wd_sq_set_flags);
 
 /* Called with consume_lock held. */
 void wd_queue_break(struct wd_queue *q)
@@ -147,6 +149,7 @@ bool wd_sq_pending(struct wd_queue *q)
 {
 	return READ_ONCE(*q->sq_tail) != READ_ONCE(q->sq_head_k);
 }
+EXPORT_SYMBOL_GPL(wd_sq_pending);
 
 /* One READ_ONCE per word: whatever user space does meanwhile, we act on
  * exactly one snapshot and never look at the shared slot again. */
@@ -306,6 +309,7 @@ int wd_span_read(struct wd_queue *q, const struct wd_span *s, u32 off,
 	}
 	return 0;
 }
+EXPORT_SYMBOL_GPL(wd_span_read);
 
 int wd_span_write(struct wd_queue *q, const struct wd_span *s, u32 off,
 		  const void *src, u32 len)
@@ -331,6 +335,7 @@ int wd_span_write(struct wd_queue *q, const struct wd_span *s, u32 off,
 	}
 	return 0;
 }
+EXPORT_SYMBOL_GPL(wd_span_write);
 
 /*
  * Take up to @budget descriptors and complete each one. Returns how many were
@@ -378,7 +383,7 @@ int wd_queue_process(struct wd_queue *q, unsigned int budget)
 			ret = -EIO;
 			break;
 		}
-		if (q->cq_tail_k - cq_head == q->cq_entries) {
+		if (q->cq_tail_k + q->cq_reserved - cq_head >= q->cq_entries) {
 			/* never drop a completion: wait for user space */
 			q->cq_stalled = true;
 			break;
@@ -418,6 +423,101 @@ int wd_queue_process(struct wd_queue *q, unsigned int budget)
 		wake_up_interruptible(&q->poll_wq);
 	return ret ? ret : done;
 }
+EXPORT_SYMBOL_GPL(wd_queue_process);
+
+/* Count and post one completion; consume_lock held. */
+static void wd_finish(struct wd_queue *q, struct wd_req *r, struct wd_cqe *c)
+{
+	struct wd_device *wd = q->wd;
+
+	wd_req_release(r);
+	atomic64_inc(&wd->requests);
+	if (c->status)
+		atomic64_inc(&wd->errors);
+	atomic64_add(c->consumed, &wd->bytes_in);
+	atomic64_add(c->produced, &wd->bytes_out);
+	wd_cq_post(q, c);
+}
+
+/*
+ * For a driver without ->execute: take the next descriptor, copied once and
+ * validated, into @r (r->d.user_data identifies it). Returns 1 with a
+ * request the driver now owns and must hand back through
+ * wd_queue_complete(), exactly once, before its ->queue_stop returns; 0
+ * when the SQ is empty, the queue is stopping, or the CQ has no room for
+ * one more completion (each request taken reserves one); -EIO when the
+ * queue is broken. Refused descriptors complete here and are skipped.
+ * Process context (takes consume_lock).
+ */
+int wd_queue_take(struct wd_queue *q, struct wd_req *r)
+{
+	u32 smask = q->sq_entries - 1;
+	int ret = 0;
+
+	mutex_lock(&q->consume_lock);
+	for (;;) {
+		struct wd_cqe c = {};
+		u32 tail, cq_head;
+
+		memset(r, 0, sizeof(*r));
+		if (q->broken) {
+			ret = -EIO;
+			break;
+		}
+		if (READ_ONCE(q->stopping))
+			break;
+		tail = smp_load_acquire(q->sq_tail);
+		cq_head = smp_load_acquire(q->cq_head);
+		if (tail - q->sq_head_k > q->sq_entries ||
+		    q->cq_tail_k - cq_head > q->cq_entries) {
+			wd_queue_break(q);
+			ret = -EIO;
+			break;
+		}
+		if (tail == q->sq_head_k)
+			break;
+		if (q->cq_tail_k + q->cq_reserved - cq_head >= q->cq_entries) {
+			q->cq_stalled = true;
+			break;
+		}
+		wd_desc_copy(&r->d, &q->sqes[q->sq_head_k & smask]);
+		q->sq_head_k++;
+		smp_store_release(q->sq_head, q->sq_head_k);
+		c.user_data = r->d.user_data;
+		c.status = wd_req_validate(q, r);
+		if (c.status) {
+			atomic64_inc(&q->wd->rejected);
+			WRITE_ONCE(*q->sq_dropped, ++q->sq_dropped_k);
+			wd_finish(q, r, &c);
+			continue;
+		}
+		q->cq_reserved++;
+		atomic_inc(&q->wd->inflight);
+		ret = 1;
+		break;
+	}
+	mutex_unlock(&q->consume_lock);
+	if (!ret && wq_has_sleeper(&q->poll_wq))
+		wake_up_interruptible(&q->poll_wq);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(wd_queue_take);
+
+/*
+ * Hand back a request wd_queue_take() gave out, with its completion (status,
+ * produced, consumed, ...; user_data is filled in here). Process context.
+ */
+void wd_queue_complete(struct wd_queue *q, struct wd_req *r, struct wd_cqe *c)
+{
+	mutex_lock(&q->consume_lock);
+	c->user_data = r->d.user_data;
+	q->cq_reserved--;
+	atomic_dec(&q->wd->inflight);
+	wd_finish(q, r, c);
+	mutex_unlock(&q->consume_lock);
+	wake_up_interruptible(&q->poll_wq);
+}
+EXPORT_SYMBOL_GPL(wd_queue_complete);
 
 /*
  * The device is going away under a live process: complete what is still in

@@ -1191,6 +1191,7 @@ static void wd_soft_doorbell(struct wd_queue *q)
 }
 
 static const struct wd_engine_ops wd_soft_ops = {
+	.owner = THIS_MODULE,
 	.driver = "soft",
 	.algorithms = WD_ALL_ALGS,
 	.features = WD_FEAT_SVA | WD_FEAT_STREAMS,
@@ -1203,7 +1204,9 @@ static const struct wd_engine_ops wd_soft_ops = {
 
 static struct wd_device *wd_soft_devs[16];
 
-int wd_soft_init(void)
+static void wd_soft_exit(void);
+
+static int __init wd_soft_init(void)
 {
 	unsigned int i, n = min_t(unsigned int, devices, ARRAY_SIZE(wd_soft_devs));
 	char name[16];
@@ -1224,7 +1227,7 @@ int wd_soft_init(void)
 	return 0;
 }
 
-void wd_soft_exit(void)
+static void wd_soft_exit(void)
 {
 	int i;
 
@@ -1236,3 +1239,13 @@ void wd_soft_exit(void)
 		wd_soft_devs[i] = NULL;
 	}
 }
+
+static void __exit wd_soft_unload(void)
+{
+	wd_soft_exit();
+}
+
+module_init(wd_soft_init);
+module_exit(wd_soft_unload);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("WarpDrive soft: the reference engine (zlib, AES, SHA) on the warpdrive framework");

@@ -72,7 +72,7 @@ fn removing_the_device_under_a_live_process_falls_back_without_losing_requests()
     }
     // Everything of ours is closed: the module can go and come back.
     let status = Command::new("sh")
-        .args(["-c", "rmmod warpdrive && insmod \"$WD_KO\" $WD_MODPARAMS"])
+        .args(["-c", "sh \"$WD_PROJ/tests/vm/reload.sh\""])
         .status()
         .unwrap();
     assert!(status.success(), "module reload after removal failed");

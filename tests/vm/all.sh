@@ -53,17 +53,19 @@ G="$PROJ/target/vm/all-guest.sh"
         printf 'step %q sh -c %q\n' "$(basename "${t%% *}")" "$t"
     done
     printf 'echo "== bench"; %s || bad="$bad bench"\n' "$BENCH"
+    # the three modules in every allowed order, and the second (async) driver
+    printf 'step modules sh %q\n' "$HERE/modules.sh"
     # mmap racing hot removal, 15 removals and reloads (leaves the module fresh)
     printf 'step remove-race %q --race 15\n' "$BIN/remove"
     printf 'step remove %q\n' "$BIN/remove"
     cat <<'EOS'
 echo "== unload/reload"
 exec 3</dev/warpdrive/soft1
-if rmmod warpdrive 2>/dev/null; then echo "rmmod succeeded with an open file"; F=$((F + 1)); insmod "$WD_KO" $WD_MODPARAMS; else P=$((P + 1)); fi
+if rmmod warpdrive_soft 2>/dev/null; then echo "rmmod succeeded with an open file"; F=$((F + 1)); insmod "$WD_SOFT_KO" $WD_MODPARAMS; else P=$((P + 1)); fi
 exec 3<&-
 ok=0
 for i in 1 2 3 4 5 6 7 8 9 10; do
-    if rmmod warpdrive && insmod "$WD_KO" $WD_MODPARAMS && "$WD_PROJ/target/vm/bin/remove" --smoke >/tmp/out 2>&1; then
+    if sh "$WD_PROJ/tests/vm/reload.sh" && "$WD_PROJ/target/vm/bin/remove" --smoke >/tmp/out 2>&1; then
         ok=$((ok + 1))
     else
         cat /tmp/out; bad="$bad reload$i"
@@ -75,15 +77,18 @@ EOS
     printf 'DKMS_KO=%q\n' "$DKMS_KO"
     cat <<'EOS'
 if [ -n "$DKMS_KO" ]; then
-    echo "== dkms-built module"
-    if rmmod warpdrive && insmod "$DKMS_KO" $WD_MODPARAMS &&
+    echo "== dkms-built modules"
+    DKMS_SOFT_KO=$(ls "$(dirname "$DKMS_KO")"/warpdrive_soft.ko*)
+    if rmmod warpdrive_soft && rmmod warpdrive && insmod "$DKMS_KO" && insmod "$DKMS_SOFT_KO" $WD_MODPARAMS &&
        [ "$(cat /sys/module/warpdrive/srcversion)" = "$(modinfo -F srcversion "$DKMS_KO")" ] &&
-       "$WD_PROJ/target/vm/bin/remove" --smoke >/tmp/out 2>&1 && rmmod warpdrive; then
-        echo "dkms-built module: loaded, smoke test passed, unloaded"; P=$((P + 1))
+       [ "$(cat /sys/module/warpdrive_soft/srcversion)" = "$(modinfo -F srcversion "$DKMS_SOFT_KO")" ] &&
+       "$WD_PROJ/target/vm/bin/remove" --smoke >/tmp/out 2>&1 && rmmod warpdrive_soft && rmmod warpdrive; then
+        echo "dkms-built modules: loaded, smoke test passed, unloaded"; P=$((P + 1))
     else
         cat /tmp/out; bad="$bad dkms"; F=$((F + 1))
     fi
-    grep -q '^warpdrive ' /proc/modules || insmod "$WD_KO" $WD_MODPARAMS
+    grep -q '^warpdrive ' /proc/modules || insmod "$WD_KO"
+    grep -q '^warpdrive_soft ' /proc/modules || insmod "$WD_SOFT_KO" $WD_MODPARAMS
 fi
 echo "guest suite: failing steps:${bad:- none}"
 echo "$P passed, $F failed"

@@ -5,9 +5,10 @@
 # (nothing under /var/lib/dkms or /usr/src is touched).
 #
 #   tests/vm/dkms.sh KVER OUTDIR    prints the path of the built warpdrive.ko
+#                                   (warpdrive_soft.ko beside it)
 #
-# Only the module part of the install matters here, so the user-space
-# artifacts install.sh copies are placeholders in a private target directory.
+# Only the module part of the install matters here: the user-space artifacts
+# are the real build when $CARGO_TARGET_DIR/release has them, else stand-ins.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJ=$(cd "$HERE/../.." && pwd)
@@ -16,11 +17,22 @@ OUT=$2
 command -v dkms >/dev/null || { echo "dkms.sh: dkms is not installed (.ci/install-deps)" >&2; exit 2; }
 rm -rf "$OUT"
 mkdir -p "$OUT/target/release" "$OUT/root" "$OUT/dkms"
-for f in wdctl libwarpdrive.so libz.so libwarpdrive_provider.so; do
-    : >"$OUT/target/release/$f"
-done
+# The real user-space build when there is one, else stand-ins that are real
+# ELF files (install.sh may strip or inspect them).
+real=${CARGO_TARGET_DIR:-$PROJ/target}
+target="$OUT/target"
+if [ -f "$real/release/wdctl" ] && [ -f "$real/release/libwarpdrive.so" ] &&
+   [ -f "$real/release/libz.so" ] && [ -f "$real/release/libwarpdrive_provider.so" ]; then
+    target=$real
+else
+    cp /bin/true "$OUT/target/release/wdctl"
+    zlib=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)
+    for f in libwarpdrive.so libz.so libwarpdrive_provider.so; do
+        cp "$zlib" "$OUT/target/release/$f"
+    done
+fi
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$PROJ/Cargo.toml" | head -1)
-(cd "$PROJ" && env -u MAKEFLAGS -u MAKELEVEL NO_BUILD=1 CARGO_TARGET_DIR="$OUT/target" \
+(cd "$PROJ" && env -u MAKEFLAGS -u MAKELEVEL NO_BUILD=1 CARGO_TARGET_DIR="$target" \
     PREFIX=/usr DESTDIR="$OUT/root" UDEVRULESDIR=/usr/lib/udev/rules.d MODULESDIR=/usr/lib/ossl-modules \
     bash scripts/install.sh install) >"$OUT/install.log" 2>&1 \
     || { cat "$OUT/install.log" >&2; exit 1; }
@@ -37,4 +49,6 @@ if ! dkms add -m warpdrive -v "$version" "${D[@]}" >"$OUT/dkms.log" 2>&1 ||
 fi
 ko=$(find "$OUT/dkms/warpdrive/$version/$KVER" -name 'warpdrive.ko*' | head -1)
 [ -n "$ko" ] || { echo "dkms.sh: dkms built no warpdrive.ko" >&2; cat "$OUT/dkms.log" >&2; exit 1; }
+ls "$(dirname "$ko")"/warpdrive_soft.ko* >/dev/null 2>&1 \
+    || { echo "dkms.sh: dkms built no warpdrive_soft.ko" >&2; cat "$OUT/dkms.log" >&2; exit 1; }
 echo "$ko"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Boot the installed Debian 6.12 kernel under QEMU with kmod/warpdrive.ko and run
+# Boot the installed Debian 6.12 kernel under QEMU with kmod/warpdrive.ko and
+# kmod/warpdrive_soft.ko (given --params; kmod/warpdrive_test.ko is there for
+# tests to load) and run
 # one guest command in a chroot of the host's root (read-only 9p) with the
 # project directory mounted read-write at the same path.
 #
@@ -43,7 +45,11 @@ if [ $BUILD -eq 1 ]; then
         || { cat "$OUT/kmod-build.log"; exit 1; }
 fi
 KO="$PROJ/kmod/warpdrive.ko"
-[ -f "$KO" ] || { echo "run.sh: $KO missing" >&2; exit 1; }
+SOFT_KO="$PROJ/kmod/warpdrive_soft.ko"
+TEST_KO="$PROJ/kmod/warpdrive_test.ko"
+for k in "$KO" "$SOFT_KO" "$TEST_KO"; do
+    [ -f "$k" ] || { echo "run.sh: $k missing" >&2; exit 1; }
+done
 
 # ---- initramfs, cached per kernel version and per version of this script ----
 SIG=$(sha1sum "$HERE/run.sh" | cut -c1-12)
@@ -113,7 +119,7 @@ RUN="$OUT/run"
 mkdir -p "$RUN"
 CMDFILE="$RUN/cmd.sh"
 {
-    echo "export WD_KO='$KO' WD_MODPARAMS='$PARAMS' WD_PROJ='$PROJ' WD_OUT='$RUN' WD_KVER='$KVER'"
+    echo "export WD_KO='$KO' WD_SOFT_KO='$SOFT_KO' WD_TEST_KO='$TEST_KO' WD_MODPARAMS='$PARAMS' WD_PROJ='$PROJ' WD_OUT='$RUN' WD_KVER='$KVER'"
     echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp"
     echo "cd '$PROJ'"
 } >"$CMDFILE"

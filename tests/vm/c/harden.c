@@ -90,6 +90,7 @@ static double wait_for(pid_t pid, double sec, int *status)
 
 /* ---- 1. a descriptor that runs for seconds must not lock up a CPU ---- */
 
+/* level 9 over it takes 3-7 s unchunked in the TCG guest, > 2 * watchdog_thresh */
 #define BIG_LEN (128u << 10)
 
 static int deflate_one(const char *dev, uint32_t bind, const uint8_t *src, uint32_t len,
@@ -139,7 +140,7 @@ static void t_lockup(void)
 {
 	wdt_ctx = "lockup";
 	long thresh = get_num("/proc/sys/kernel/watchdog_thresh");
-	/* soft lockup reported after 2 * thresh seconds without a reschedule */
+	/* soft lockup reported after 2 * thresh = 2 s without a reschedule */
 	put_file("/proc/sys/kernel/watchdog_thresh", "1");
 	int before = klog_count("soft lockup");
 	uint8_t *src = ab_bytes(BIG_LEN);
@@ -227,8 +228,8 @@ static void t_kill(void)
 			usleep(10000);
 		double gone = now_s() - t0;
 		printf("harden: kill %s: exit after %.2fs, context freed %.2fs later\n", cases[i].name, w, gone);
-		CHECK(w >= 0 && w < 3, "%s: killed process took %.2fs to exit", cases[i].name, w);
-		CHECK(gone < 3, "%s: context freed %.2fs after exit", cases[i].name, gone);
+		CHECK(w >= 0 && w < 5, "%s: killed process took %.2fs to exit", cases[i].name, w);
+		CHECK(gone < 5, "%s: context freed %.2fs after exit", cases[i].name, gone);
 		close(pfd[0]); close(pfd[1]);
 	}
 	free(src);

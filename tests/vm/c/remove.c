@@ -72,7 +72,7 @@ static int race(int tries)
 			munmap(r.last, 4096);
 		}
 		wdq_close(&q);
-		if (system("rmmod warpdrive && insmod \"$WD_KO\" $WD_MODPARAMS")) { CHECK(0, "reload"); break; }
+		if (system("sh \"$WD_PROJ/tests/vm/reload.sh\"")) { CHECK(0, "reload"); break; }
 	}
 	printf("remove: mmap racing removal left %d live mappings of the real buffer in %d tries\n", live, tries);
 	CHECK(live == 0, "%d of %d tries kept a live mapping after removal", live, tries);
