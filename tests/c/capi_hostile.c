@@ -294,7 +294,10 @@ int main(void)
 	bad_pointers_and_lengths();
 	overlapping_buffers();
 	inflater_sequences();
-	handles_across_fork();
+	/* Under valgrind's leak check: a child cannot free what its parent's
+	 * engine threads held, by design; memcheck.sh runs the fork part apart. */
+	if (!getenv("WD_HOSTILE_NO_FORK"))
+		handles_across_fork();
 	printf("capi_hostile: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
