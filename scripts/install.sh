@@ -21,8 +21,10 @@
 #                                              OpenSSL's own (`openssl version -m`)
 #                                              when PREFIX=/usr, else
 #                                              $PREFIX/lib/ossl-modules
-#   $PREFIX/etc/warpdrive/openssl.cnf          a complete config (OPENSSL_CONF=...)
-#   $PREFIX/etc/warpdrive/warpdrive-provider.cnf  the provider's section alone,
+#   $SYSCONFDIR/warpdrive/openssl.cnf          a complete config (OPENSSL_CONF=...);
+#                                              SYSCONFDIR is /etc for PREFIX=/usr,
+#                                              else $PREFIX/etc
+#   $SYSCONFDIR/warpdrive/warpdrive-provider.cnf  the provider's section alone,
 #                                              for .include in a system openssl.cnf
 #   $UDEVRULESDIR/*.rules                      kmod/udev/*.rules: /usr/lib/udev/rules.d
 #                                              for PREFIX=/usr, else /etc/udev/rules.d
@@ -41,7 +43,7 @@
 # that exists and is not in the manifest (another package's, or yours) is never
 # overwritten: the install stops and names it.
 #
-# Environment: PREFIX, DESTDIR, MODULESDIR, UDEVRULESDIR, SYSUSERSDIR,
+# Environment: PREFIX, DESTDIR, MODULESDIR, SYSCONFDIR, UDEVRULESDIR, SYSUSERSDIR,
 # CARGO_TARGET_DIR, NO_BUILD=1 (use what cargo already built in
 # $CARGO_TARGET_DIR/release), STRIP=0 (keep debug info in the binaries),
 # DEBUG_INFO=1 (install it separately, under $PREFIX/lib/debug/.build-id).
@@ -66,9 +68,11 @@ fi
 # udev and systemd read vendor files under /usr/lib and the administrator's
 # under /etc, nothing under another prefix.
 if [ "$PREFIX" = /usr ]; then
+    SYSCONFDIR=${SYSCONFDIR:-/etc}
     UDEVRULESDIR=${UDEVRULESDIR:-/usr/lib/udev/rules.d}
     SYSUSERSDIR=${SYSUSERSDIR:-/usr/lib/sysusers.d}
 else
+    SYSCONFDIR=${SYSCONFDIR:-$PREFIX/etc}
     UDEVRULESDIR=${UDEVRULESDIR:-/etc/udev/rules.d}
     SYSUSERSDIR=${SYSUSERSDIR:-/etc/sysusers.d}
 fi
@@ -190,7 +194,7 @@ EOF
     put_elf "$rel/libz.so" "$PREFIX/lib/warpdrive/libz.so.1"
 
     put_elf "$rel/libwarpdrive_provider.so" "$MODULESDIR/warpdrive.so"
-    write "$PREFIX/etc/warpdrive/warpdrive-provider.cnf" 644 <<EOF
+    write "$SYSCONFDIR/warpdrive/warpdrive-provider.cnf" 644 <<EOF
 # The WarpDrive provider's section. To enable it system-wide, .include this
 # file from openssl.cnf and add "warpdrive = warpdrive_sect" to the
 # [provider_sect] there (keep "default = default_sect" activated too).
@@ -201,9 +205,9 @@ activate = 1
 # inline_max = 256k     # smaller requests stay in software
 # stats_file = /run/warpdrive/openssl-stats.jsonl
 EOF
-    write "$PREFIX/etc/warpdrive/openssl.cnf" 644 <<EOF
+    write "$SYSCONFDIR/warpdrive/openssl.cnf" 644 <<EOF
 # A complete OpenSSL configuration with WarpDrive preferred:
-#   OPENSSL_CONF=$PREFIX/etc/warpdrive/openssl.cnf openssl speed -evp aes-256-gcm
+#   OPENSSL_CONF=$SYSCONFDIR/warpdrive/openssl.cnf openssl speed -evp aes-256-gcm
 openssl_conf = openssl_init
 
 [openssl_init]
@@ -217,7 +221,7 @@ warpdrive = warpdrive_sect
 [default_sect]
 activate = 1
 
-.include $PREFIX/etc/warpdrive/warpdrive-provider.cnf
+.include $SYSCONFDIR/warpdrive/warpdrive-provider.cnf
 
 [algorithm_sect]
 default_properties = ?provider=warpdrive
@@ -317,7 +321,7 @@ do_uninstall() {
         find "$DESTDIR$PREFIX/lib/debug/.build-id" -depth -type d -empty -delete 2>/dev/null || true
         rmdir "$DESTDIR$PREFIX/lib/debug" 2>/dev/null || true
     fi
-    for d in "$PREFIX/share/warpdrive" "$PREFIX/etc/warpdrive" "$PREFIX/lib/warpdrive" \
+    for d in "$PREFIX/share/warpdrive" "$SYSCONFDIR/warpdrive" "$PREFIX/lib/warpdrive" \
         "$PREFIX/include/warpdrive/uapi" "$PREFIX/include/warpdrive" "$PREFIX/lib/pkgconfig" \
         "$MANDIR/man1" "$MANDIR" "$PREFIX/share/bash-completion/completions" \
         "$PREFIX/share/bash-completion" "$PREFIX/share/zsh/vendor-completions" "$PREFIX/share/zsh" \
