@@ -8,7 +8,8 @@
 #   libwarpdrive-dev       its headers, pkg-config file and .so link
 #   warpdrive              the CLI, its man pages and completions, the udev
 #                          rule and the group it names (sysusers.d entry;
-#                          postinst creates the group)
+#                          postinst creates the group), /run/warpdrive for
+#                          the live records (tmpfiles.d)
 #   warpdrive-zlib         the zlib drop-in, /usr/lib/warpdrive/libz.so.1
 #                          (for LD_PRELOAD or `warpdrive run`; the system
 #                          libz is not touched)
@@ -113,7 +114,7 @@ take libwarpdrive-dev /usr/lib/libwarpdrive.so /usr/lib/pkgconfig /usr/include
 build libwarpdrive-dev libdevel "WarpDrive C API (headers, pkg-config)" "libwarpdrive0 (= $version)"
 
 take warpdrive /usr/bin/warpdrive /usr/share/man /usr/share/bash-completion /usr/share/zsh \
-    /usr/share/fish /usr/lib/udev /usr/lib/sysusers.d
+    /usr/share/fish /usr/lib/udev /usr/lib/sysusers.d /usr/lib/tmpfiles.d
 script warpdrive postinst <<'EOF'
 if [ "$1" = configure ] && [ -z "${DPKG_ROOT:-}" ]; then
     # The group the udev rule gives /dev/warpdrive/* to.
@@ -124,6 +125,8 @@ if [ "$1" = configure ] && [ -z "${DPKG_ROOT:-}" ]; then
             groupadd --system warpdrive
         fi
     fi
+    # The live records' directory (warpdrive stats).
+    systemd-tmpfiles --create warpdrive.conf 2>/dev/null || mkdir -p -m 1777 /run/warpdrive
     if command -v udevadm >/dev/null 2>&1; then
         udevadm control --reload-rules 2>/dev/null || true
         udevadm trigger --subsystem-match=warpdrive 2>/dev/null || true

@@ -36,6 +36,9 @@
 #   dkms: the module (kmod/dkms.conf), when present and dkms is installed;
 #         with DESTDIR the sources go to $DESTDIR/usr/src/warpdrive-VERSION and
 #         registration is left to the package's postinst
+#   $TMPFILESDIR/warpdrive.conf                /run/warpdrive, mode 1777: the live
+#                                              per-process records `warpdrive stats`
+#                                              shows (made now too when DESTDIR is empty)
 #   $PREFIX/share/warpdrive/install-manifest   what was installed, for uninstall
 #
 # The manifest grows as each file is placed, so an install that fails half way
@@ -43,7 +46,7 @@
 # that exists and is not in the manifest (another package's, or yours) is never
 # overwritten: the install stops and names it.
 #
-# Environment: PREFIX, DESTDIR, MODULESDIR, SYSCONFDIR, UDEVRULESDIR, SYSUSERSDIR,
+# Environment: PREFIX, DESTDIR, MODULESDIR, SYSCONFDIR, UDEVRULESDIR, SYSUSERSDIR, TMPFILESDIR,
 # CARGO_TARGET_DIR, NO_BUILD=1 (use what cargo already built in
 # $CARGO_TARGET_DIR/release), STRIP=0 (keep debug info in the binaries),
 # DEBUG_INFO=1 (install it separately, under $PREFIX/lib/debug/.build-id).
@@ -71,10 +74,12 @@ if [ "$PREFIX" = /usr ]; then
     SYSCONFDIR=${SYSCONFDIR:-/etc}
     UDEVRULESDIR=${UDEVRULESDIR:-/usr/lib/udev/rules.d}
     SYSUSERSDIR=${SYSUSERSDIR:-/usr/lib/sysusers.d}
+    TMPFILESDIR=${TMPFILESDIR:-/usr/lib/tmpfiles.d}
 else
     SYSCONFDIR=${SYSCONFDIR:-$PREFIX/etc}
     UDEVRULESDIR=${UDEVRULESDIR:-/etc/udev/rules.d}
     SYSUSERSDIR=${SYSUSERSDIR:-/etc/sysusers.d}
+    TMPFILESDIR=${TMPFILESDIR:-/etc/tmpfiles.d}
 fi
 MANDIR=$PREFIX/share/man
 manifest_rel=$PREFIX/share/warpdrive/install-manifest
@@ -227,6 +232,18 @@ activate = 1
 default_properties = ?provider=warpdrive
 EOF
 
+    # Live per-process records (core/src/live.rs): every user's processes
+    # write their own file, so the directory is sticky and world-writable.
+    write "$TMPFILESDIR/warpdrive.conf" 644 <<EOF
+# Live counters of each process that uses WarpDrive (warpdrive stats).
+d /run/warpdrive 1777 root root -
+EOF
+    if [ -z "$DESTDIR" ] && [ ! -d /run/warpdrive ] && [ "$(id -u)" = 0 ]; then
+        if mkdir -m 1777 /run/warpdrive; then
+            echo "rundir:/run/warpdrive" >>"$manifest"
+        fi
+    fi
+
     local rules=("$here"/kmod/udev/*.rules)
     if [ -e "${rules[0]}" ]; then
         for r in "${rules[@]}"; do
@@ -292,6 +309,9 @@ do_uninstall() {
     # manifest itself goes last, so an interrupted uninstall can be repeated.
     sort -r "$manifest" | grep -vxF -- "$manifest_rel" | while read -r f; do
         case $f in
+        rundir:*)
+            [ -n "$DESTDIR" ] || rm -rf "${f#rundir:}"
+            ;;
         group:*)
             # Only a group this script created (recorded when it did).
             if [ -z "$DESTDIR" ] && getent group "${f#group:}" >/dev/null; then
@@ -327,7 +347,7 @@ do_uninstall() {
         "$PREFIX/share/bash-completion" "$PREFIX/share/zsh/vendor-completions" "$PREFIX/share/zsh" \
         "$PREFIX/share/fish/vendor_completions.d" "$PREFIX/share/fish" \
         "$MODULESDIR" "$PREFIX/share" "$PREFIX/etc" "$PREFIX/include" "$PREFIX/bin" "$PREFIX/lib" \
-        "$UDEVRULESDIR" "$SYSUSERSDIR"; do
+        "$UDEVRULESDIR" "$SYSUSERSDIR" "$TMPFILESDIR"; do
         rmdir "$DESTDIR$d" 2>/dev/null || true
     done
     say "removed $n files (PREFIX=$PREFIX${DESTDIR:+, DESTDIR=$DESTDIR})"

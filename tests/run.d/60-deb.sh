@@ -36,7 +36,8 @@ expect() {
 expect libwarpdrive0 "/usr/lib/libwarpdrive.so.$version" /usr/lib/libwarpdrive.so.0
 expect libwarpdrive-dev /usr/lib/libwarpdrive.so /usr/include/warpdrive.h /usr/lib/pkgconfig/warpdrive.pc
 expect warpdrive /usr/bin/warpdrive /usr/share/man/man1/warpdrive.1 /usr/lib/udev/rules.d/90-warpdrive.rules \
-    /usr/lib/sysusers.d/warpdrive.conf /usr/share/bash-completion/completions/warpdrive
+    /usr/lib/sysusers.d/warpdrive.conf /usr/lib/tmpfiles.d/warpdrive.conf \
+    /usr/share/bash-completion/completions/warpdrive
 expect warpdrive-zlib /usr/lib/warpdrive/libz.so.1
 expect warpdrive-openssl-provider "$mdir/warpdrive.so" /etc/warpdrive/openssl.cnf
 expect warpdrive-dkms "/usr/src/warpdrive-$version/dkms.conf"
