@@ -1,5 +1,5 @@
 # The two commands of the README, and a few conveniences.
-.PHONY: demo test deps kmod install uninstall
+.PHONY: demo test deps kmod install uninstall deb
 
 deps:
 	bash .ci/install-deps
@@ -23,3 +23,9 @@ install:
 
 uninstall:
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash scripts/install.sh uninstall
+
+# Debian packages (libwarpdrive0, libwarpdrive-dev, warpdrive, warpdrive-zlib,
+# warpdrive-openssl-provider, warpdrive-dkms) into $(CARGO_TARGET_DIR)/deb;
+# see scripts/deb.sh.
+deb:
+	bash scripts/deb.sh

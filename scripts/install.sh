@@ -21,8 +21,10 @@
 #                                              OpenSSL's own (`openssl version -m`)
 #                                              when PREFIX=/usr, else
 #                                              $PREFIX/lib/ossl-modules
-#   $PREFIX/etc/warpdrive/openssl.cnf          a complete config (OPENSSL_CONF=...)
-#   $PREFIX/etc/warpdrive/warpdrive-provider.cnf  the provider's section alone,
+#   $SYSCONFDIR/warpdrive/openssl.cnf          a complete config (OPENSSL_CONF=...);
+#                                              SYSCONFDIR is /etc for PREFIX=/usr,
+#                                              else $PREFIX/etc
+#   $SYSCONFDIR/warpdrive/warpdrive-provider.cnf  the provider's section alone,
 #                                              for .include in a system openssl.cnf
 #   $UDEVRULESDIR/*.rules                      kmod/udev/*.rules: /usr/lib/udev/rules.d
 #                                              for PREFIX=/usr, else /etc/udev/rules.d
@@ -34,6 +36,9 @@
 #   dkms: the module (kmod/dkms.conf), when present and dkms is installed;
 #         with DESTDIR the sources go to $DESTDIR/usr/src/warpdrive-VERSION and
 #         registration is left to the package's postinst
+#   $TMPFILESDIR/warpdrive.conf                /run/warpdrive, mode 1777: the live
+#                                              per-process records `warpdrive stats`
+#                                              shows (made now too when DESTDIR is empty)
 #   $PREFIX/share/warpdrive/install-manifest   what was installed, for uninstall
 #
 # The manifest grows as each file is placed, so an install that fails half way
@@ -41,7 +46,7 @@
 # that exists and is not in the manifest (another package's, or yours) is never
 # overwritten: the install stops and names it.
 #
-# Environment: PREFIX, DESTDIR, MODULESDIR, UDEVRULESDIR, SYSUSERSDIR,
+# Environment: PREFIX, DESTDIR, MODULESDIR, SYSCONFDIR, UDEVRULESDIR, SYSUSERSDIR, TMPFILESDIR,
 # CARGO_TARGET_DIR, NO_BUILD=1 (use what cargo already built in
 # $CARGO_TARGET_DIR/release), STRIP=0 (keep debug info in the binaries),
 # DEBUG_INFO=1 (install it separately, under $PREFIX/lib/debug/.build-id).
@@ -66,11 +71,15 @@ fi
 # udev and systemd read vendor files under /usr/lib and the administrator's
 # under /etc, nothing under another prefix.
 if [ "$PREFIX" = /usr ]; then
+    SYSCONFDIR=${SYSCONFDIR:-/etc}
     UDEVRULESDIR=${UDEVRULESDIR:-/usr/lib/udev/rules.d}
     SYSUSERSDIR=${SYSUSERSDIR:-/usr/lib/sysusers.d}
+    TMPFILESDIR=${TMPFILESDIR:-/usr/lib/tmpfiles.d}
 else
+    SYSCONFDIR=${SYSCONFDIR:-$PREFIX/etc}
     UDEVRULESDIR=${UDEVRULESDIR:-/etc/udev/rules.d}
     SYSUSERSDIR=${SYSUSERSDIR:-/etc/sysusers.d}
+    TMPFILESDIR=${TMPFILESDIR:-/etc/tmpfiles.d}
 fi
 MANDIR=$PREFIX/share/man
 manifest_rel=$PREFIX/share/warpdrive/install-manifest
@@ -190,7 +199,7 @@ EOF
     put_elf "$rel/libz.so" "$PREFIX/lib/warpdrive/libz.so.1"
 
     put_elf "$rel/libwarpdrive_provider.so" "$MODULESDIR/warpdrive.so"
-    write "$PREFIX/etc/warpdrive/warpdrive-provider.cnf" 644 <<EOF
+    write "$SYSCONFDIR/warpdrive/warpdrive-provider.cnf" 644 <<EOF
 # The WarpDrive provider's section. To enable it system-wide, .include this
 # file from openssl.cnf and add "warpdrive = warpdrive_sect" to the
 # [provider_sect] there (keep "default = default_sect" activated too).
@@ -201,9 +210,9 @@ activate = 1
 # inline_max = 256k     # smaller requests stay in software
 # stats_file = /run/warpdrive/openssl-stats.jsonl
 EOF
-    write "$PREFIX/etc/warpdrive/openssl.cnf" 644 <<EOF
+    write "$SYSCONFDIR/warpdrive/openssl.cnf" 644 <<EOF
 # A complete OpenSSL configuration with WarpDrive preferred:
-#   OPENSSL_CONF=$PREFIX/etc/warpdrive/openssl.cnf openssl speed -evp aes-256-gcm
+#   OPENSSL_CONF=$SYSCONFDIR/warpdrive/openssl.cnf openssl speed -evp aes-256-gcm
 openssl_conf = openssl_init
 
 [openssl_init]
@@ -217,11 +226,23 @@ warpdrive = warpdrive_sect
 [default_sect]
 activate = 1
 
-.include $PREFIX/etc/warpdrive/warpdrive-provider.cnf
+.include $SYSCONFDIR/warpdrive/warpdrive-provider.cnf
 
 [algorithm_sect]
 default_properties = ?provider=warpdrive
 EOF
+
+    # Live per-process records (core/src/live.rs): every user's processes
+    # write their own file, so the directory is sticky and world-writable.
+    write "$TMPFILESDIR/warpdrive.conf" 644 <<EOF
+# Live counters of each process that uses WarpDrive (warpdrive stats).
+d /run/warpdrive 1777 root root -
+EOF
+    if [ -z "$DESTDIR" ] && [ ! -d /run/warpdrive ] && [ "$(id -u)" = 0 ]; then
+        if mkdir -m 1777 /run/warpdrive; then
+            echo "rundir:/run/warpdrive" >>"$manifest"
+        fi
+    fi
 
     local rules=("$here"/kmod/udev/*.rules)
     if [ -e "${rules[0]}" ]; then
@@ -290,6 +311,9 @@ do_uninstall() {
     # manifest itself goes last, so an interrupted uninstall can be repeated.
     sort -r "$manifest" | grep -vxF -- "$manifest_rel" | while read -r f; do
         case $f in
+        rundir:*)
+            [ -n "$DESTDIR" ] || rm -rf "${f#rundir:}"
+            ;;
         group:*)
             # Only a group this script created (recorded when it did).
             if [ -z "$DESTDIR" ] && getent group "${f#group:}" >/dev/null; then
@@ -319,13 +343,13 @@ do_uninstall() {
         find "$DESTDIR$PREFIX/lib/debug/.build-id" -depth -type d -empty -delete 2>/dev/null || true
         rmdir "$DESTDIR$PREFIX/lib/debug" 2>/dev/null || true
     fi
-    for d in "$PREFIX/share/warpdrive" "$PREFIX/etc/warpdrive" "$PREFIX/lib/warpdrive" \
+    for d in "$PREFIX/share/warpdrive" "$SYSCONFDIR/warpdrive" "$PREFIX/lib/warpdrive" \
         "$PREFIX/include/warpdrive/uapi" "$PREFIX/include/warpdrive" "$PREFIX/lib/pkgconfig" \
         "$MANDIR/man1" "$MANDIR" "$PREFIX/share/bash-completion/completions" \
         "$PREFIX/share/bash-completion" "$PREFIX/share/zsh/vendor-completions" "$PREFIX/share/zsh" \
         "$PREFIX/share/fish/vendor_completions.d" "$PREFIX/share/fish" \
         "$MODULESDIR" "$PREFIX/share" "$PREFIX/etc" "$PREFIX/include" "$PREFIX/bin" "$PREFIX/lib" \
-        "$UDEVRULESDIR" "$SYSUSERSDIR"; do
+        "$UDEVRULESDIR" "$SYSUSERSDIR" "$TMPFILESDIR"; do
         rmdir "$DESTDIR$d" 2>/dev/null || true
     done
     say "removed $n files (PREFIX=$PREFIX${DESTDIR:+, DESTDIR=$DESTDIR})"

@@ -115,6 +115,15 @@ pub fn find_provider() -> Result<PathBuf, Fail> {
     if let Ok(o) = Command::new("openssl").args(["version", "-m"]).output() {
         let s = String::from_utf8_lossy(&o.stdout);
         if let Some(d) = s.split('"').nth(1) {
+            // The same directory relative to this binary's prefix first
+            // (a package unpacked under another root: /usr/lib/<triplet>/...).
+            let exe = std::env::current_exe().ok();
+            if let (Some(bin), Some(rest)) = (
+                exe.as_deref().and_then(Path::parent),
+                Path::new(d).strip_prefix("/usr").ok(),
+            ) {
+                dirs.insert(0, bin.join("..").join(rest));
+            }
             dirs.push(PathBuf::from(d));
         }
     }

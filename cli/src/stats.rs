@@ -54,11 +54,66 @@ pub fn read_records(path: &Path) -> Vec<ProcRecord> {
     by_pid.into_values().collect()
 }
 
+/// A live process's record (`warpdrive::live`): its counters as of its
+/// last report, while it runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct LiveRecord {
+    pub pid: u64,
+    pub program: String,
+    pub uid: u64,
+    /// Seconds since the Unix epoch of the last report.
+    pub updated: u64,
+    pub start_time: u64,
+    pub backend: String,
+    pub offloaded: u64,
+    pub inline: u64,
+    pub fallbacks: u64,
+    pub errors: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub doorbells: u64,
+    pub max_inflight: u64,
+    pub queues: u64,
+}
+
+/// The records of processes that are still running (a record whose pid is
+/// gone, or is now another process, is skipped, and removed when we may).
+pub fn read_live(dir: &Path) -> Vec<LiveRecord> {
+    let me = std::process::id() as u64;
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        // A writer rewrites the record in place: retry a torn read.
+        let rec = (0..3).find_map(|_| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            serde_json::from_str::<LiveRecord>(text.trim()).ok()
+        });
+        let Some(r) = rec else { continue };
+        if r.pid == me {
+            continue;
+        }
+        if warpdrive::live::start_time(r.pid as u32) != Some(r.start_time) {
+            let _ = std::fs::remove_file(&p);
+            continue;
+        }
+        v.push(r);
+    }
+    v.sort_by_key(|r| r.pid);
+    v
+}
+
 #[derive(Serialize)]
 struct Snapshot {
     /// Seconds since the Unix epoch.
     time: f64,
     devices: Vec<Device>,
+    /// Live records of running processes (`warpdrive::live`), from `live_dir`.
+    live: Vec<LiveRecord>,
+    live_dir: Option<String>,
     processes: Vec<ProcRecord>,
     /// Per second since the previous refresh (with --watch).
     rates: Option<BTreeMap<String, Rate>>,
@@ -77,13 +132,28 @@ fn collect(args: &StatsArgs, file: Option<&Path>) -> Result<Snapshot, Fail> {
         None => devices::all_devices(),
     };
     let processes = file.map(read_records).unwrap_or_default();
+    let live_dir = warpdrive::live::dir();
+    let live = live_dir.as_deref().map(read_live).unwrap_or_default();
     // The software device lives inside each process: its counters are what
-    // the processes that used it reported.
+    // the processes that use it published (live) or reported (stats file).
     for d in devices.iter_mut().filter(|d| d.kind == "software") {
-        if file.is_some() {
-            d.scope = "sum of processes in the stats file";
+        d.scope = match file {
+            Some(_) => "sum of live processes and the stats file",
+            None => "sum of live processes",
+        };
+        d.queues_in_use = Some(0);
+        for p in live.iter().filter(|p| p.backend == "softdev") {
+            d.counters.requests += p.offloaded;
+            d.counters.bytes_in += p.bytes_in;
+            d.counters.bytes_out += p.bytes_out;
+            d.counters.errors += p.errors;
+            d.queues_in_use = d.queues_in_use.map(|q| q + p.queues);
         }
-        for p in processes.iter().filter(|p| p.backend == "softdev") {
+        let is_live = |pid: u64| live.iter().any(|l| l.pid == pid);
+        for p in processes
+            .iter()
+            .filter(|p| p.backend == "softdev" && !is_live(p.pid))
+        {
             d.counters.requests += p.offloaded;
             d.counters.bytes_in += p.bytes_in;
             d.counters.bytes_out += p.bytes_out;
@@ -97,6 +167,8 @@ fn collect(args: &StatsArgs, file: Option<&Path>) -> Result<Snapshot, Fail> {
     Ok(Snapshot {
         time,
         devices,
+        live,
+        live_dir: live_dir.map(|d| d.display().to_string()),
         processes,
         rates: None,
     })
@@ -142,6 +214,44 @@ fn render(s: &Snapshot, file: Option<&Path>) -> String {
         ]);
     }
     let mut text = t.render();
+    match &s.live_dir {
+        None => text.push_str(
+            "\n\nno live records: /run/warpdrive does not exist (make install creates it; or set WARPDRIVE_RUNTIME_DIR)",
+        ),
+        Some(d) if s.live.is_empty() => {
+            text.push_str(&format!("\n\nno running process has published to {d}"))
+        }
+        Some(d) => {
+            let mut p = Table::new(&[
+                "PID",
+                "PROGRAM",
+                "BACKEND",
+                "OFFLOADED",
+                "INLINE",
+                "FALLBACKS",
+                "ERRORS",
+                "BYTES IN",
+                "BYTES OUT",
+                "AGE",
+            ])
+            .right(&[0, 3, 4, 5, 6, 7, 8, 9]);
+            for r in &s.live {
+                p.row(vec![
+                    r.pid.to_string(),
+                    r.program.clone(),
+                    r.backend.clone(),
+                    r.offloaded.to_string(),
+                    r.inline.to_string(),
+                    r.fallbacks.to_string(),
+                    r.errors.to_string(),
+                    bytes(r.bytes_in),
+                    bytes(r.bytes_out),
+                    format!("{}s", (s.time as u64).saturating_sub(r.updated)),
+                ]);
+            }
+            text.push_str(&format!("\n\nlive processes ({d}):\n{}", p.render()));
+        }
+    }
     match file {
         Some(f) if s.processes.is_empty() => {
             text.push_str(&format!("\n\nno process has reported to {}", f.display()));

@@ -943,3 +943,98 @@ fn invalid_settings_warn_once() {
     assert_eq!(w.len(), 1, "{err}");
     assert!(w[0].starts_with("warpdrive: warning: "), "{err}");
 }
+
+/// The live view: a running program's counters show in `stats` while it
+/// runs, whatever its environment holds about stats files; a record goes
+/// when its process does.
+#[test]
+fn stats_shows_running_processes_live() {
+    use std::io::BufRead;
+    build_shims();
+    let exe = std::env::current_exe().unwrap();
+    let shim = exe.parent().and_then(Path::parent).unwrap().join("libz.so");
+    let t = tempfile::tempdir().unwrap();
+    let rt = t.path().join("run");
+    std::fs::create_dir_all(&rt).unwrap();
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", "import zlib, time; zlib.compress(b'x' * 1000000); print('ready', flush=True); time.sleep(30)"])
+        .env("LD_PRELOAD", &shim)
+        .env("WARPDRIVE_RUNTIME_DIR", &rt)
+        .env_remove("WARPDRIVE_STATS_FILE")
+        .env_remove("WARPDRIVE_BACKEND")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let o = cli()
+        .args(["--json", "stats"])
+        .env("WARPDRIVE_RUNTIME_DIR", &rt)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let me = v["live"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pid"] == child.id())
+        .unwrap_or_else(|| panic!("python {} not live: {v}", child.id()))
+        .clone();
+    assert!(me["offloaded"].as_u64().unwrap() >= 1, "{me}");
+    assert_eq!(me["program"], "python3", "{me}");
+    let soft = v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "softdev")
+        .unwrap();
+    assert!(
+        soft["counters"]["requests"].as_u64().unwrap() >= 1,
+        "{soft}"
+    );
+    let human = cli()
+        .arg("stats")
+        .env("WARPDRIVE_RUNTIME_DIR", &rt)
+        .output()
+        .unwrap();
+    let h = stdout(&human);
+    assert!(
+        h.lines()
+            .any(|l| l.trim_start().starts_with(&child.id().to_string()) && l.contains("python3")),
+        "{h}"
+    );
+    // Killed: its record stays behind but is no longer shown.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = cli()
+        .args(["--json", "stats"])
+        .env("WARPDRIVE_RUNTIME_DIR", &rt)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        !v["live"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["pid"] == child.id()),
+        "{v}"
+    );
+    // A process that exits normally removes its own record.
+    let st = std::process::Command::new("python3")
+        .args(["-c", "import zlib; zlib.compress(b'x' * 1000000)"])
+        .env("LD_PRELOAD", &shim)
+        .env("WARPDRIVE_RUNTIME_DIR", &rt)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let left: Vec<_> = std::fs::read_dir(&rt)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "records left: {left:?}");
+}

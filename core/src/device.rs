@@ -449,11 +449,9 @@ pub fn global() -> Arc<Warpdrive> {
     static HOOKS: std::sync::Once = std::sync::Once::new();
     HOOKS.call_once(|| {
         fork_generation();
-        if std::env::var_os(STATS_FILE_ENV).is_some() {
-            // A forked child inherits this; report_stats() only speaks for
-            // the instance of the current pid.
-            sys::at_exit(report_stats_at_exit);
-        }
+        // A forked child inherits this; report_stats() only speaks for the
+        // instance of the current pid. Also removes the live record.
+        sys::at_exit(report_stats_at_exit);
     });
     let mut guard = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
     if let Some(slot) = guard.as_ref() {
@@ -488,11 +486,14 @@ pub fn global() -> Arc<Warpdrive> {
         // Made by the parent: its threads and mappings are not ours.
         std::mem::forget(old.instance);
     }
+    let pid = sys::getpid();
     *guard = Some(GlobalSlot {
         gen,
-        pid: sys::getpid(),
+        pid,
         instance: instance.clone(),
     });
+    // The process shows in `warpdrive stats` from its first request on.
+    crate::live::publish(pid, instance.backend().name(), &instance.stats());
     instance
 }
 
@@ -537,15 +538,17 @@ pub const STATS_FILE_ENV: &str = "WARPDRIVE_STATS_FILE";
 /// last line of each pid.
 pub fn report_stats() -> std::io::Result<()> {
     use std::io::Write;
-    let Some(path) = std::env::var_os(STATS_FILE_ENV) else {
-        return Ok(());
-    };
     let pid = sys::getpid();
     let instance = match GLOBAL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         Some(slot) if slot.pid == pid => slot.instance.clone(),
         _ => return Ok(()),
     };
     let s = instance.stats();
+    // The live record (core/src/live.rs), whatever the environment says.
+    crate::live::publish(pid, instance.backend().name(), &s);
+    let Some(path) = std::env::var_os(STATS_FILE_ENV) else {
+        return Ok(());
+    };
     let line = format!(
         "{{\"pid\":{pid},\"backend\":\"{}\",\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}}}\n",
         instance.backend().name(),
@@ -568,5 +571,8 @@ pub fn report_stats() -> std::io::Result<()> {
 }
 
 extern "C" fn report_stats_at_exit() {
-    let _ = std::panic::catch_unwind(report_stats);
+    let _ = std::panic::catch_unwind(|| {
+        let _ = report_stats();
+        crate::live::remove(sys::getpid());
+    });
 }

@@ -16,6 +16,7 @@ mod exec;
 #[doc(hidden)]
 pub mod fuzzing;
 mod kernel;
+pub mod live;
 mod queue;
 mod queued;
 mod ring;

@@ -195,6 +195,16 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+pub fn getuid() -> u32 {
+    // SAFETY: getuid has no memory effects and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid has no memory effects and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 pub fn getpid() -> u32 {
     std::process::id()
 }

@@ -63,6 +63,11 @@ for f in bin/warpdrive lib/libwarpdrive.so.$version include/warpdrive.h include/
     share/fish/vendor_completions.d/warpdrive.fish; do
     if [ -f "$P/$f" ]; then ok "$f installed"; else bad "$f missing"; fi
 done
+if grep -qx 'd /run/warpdrive 1777 root root -' "$DESTDIR/etc/tmpfiles.d/warpdrive.conf"; then
+    ok "tmpfiles.d makes /run/warpdrive for the live records"
+else
+    bad "no tmpfiles.d entry for /run/warpdrive"
+fi
 for l in lib/libwarpdrive.so.0 lib/libwarpdrive.so; do
     if [ -L "$P/$l" ] && [ -f "$P/$l" ]; then ok "$l -> $(readlink "$P/$l")"; else bad "$l is not a symlink to the library"; fi
 done
