@@ -20,6 +20,7 @@
 //! - ciphers, digests, HMAC: OpenSSL libcrypto in a private `OSSL_LIB_CTX` that
 //!   loads only the "default" provider.
 
+mod chacha;
 mod crypto;
 mod deflate;
 mod hash;
@@ -27,6 +28,10 @@ mod isal_deflate;
 mod isal_inflate;
 mod ossl;
 
+pub use chacha::{
+    chacha20_poly1305_open, chacha20_poly1305_seal, CHACHA20_POLY1305_KEY, CHACHA20_POLY1305_NONCE,
+    CHACHA20_POLY1305_TAG,
+};
 pub use crypto::{
     cbc, cbc_in_place, ctr, ctr_in_place, gcm_open, gcm_open_in_place, gcm_seal, gcm_seal_in_place,
     CipherMode, CipherStream,

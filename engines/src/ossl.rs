@@ -19,6 +19,7 @@ pub(crate) struct Algs {
     pub gcm: [Cipher; 3],
     pub ctr: [Cipher; 3],
     pub cbc: [Cipher; 3],
+    pub chacha: Cipher,
     pub md: [Md; 5],
     _provider: Provider,
     _ctx: LibCtx,
@@ -48,6 +49,7 @@ fn init() -> std::result::Result<Algs, String> {
         fetch_c("AES-192-CBC")?,
         fetch_c("AES-256-CBC")?,
     ];
+    let chacha = fetch_c("ChaCha20-Poly1305")?;
     let md = [
         fetch_m("SHA1")?,
         fetch_m("SHA224")?,
@@ -59,6 +61,7 @@ fn init() -> std::result::Result<Algs, String> {
         gcm,
         ctr,
         cbc,
+        chacha,
         md,
         _provider: provider,
         _ctx: ctx,

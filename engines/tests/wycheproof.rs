@@ -1,12 +1,12 @@
 //! Known-answer tests from Wycheproof (../shared/vectors/wycheproof): AES-GCM,
-//! AES-CBC-PKCS5, HMAC-SHA1/256/384/512, including the invalid cases.
+//! AES-CBC-PKCS5, HMAC-SHA1/256/384/512, ChaCha20-Poly1305, including the invalid cases.
 //! Groups the API cannot express (GCM IVs of 0 or more than 64 bytes) are
 //! skipped and counted; the counts are asserted so a silent skip-all fails.
 
 use serde::Deserialize;
 use warpdrive_engines::{
-    cbc, cbc_in_place, gcm_open, gcm_open_in_place, gcm_seal, gcm_seal_in_place, hmac, CipherMode,
-    CipherStream, HashAlg, HashStream, Status,
+    cbc, cbc_in_place, chacha20_poly1305_open, chacha20_poly1305_seal, gcm_open, gcm_open_in_place,
+    gcm_seal, gcm_seal_in_place, hmac, CipherMode, CipherStream, HashAlg, HashStream, Status,
 };
 
 /// `WARPDRIVE_VECTORS` or the project's `../shared/vectors/wycheproof`.
@@ -321,4 +321,55 @@ fn hmac_sha384() {
 #[test]
 fn hmac_sha512() {
     mac_file("hmac_sha512_test.json", HashAlg::Sha512);
+}
+
+/// Every case: valid ones seal to the expected ciphertext and tag and open back; invalid
+/// ones (modified tags, nonces other than 12 bytes) are refused, with the output zeroed
+/// on a tag mismatch.
+#[test]
+fn chacha20_poly1305() {
+    let Some(f) = load::<AeadGroup>("chacha20_poly1305_test.json") else {
+        return;
+    };
+    let (mut valid, mut invalid) = (0, 0);
+    for g in &f.groups {
+        assert_eq!(g.tag_size, 128);
+        for t in &g.tests {
+            let (key, iv, aad, msg, ct, tag) = (
+                hex(&t.key),
+                hex(&t.iv),
+                hex(&t.aad),
+                hex(&t.msg),
+                hex(&t.ct),
+                hex(&t.tag),
+            );
+            let mut out = vec![0xa5u8; ct.len()];
+            let opened = chacha20_poly1305_open(&key, &iv, &aad, &ct, &mut out, &tag);
+            if t.result == "invalid" {
+                assert!(opened.is_err(), "tcId {}: invalid case opened", t.id);
+                if opened == Err(Status::AuthFailed) {
+                    assert!(out.iter().all(|&b| b == 0), "tcId {}: output kept", t.id);
+                }
+                if g.iv_size != 96 {
+                    let mut tg = [0u8; 16];
+                    let sealed = chacha20_poly1305_seal(&key, &iv, &aad, &msg, &mut out, &mut tg);
+                    assert_eq!(sealed.err(), Some(Status::InvalidLength), "tcId {}", t.id);
+                }
+                invalid += 1;
+                continue;
+            }
+            assert!(opened.is_ok(), "tcId {}: valid case refused", t.id);
+            assert_eq!(out, msg, "tcId {}", t.id);
+            let mut sealed = vec![0u8; msg.len()];
+            let mut tg = [0u8; 16];
+            chacha20_poly1305_seal(&key, &iv, &aad, &msg, &mut sealed, &mut tg).unwrap();
+            assert_eq!(sealed, ct, "tcId {}", t.id);
+            assert_eq!(&tg[..], &tag[..], "tcId {}", t.id);
+            valid += 1;
+        }
+    }
+    assert!(
+        valid > 200 && invalid > 50,
+        "{valid} valid, {invalid} invalid"
+    );
 }

@@ -154,6 +154,23 @@ pub struct AesCtx {
     /// The default provider's implementation, once this context needed what the engines
     /// cannot do; from then on every call goes to it.
     soft: Option<SoftCipher>,
+    /// GCM: this message's first payload update went to the core as one request.
+    oneshot: Option<OneShot>,
+}
+
+/// A GCM message run as one core request (a TLS 1.3 record, or any message whose first
+/// update is at least the one-shot size) before its final. EVP may still send more data
+/// or a new tag: then the kept input is replayed into a stream (output discarded, it went
+/// out already) and the message carries on there.
+#[derive(Clone)]
+struct OneShot {
+    input: Vec<u8>,
+}
+
+impl Drop for OneShot {
+    fn drop(&mut self) {
+        wipe(&mut self.input);
+    }
 }
 
 /// How update's input and output relate.
@@ -194,6 +211,7 @@ impl AesCtx {
             tls_records: 0,
             record_iv: [0; GCM_IV_MAX],
             soft: None,
+            oneshot: None,
         }
     }
 
@@ -357,6 +375,7 @@ impl AesCtx {
         self.tag_ready = false;
         self.tag_pending = false;
         self.tls_aad = None;
+        self.oneshot = None;
         if let Some(k) = key {
             if k.len() != self.keylen {
                 bail!(
@@ -612,6 +631,71 @@ impl AesCtx {
     }
 
     fn gcm_data(&mut self, io: Io<'_>) -> PResult<usize> {
+        let len = match &io {
+            Io::Separate(i, _) => i.len(),
+            Io::InPlace(b) => b.len(),
+        };
+        if self.oneshot.is_some() {
+            self.gcm_replay()?;
+        } else if self.payload == 0
+            && !self.aad_sent
+            && self.stream.is_none()
+            && len >= backend::oneshot_min()
+            && (self.enc || self.taglen.is_some_and(|t| t >= 4))
+        {
+            return self.gcm_oneshot(io, len);
+        }
+        self.gcm_stream_data(io)
+    }
+
+    /// The whole message as one request the core may put on a queue (the tag is known
+    /// on decryption: TLS 1.3 sets it before the record). A failure of any kind, a tag
+    /// mismatch included (EVP hands out the plaintext and fails at final), goes the
+    /// stream way instead.
+    fn gcm_oneshot(&mut self, io: Io<'_>, len: usize) -> PResult<usize> {
+        self.gcm_iv_on_demand()?;
+        self.check_ready()?;
+        let (input, out): (Vec<u8>, &mut [u8]) = match io {
+            Io::Separate(i, o) => (i.to_vec(), &mut o[..len]),
+            Io::InPlace(b) => (b.to_vec(), b),
+        };
+        let key = self.key.as_ref().ok_or_else(|| prov_err!(NotInitialized))?;
+        let iv = &self.iv[..self.ivlen];
+        let r = if self.enc {
+            let mut tag = [0u8; GCM_TAG_MAX];
+            backend::gcm_seal(key.get(), iv, &self.aad, &input, out, &mut tag)
+                .map(|()| self.tag = tag)
+        } else {
+            let tl = self.taglen.unwrap_or(GCM_TAG_MAX);
+            let tag = self.tag;
+            backend::gcm_open(key.get(), iv, &self.aad, &input, &tag[..tl], out)
+        };
+        if r.is_err() {
+            return self.gcm_stream_data(Io::Separate(&input, out));
+        }
+        self.iv_state = IvState::InUse;
+        self.aad_sent = true;
+        self.payload = len as u64;
+        self.oneshot = Some(OneShot { input });
+        stats::bump(&stats::P.oneshot, 1);
+        Ok(len)
+    }
+
+    /// Carries a one-shot message on as a stream: AAD and the first update's input again
+    /// (the output went out already).
+    fn gcm_replay(&mut self) -> PResult<()> {
+        let Some(os) = self.oneshot.take() else {
+            return Ok(());
+        };
+        self.aad_sent = false;
+        self.payload = 0;
+        let mut scratch = os.input.clone();
+        let r = self.gcm_stream_data(Io::InPlace(&mut scratch));
+        wipe(&mut scratch);
+        r.map(|_| ())
+    }
+
+    fn gcm_stream_data(&mut self, io: Io<'_>) -> PResult<usize> {
         self.ensure_stream()?;
         self.gcm_flush_aad()?;
         let s = self
@@ -641,6 +725,16 @@ impl AesCtx {
     }
 
     fn gcm_final_inner(&mut self) -> PResult<()> {
+        if self.oneshot.take().is_some() {
+            // Sealed (tag in `self.tag`) or opened with its tag checked by the core.
+            if self.enc {
+                self.tag_ready = true;
+                self.tag_pending = false;
+            }
+            stats::bump(&stats::P.gcm_ops, 1);
+            stats::bump(&stats::P.gcm_bytes, self.payload);
+            return Ok(());
+        }
         self.ensure_stream()?;
         self.gcm_flush_aad()?;
         let (enc, taglen, tag) = (self.enc, self.taglen, self.tag);
@@ -665,6 +759,7 @@ impl AesCtx {
 
     /// Starts a message with the current IV (TLS IV generation / invocation field).
     fn gcm_start_record(&mut self) -> PResult<()> {
+        self.oneshot = None;
         self.park_stream();
         self.iv_state = IvState::Buffered;
         self.aad.clear();
@@ -1168,6 +1263,8 @@ impl AesCtx {
                     }
                 }
                 if let Some(t) = tag.octets()? {
+                    // A tag after a one-shot open: the stream checks it at final.
+                    self.gcm_replay()?;
                     if self.enc || t.is_empty() || t.len() > GCM_TAG_MAX {
                         bail!(
                             InvalidTag,

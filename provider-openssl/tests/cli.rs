@@ -264,6 +264,16 @@ fn tls_session(
     suite_args: &[&str],
     payload: &[u8],
 ) -> (Vec<u8>, Vec<serde_json::Value>) {
+    tls_session_env(version, suite_args, payload, &[])
+}
+
+/// [`tls_session`] with extra environment variables for both processes.
+fn tls_session_env(
+    version: &str,
+    suite_args: &[&str],
+    payload: &[u8],
+    env: &[(&str, &str)],
+) -> (Vec<u8>, Vec<serde_json::Value>) {
     let t = TempDir::new("tls");
     let (key, cert) = make_cert(&t);
     let conf = write_conf(&t, "");
@@ -272,6 +282,7 @@ fn tls_session(
     let server = Command::new("openssl")
         .env("OPENSSL_CONF", &conf)
         .env("WARPDRIVE_PROVIDER_STATS", &stats)
+        .envs(env.iter().copied())
         .args([
             "s_server",
             "-accept",
@@ -303,6 +314,7 @@ fn tls_session(
     let mut client = Command::new("openssl")
         .env("OPENSSL_CONF", &conf)
         .env("WARPDRIVE_PROVIDER_STATS", &stats)
+        .envs(env.iter().copied())
         .args([
             "s_client",
             "-connect",
@@ -396,6 +408,40 @@ fn tls13_gcm_through_provider() {
         assert!(
             counter(&stats, "hmac_ops") + counter(&stats, "digest_ops") > 0,
             "{suite}: {stats:?}"
+        );
+    }
+}
+
+/// TLS records go through the queues when the backend says offload pays (here forced:
+/// `WARPDRIVE_INLINE_MAX=0`): TLS 1.3's AEAD records (a GCM message per record, tag set
+/// before the data on decryption) as one request each, and TLS 1.2's GCM records.
+#[test]
+fn tls_records_reach_the_queues_when_offload_pays() {
+    for (version, args) in [
+        ("-tls1_3", ["-ciphersuites", "TLS_AES_128_GCM_SHA256"]),
+        ("-tls1_3", ["-ciphersuites", "TLS_AES_256_GCM_SHA384"]),
+        ("-tls1_2", ["-cipher", "ECDHE-RSA-AES256-GCM-SHA384"]),
+    ] {
+        let payload = tls_payload();
+        let (got, stats) =
+            tls_session_env(version, &args, &payload, &[("WARPDRIVE_INLINE_MAX", "0")]);
+        let what = args[1];
+        assert!(
+            got == payload,
+            "{what}: payload corrupted ({} of {} bytes)",
+            got.len(),
+            payload.len()
+        );
+        assert_eq!(stats.len(), 2, "{what}: {stats:?}");
+        // The payload crossed the queues: once encrypted by the client, once decrypted
+        // by the server (the DRBG's AES-CTR is a few hundred bytes on top).
+        let queued: u64 = stats
+            .iter()
+            .map(|s| s["core"]["bytes_in"].as_u64().unwrap_or(0))
+            .sum();
+        assert!(
+            queued >= 2 * payload.len() as u64,
+            "{what}: {queued} bytes through the queues: {stats:?}"
         );
     }
 }
