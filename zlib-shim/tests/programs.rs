@@ -511,3 +511,22 @@ fn c_fork_continues_streams_in_the_child() {
         ],
     );
 }
+
+/// compressBound and deflateBound are zlib 1.2.13's values, and one
+/// compress2 or deflate(Z_FINISH) into that much room succeeds wherever
+/// zlib's does.
+#[test]
+fn c_bounds_are_zlibs_and_hold() {
+    c_differential(
+        "zbound",
+        &[
+            &[][..],
+            &[("WARPDRIVE_ZLIB", "off")][..],
+            &[("WARPDRIVE_ZLIB_MIN", "0")][..],
+            &[
+                ("WARPDRIVE_ZLIB_MIN", "0"),
+                ("WARPDRIVE_BACKEND", "softdev"),
+            ][..],
+        ],
+    );
+}
