@@ -918,7 +918,8 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
         InflateMode::Core(c) => match core_inflate(s, c, flush) {
             Some(r) => r,
             None => {
-                // The device failed: zlib-rs continues from the same point.
+                // The device failed, or the engine refused the data: zlib-rs
+                // continues from the same point.
                 stats::bump(&COUNTERS.fallbacks);
                 match demote_inflate(s, e) {
                     Ok(()) => inflate_offload(s, e, flush),
@@ -994,14 +995,12 @@ fn core_inflate(s: &mut z_stream, c: &mut CoreInflate, flush: c_int) -> Option<c
                 }
             }
             Err(e) if e.is_device_failure() => return None,
+            // zlib hands out everything before the damage: zlib-rs, given
+            // the same input, decodes up to it and names it.
+            Err(_) if c.retained.is_some() => return None,
             Err(e) => {
-                let parts = [c.retained.as_deref().unwrap_or_default(), inp];
-                let m = c
-                    .retained
-                    .is_some()
-                    .then(|| zlib_error_message(c.format, &parts))
-                    .flatten()
-                    .unwrap_or_else(|| data_error_msg(&e, c.format));
+                // Past RETAIN_MAX: the engine's own account of the error.
+                let m = data_error_msg(&e, c.format);
                 c.bad = Some(m);
                 set_msg(s, m);
                 return Some(Z_DATA_ERROR);
@@ -1019,47 +1018,6 @@ fn core_inflate(s: &mut z_stream, c: &mut CoreInflate, flush: c_int) -> Option<c
     } else {
         Z_OK
     })
-}
-
-/// zlib's own message for input the engines refused: zlib-rs decodes
-/// `parts` in order (output discarded) and names the error it stops at.
-/// None if zlib-rs finds none there (it wants more input), and for input
-/// past RETAIN_MAX, which was not kept.
-fn zlib_error_message(format: Format, parts: &[&[u8]]) -> Option<&'static CStr> {
-    let wbits = match format {
-        Format::Raw => -15,
-        Format::Zlib => 15,
-        Format::Gzip => 31,
-    };
-    let mut t = ScratchInflate::new(wbits).ok()?;
-    let mut scratch = vec![0u8; 64 * 1024];
-    let mut message = None;
-    'parts: for part in parts {
-        let mut rest: &[u8] = part;
-        loop {
-            t.next_in = rest.as_ptr().cast_mut();
-            t.avail_in = rest.len().min(c_uint::MAX as usize) as c_uint;
-            t.next_out = scratch.as_mut_ptr();
-            t.avail_out = scratch.len() as c_uint;
-            let before = t.avail_in;
-            // SAFETY: next_in/next_out describe live slices of this function.
-            let ret = unsafe { zrs::inflate(&mut *t, Z_NO_FLUSH) };
-            rest = &rest[(before - t.avail_in) as usize..];
-            if ret == Z_DATA_ERROR {
-                // SAFETY: zlib-rs sets msg to one of its static strings.
-                let text = (!t.msg.is_null()).then(|| unsafe { CStr::from_ptr(t.msg) });
-                message = text.and_then(known_message);
-                break 'parts;
-            }
-            if ret != Z_OK || (rest.is_empty() && t.avail_out != 0) {
-                break;
-            }
-        }
-        if t.avail_in != 0 {
-            break; // Z_STREAM_END or no progress: nothing refused here
-        }
-    }
-    message
 }
 
 /// A zlib-rs inflate stream of the drop-in's own (no caller sees it), on
@@ -1122,6 +1080,7 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
         s.msg,
     );
     let mut skip = produced;
+    let mut bad = false;
     let mut extra = Vec::new();
     let mut scratch = vec![0u8; 64 * 1024];
     let mut result = Ok(());
@@ -1140,12 +1099,19 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
             Z_OK if s.avail_in == 0 && n < scratch.len() => break,
             Z_OK => {}
             Z_BUF_ERROR if s.avail_in == 0 => break,
+            Z_DATA_ERROR => {
+                // zlib-rs keeps the error (and its message) for the next
+                // call; the output before it is the caller's.
+                bad = true;
+                break;
+            }
             _ => {
                 result = Err(Z_DATA_ERROR);
                 break;
             }
         }
     }
+    let msg = s.msg;
     (
         s.next_in,
         s.avail_in,
@@ -1155,7 +1121,10 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
         s.total_out,
         s.msg,
     ) = saved;
-    if skip > 0 {
+    if bad {
+        s.msg = msg;
+    }
+    if skip > 0 && !bad {
         result = Err(Z_DATA_ERROR);
     }
     result.map(|()| extra)
@@ -1583,12 +1552,24 @@ unsafe fn inflate_back_core(
                 };
             }
             Err(e) => {
-                let m = retained
-                    .as_deref()
-                    .and_then(|r| zlib_error_message(Format::Raw, &[r, inp]))
-                    .unwrap_or_else(|| data_error_msg(&e, Format::Raw));
-                set_msg(s, m);
-                return leave(s, next, have, Z_DATA_ERROR);
+                let Some(retained) = retained else {
+                    set_msg(s, data_error_msg(&e, Format::Raw));
+                    return leave(s, next, have, Z_DATA_ERROR);
+                };
+                // zlib hands out everything before the damage: zlib-rs
+                // decodes up to it from the same input and names it.
+                stats::bump(&COUNTERS.fallbacks);
+                // SAFETY: forwarded inflateBack contract.
+                return unsafe {
+                    inflate_back_software(
+                        s,
+                        &retained,
+                        delivered,
+                        (next, have),
+                        (in_f, in_desc),
+                        (out_f, out_desc),
+                    )
+                };
             }
         }
     }

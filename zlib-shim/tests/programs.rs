@@ -594,3 +594,24 @@ for piece, flush in ((8192, None), (131072, zlib.Z_SYNC_FLUSH)):
         }
     }
 }
+
+/// Damaged input (bad Adler-32, CRC-32 or length trailer, an invalid block
+/// after full flushes; zlib, gzip, automatic and raw framing; inflateBack):
+/// everything zlib hands out before the damage comes out, then zlib's error
+/// and message.
+#[test]
+fn c_damaged_input_yields_zlibs_prefix_and_message() {
+    c_differential(
+        "zdamage",
+        &[
+            &[][..],
+            &[("WARPDRIVE_BACKEND", "softdev")][..],
+            &[
+                ("WARPDRIVE_ZLIB_MIN", "0"),
+                ("WARPDRIVE_BACKEND", "softdev"),
+            ][..],
+            // Not with WARPDRIVE_ZLIB=off: zlib-rs's own inflateBack leaves
+            // msg NULL on an invalid block type (a known deviation).
+        ],
+    );
+}
