@@ -517,7 +517,8 @@ pub unsafe extern "C" fn deflateParams(strm: z_streamp, level: c_int, strategy: 
         };
         with_entry(s, fwd, |s, e| {
             let Entry::Deflate(d) = e else { return fwd(s) };
-            if let DeflateMode::Core(c) = &d.mode {
+            let (old_level, old_strategy) = (d.level, d.strategy);
+            if let DeflateMode::Core(c) = &mut d.mode {
                 if c.consumed > 0 || c.produced > 0 {
                     // The engine keeps its level for the rest of the stream: the
                     // output stays one valid stream that decodes to the same data;
@@ -525,6 +526,40 @@ pub unsafe extern "C" fn deflateParams(strm: z_streamp, level: c_int, strategy: 
                     if !(-1..=9).contains(&level) || !(0..=4).contains(&strategy) {
                         return Z_STREAM_ERROR;
                     }
+                    // zlib's return codes: a change of compression function
+                    // (stored, fast 1-3, slow 4-9) or strategy first ends the
+                    // block with Z_BLOCK, which needs room for unflushed data.
+                    let class = |l: c_int| match l {
+                        0 => 0,
+                        1..=3 => 1,
+                        _ => 2,
+                    };
+                    let flushed = matches!(
+                        c.last_flush,
+                        Z_PARTIAL_FLUSH | Z_SYNC_FLUSH | Z_FULL_FLUSH | Z_BLOCK
+                    );
+                    if (class(level) != class(old_level) || strategy != old_strategy)
+                        && !flushed
+                        && !c.finishing
+                    {
+                        if s.avail_out == 0 {
+                            return Z_BUF_ERROR;
+                        }
+                        let r = core_deflate(s, c, Z_BLOCK);
+                        if r == Z_STREAM_ERROR {
+                            return r;
+                        }
+                        if s.avail_in != 0 || c.last_flush == -1 {
+                            return Z_BUF_ERROR;
+                        }
+                    }
+                    d.level = level;
+                    d.strategy = strategy;
+                    // zlib-rs's unused state takes the parameters too, for the
+                    // stream after a deflateReset (it has seen no call, so
+                    // it flushes nothing).
+                    // SAFETY: a live stream.
+                    unsafe { zrs::deflateParams(s, sw_level(level), strategy) };
                     return Z_OK;
                 }
             }

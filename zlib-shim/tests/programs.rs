@@ -615,3 +615,21 @@ fn c_damaged_input_yields_zlibs_prefix_and_message() {
         ],
     );
 }
+
+/// Mid-stream calls after a first large (offloaded) call: deflateCopy after
+/// a sync flush, deflateParams with and without output room; zlib's codes.
+#[test]
+fn c_mid_stream_calls_return_zlibs_codes() {
+    c_differential(
+        "zmid",
+        &[
+            &[][..],
+            &[("WARPDRIVE_BACKEND", "softdev")][..],
+            &[
+                ("WARPDRIVE_DEFLATE_BUFFER_MAX", "0"),
+                ("WARPDRIVE_BACKEND", "softdev"),
+            ][..],
+            &[("WARPDRIVE_ZLIB", "off")][..],
+        ],
+    );
+}
