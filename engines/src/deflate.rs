@@ -479,15 +479,22 @@ fn decompress_exact(format: Format, src: &[u8], dst: &mut [u8]) -> Result<Outcom
 
 impl DeflateStream {
     /// A stream at zlib `level` 0..=9, 15-bit window, default memory level and
-    /// strategy. Level 1 runs ISA-L's stateful level 1 (4x zlib's speed; on
-    /// the corpus flushed every 128 KiB as pigz does, 29,024,661 bytes against
-    /// system zlib's 29,457,508; `examples/stream_levels.rs`). zlib-rs's
-    /// own level 1 (a "quick" strategy) made that corpus 25% larger.
+    /// strategy, on the engine level whose output is no larger than zlib's.
+    /// On the corpus flushed every 128 KiB as pigz does
+    /// (`examples/stream_levels.rs`; system zlib by python's zlib module):
+    /// level 1 runs ISA-L's stateful level 2 (28,329,781 bytes against
+    /// zlib's 29,456,389; ISA-L 1 was smaller on the whole corpus but 0.3%
+    /// larger on its first 4 MiB per file, zlib-rs's own level 1 25% larger);
+    /// zlib-rs 6 and 8 were 0.3% and 0.05% larger than zlib 6 and 8 on those
+    /// 4 MiB slices, so they run as zlib-rs 7 (24,659,316 against zlib 6's
+    /// 24,918,556) and 9 (24,547,925 against zlib 8's 24,593,969).
     pub fn new(format: Format, level: u32) -> Result<Self> {
-        if level == 1 {
-            return Self::new_isal(format, 1);
+        match level {
+            1 => Self::new_isal(format, 2),
+            6 => Self::new_exact(format, 7),
+            8 => Self::new_exact(format, 9),
+            _ => Self::new_exact(format, level),
         }
-        Self::new_exact(format, level)
     }
 
     /// A stream at exactly zlib-rs's `level` (`new` may map levels).

@@ -15,6 +15,7 @@ use libz_rs_sys as zrs;
 use libz_rs_sys::{gzFile, gz_headerp, in_func, out_func, z_off64_t, z_off_t, z_stream, z_streamp};
 use warpdrive::Format;
 
+use crate::bound::{self, sw_level};
 use crate::stats::{self, COUNTERS};
 use crate::stream::{self, *};
 
@@ -164,6 +165,15 @@ unsafe fn register_deflate(
     };
     let key = strm as usize;
     stream::remove(key);
+    if ret == Z_OK {
+        let p = bound::Params {
+            wbits,
+            mem_level,
+            gzhead: 0,
+            dict: false,
+        };
+        bound::set(key, s.state as usize, p);
+    }
     let cfg = crate::config::get();
     if ret == Z_OK && cfg.enabled && cfg.deflate && deflate_format(wbits).is_some() {
         let e = DeflateEntry {
@@ -188,7 +198,7 @@ pub unsafe extern "C" fn deflateInit_(
 ) -> c_int {
     boundary!(Z_MEM_ERROR, {
         // SAFETY: arguments as zlib documents them; zlib-rs checks them alike.
-        let ret = unsafe { zrs::deflateInit_(strm, level, version, stream_size) };
+        let ret = unsafe { zrs::deflateInit_(strm, sw_level(level), version, stream_size) };
         // SAFETY: strm is NULL or the stream just initialised.
         unsafe { register_deflate(strm, ret, level, 15, 8, 0) };
         ret
@@ -211,7 +221,7 @@ pub unsafe extern "C" fn deflateInit2_(
         let ret = unsafe {
             zrs::deflateInit2_(
                 strm,
-                level,
+                sw_level(level),
                 method,
                 windowBits,
                 memLevel,
@@ -407,6 +417,7 @@ pub unsafe extern "C" fn deflateEnd(strm: z_streamp) -> c_int {
                 }
             }
         }
+        bound::remove(strm as usize);
         // SAFETY: zlib-rs frees its state (and rejects bad streams).
         let ret = unsafe { zrs::deflateEnd(strm) };
         if ret == Z_OK && busy {
@@ -426,6 +437,7 @@ unsafe fn deflate_reset_with(
     let ret = unsafe { f(strm) };
     // SAFETY: strm is NULL or a caller-owned stream.
     if let Some(s) = unsafe { stream_ref(strm) } {
+        bound::update(strm as usize, s.state as usize, |p| p.dict = false);
         with_entry(
             s,
             |_| (),
@@ -501,11 +513,12 @@ pub unsafe extern "C" fn deflateParams(strm: z_streamp, level: c_int, strategy: 
         };
         let fwd = |s: &mut z_stream| {
             // SAFETY: a live stream.
-            unsafe { zrs::deflateParams(s, level, strategy) }
+            unsafe { zrs::deflateParams(s, sw_level(level), strategy) }
         };
         with_entry(s, fwd, |s, e| {
             let Entry::Deflate(d) = e else { return fwd(s) };
-            if let DeflateMode::Core(c) = &d.mode {
+            let (old_level, old_strategy) = (d.level, d.strategy);
+            if let DeflateMode::Core(c) = &mut d.mode {
                 if c.consumed > 0 || c.produced > 0 {
                     // The engine keeps its level for the rest of the stream: the
                     // output stays one valid stream that decodes to the same data;
@@ -513,6 +526,40 @@ pub unsafe extern "C" fn deflateParams(strm: z_streamp, level: c_int, strategy: 
                     if !(-1..=9).contains(&level) || !(0..=4).contains(&strategy) {
                         return Z_STREAM_ERROR;
                     }
+                    // zlib's return codes: a change of compression function
+                    // (stored, fast 1-3, slow 4-9) or strategy first ends the
+                    // block with Z_BLOCK, which needs room for unflushed data.
+                    let class = |l: c_int| match l {
+                        0 => 0,
+                        1..=3 => 1,
+                        _ => 2,
+                    };
+                    let flushed = matches!(
+                        c.last_flush,
+                        Z_PARTIAL_FLUSH | Z_SYNC_FLUSH | Z_FULL_FLUSH | Z_BLOCK
+                    );
+                    if (class(level) != class(old_level) || strategy != old_strategy)
+                        && !flushed
+                        && !c.finishing
+                    {
+                        if s.avail_out == 0 {
+                            return Z_BUF_ERROR;
+                        }
+                        let r = core_deflate(s, c, Z_BLOCK);
+                        if r == Z_STREAM_ERROR {
+                            return r;
+                        }
+                        if s.avail_in != 0 || c.last_flush == -1 {
+                            return Z_BUF_ERROR;
+                        }
+                    }
+                    d.level = level;
+                    d.strategy = strategy;
+                    // zlib-rs's unused state takes the parameters too, for the
+                    // stream after a deflateReset (it has seen no call, so
+                    // it flushes nothing).
+                    // SAFETY: a live stream.
+                    unsafe { zrs::deflateParams(s, sw_level(level), strategy) };
                     return Z_OK;
                 }
             }
@@ -552,7 +599,28 @@ macro_rules! deflate_zlib_only {
     };
 }
 
-deflate_zlib_only!(#[unsafe(no_mangle)] fn deflateSetDictionary(strm: z_streamp, dictionary: *const u8, dictLength: c_uint) -> c_int, block = true, on_core = Z_STREAM_ERROR);
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deflateSetDictionary(
+    strm: z_streamp,
+    dictionary: *const u8,
+    dictLength: c_uint,
+) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let Some(s) = unsafe { stream_ref(strm) } {
+            if let DeflateSide::Core = deflate_side(s, true) {
+                return Z_STREAM_ERROR;
+            }
+        }
+        // SAFETY: forwarded contract; zlib-rs validates the stream.
+        let r = unsafe { zrs::deflateSetDictionary(strm, dictionary, dictLength) };
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let (Z_OK, Some(s)) = (r, unsafe { stream_ref(strm) }) {
+            bound::update(strm as usize, s.state as usize, |p| p.dict = true);
+        }
+        r
+    })
+}
 deflate_zlib_only!(fn deflatePrime(strm: z_streamp, bits: c_int, value: c_int) -> c_int, block = true, on_core = Z_BUF_ERROR);
 pub unsafe extern "C" fn deflateSetHeader(strm: z_streamp, head: gz_headerp) -> c_int {
     boundary!(Z_STREAM_ERROR, {
@@ -571,7 +639,14 @@ pub unsafe extern "C" fn deflateSetHeader(strm: z_streamp, head: gz_headerp) -> 
             );
         }
         // SAFETY: forwarded contract; zlib-rs validates the stream.
-        unsafe { zrs::deflateSetHeader(strm, head) }
+        let r = unsafe { zrs::deflateSetHeader(strm, head) };
+        // SAFETY: strm is NULL or a caller-owned stream.
+        if let (Z_OK, Some(s)) = (r, unsafe { stream_ref(strm) }) {
+            bound::update(strm as usize, s.state as usize, |p| {
+                p.gzhead = head as usize
+            });
+        }
+        r
     })
 }
 deflate_zlib_only!(fn deflateTune(strm: z_streamp, good_length: c_int, max_lazy: c_int, nice_length: c_int, max_chain: c_int) -> c_int, block = false, on_core = Z_OK);
@@ -633,29 +708,49 @@ pub unsafe extern "C" fn deflatePending(
 
 pub unsafe extern "C" fn deflateBound(strm: z_streamp, sourceLen: c_ulong) -> c_ulong {
     boundary!(0, {
-        // SAFETY: forwarded contract (NULL strm gives the conservative bound).
-        let zb = unsafe { zrs::deflateBound(strm, sourceLen) };
+        // zlib's own value: callers size buffers (and memory pools) with it;
+        // the offloaded paths fit in it or fall back to software.
         // SAFETY: strm is NULL or a caller-owned stream.
-        let Some(s) = (unsafe { stream_ref(strm) }) else {
-            return zb;
+        let s = unsafe { stream_ref(strm) };
+        let p = s
+            .as_ref()
+            .and_then(|s| bound::get(strm as usize, s.state as usize));
+        let Some(s) = s.filter(|_| p.is_some()) else {
+            return bound::deflate_bound(None, 0, false, sourceLen);
         };
-        with_entry(
-            s,
-            |_| zb,
-            |_, e| match e {
-                Entry::Deflate(d) => match (&d.mode, d.offloadable()) {
-                    (DeflateMode::Core(c), _) => {
-                        zb.max(warpdrive::compress_bound(c.format, sourceLen as usize) as c_ulong)
-                    }
-                    (DeflateMode::Undecided, Some((f, _))) => {
-                        zb.max(warpdrive::compress_bound(f, sourceLen as usize) as c_ulong)
-                    }
-                    _ => zb,
-                },
-                Entry::Inflate(_) => zb,
-            },
-        )
+        // SAFETY: a header set with deflateSetHeader stays valid while the
+        // stream uses it (zlib reads it at this point too).
+        let gz_extra = unsafe { gzip_header_extra(p.as_ref().map_or(0, |p| p.gzhead)) };
+        bound::deflate_bound(p.as_ref(), gz_extra, s.total_in > 0, sourceLen)
     })
+}
+
+/// The bytes a gzip header set with deflateSetHeader adds to the plain 10.
+///
+/// # Safety
+/// `head` is 0 or the caller's live gz_header.
+unsafe fn gzip_header_extra(head: usize) -> c_ulong {
+    // SAFETY: per this function's contract.
+    let Some(h) = (unsafe { (head as *const zrs::gz_header).as_ref() }) else {
+        return 0;
+    };
+    let strlen = |p: *mut u8| -> c_ulong {
+        if p.is_null() {
+            0
+        } else {
+            // SAFETY: zlib's contract: name and comment are NUL-terminated.
+            unsafe { CStr::from_ptr(p.cast()) }.to_bytes().len() as c_ulong + 1
+        }
+    };
+    let mut n = 0;
+    if !h.extra.is_null() {
+        n += 2 + c_ulong::from(h.extra_len);
+    }
+    n += strlen(h.name) + strlen(h.comment);
+    if h.hcrc != 0 {
+        n += 2;
+    }
+    n
 }
 
 #[unsafe(no_mangle)]
@@ -713,6 +808,12 @@ pub unsafe extern "C" fn deflateCopy(dest: z_streamp, source: z_streamp) -> c_in
         let ret = unsafe { zrs::deflateCopy(dest, source) };
         if ret == Z_OK {
             stream::remove(dest as usize);
+            // SAFETY: both streams are valid after a successful copy.
+            if let (Some(src), Some(dst)) = unsafe { (stream_ref(source), stream_ref(dest)) } {
+                if let Some(p) = bound::get(source as usize, src.state as usize) {
+                    bound::set(dest as usize, dst.state as usize, p);
+                }
+            }
             // SAFETY: dest was just initialised by zlib-rs.
             if let (Some(e), Some(dst)) = (entry, unsafe { stream_ref(dest) }) {
                 if let DeflateMode::Core(_) = e.mode {
@@ -852,7 +953,8 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
         InflateMode::Core(c) => match core_inflate(s, c, flush) {
             Some(r) => r,
             None => {
-                // The device failed: zlib-rs continues from the same point.
+                // The device failed, or the engine refused the data: zlib-rs
+                // continues from the same point.
                 stats::bump(&COUNTERS.fallbacks);
                 match demote_inflate(s, e) {
                     Ok(()) => inflate_offload(s, e, flush),
@@ -928,14 +1030,12 @@ fn core_inflate(s: &mut z_stream, c: &mut CoreInflate, flush: c_int) -> Option<c
                 }
             }
             Err(e) if e.is_device_failure() => return None,
+            // zlib hands out everything before the damage: zlib-rs, given
+            // the same input, decodes up to it and names it.
+            Err(_) if c.retained.is_some() => return None,
             Err(e) => {
-                let parts = [c.retained.as_deref().unwrap_or_default(), inp];
-                let m = c
-                    .retained
-                    .is_some()
-                    .then(|| zlib_error_message(c.format, &parts))
-                    .flatten()
-                    .unwrap_or_else(|| data_error_msg(&e, c.format));
+                // Past RETAIN_MAX: the engine's own account of the error.
+                let m = data_error_msg(&e, c.format);
                 c.bad = Some(m);
                 set_msg(s, m);
                 return Some(Z_DATA_ERROR);
@@ -953,47 +1053,6 @@ fn core_inflate(s: &mut z_stream, c: &mut CoreInflate, flush: c_int) -> Option<c
     } else {
         Z_OK
     })
-}
-
-/// zlib's own message for input the engines refused: zlib-rs decodes
-/// `parts` in order (output discarded) and names the error it stops at.
-/// None if zlib-rs finds none there (it wants more input), and for input
-/// past RETAIN_MAX, which was not kept.
-fn zlib_error_message(format: Format, parts: &[&[u8]]) -> Option<&'static CStr> {
-    let wbits = match format {
-        Format::Raw => -15,
-        Format::Zlib => 15,
-        Format::Gzip => 31,
-    };
-    let mut t = ScratchInflate::new(wbits).ok()?;
-    let mut scratch = vec![0u8; 64 * 1024];
-    let mut message = None;
-    'parts: for part in parts {
-        let mut rest: &[u8] = part;
-        loop {
-            t.next_in = rest.as_ptr().cast_mut();
-            t.avail_in = rest.len().min(c_uint::MAX as usize) as c_uint;
-            t.next_out = scratch.as_mut_ptr();
-            t.avail_out = scratch.len() as c_uint;
-            let before = t.avail_in;
-            // SAFETY: next_in/next_out describe live slices of this function.
-            let ret = unsafe { zrs::inflate(&mut *t, Z_NO_FLUSH) };
-            rest = &rest[(before - t.avail_in) as usize..];
-            if ret == Z_DATA_ERROR {
-                // SAFETY: zlib-rs sets msg to one of its static strings.
-                let text = (!t.msg.is_null()).then(|| unsafe { CStr::from_ptr(t.msg) });
-                message = text.and_then(known_message);
-                break 'parts;
-            }
-            if ret != Z_OK || (rest.is_empty() && t.avail_out != 0) {
-                break;
-            }
-        }
-        if t.avail_in != 0 {
-            break; // Z_STREAM_END or no progress: nothing refused here
-        }
-    }
-    message
 }
 
 /// A zlib-rs inflate stream of the drop-in's own (no caller sees it), on
@@ -1056,6 +1115,7 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
         s.msg,
     );
     let mut skip = produced;
+    let mut bad = false;
     let mut extra = Vec::new();
     let mut scratch = vec![0u8; 64 * 1024];
     let mut result = Ok(());
@@ -1074,12 +1134,19 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
             Z_OK if s.avail_in == 0 && n < scratch.len() => break,
             Z_OK => {}
             Z_BUF_ERROR if s.avail_in == 0 => break,
+            Z_DATA_ERROR => {
+                // zlib-rs keeps the error (and its message) for the next
+                // call; the output before it is the caller's.
+                bad = true;
+                break;
+            }
             _ => {
                 result = Err(Z_DATA_ERROR);
                 break;
             }
         }
     }
+    let msg = s.msg;
     (
         s.next_in,
         s.avail_in,
@@ -1089,7 +1156,10 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
         s.total_out,
         s.msg,
     ) = saved;
-    if skip > 0 {
+    if bad {
+        s.msg = msg;
+    }
+    if skip > 0 && !bad {
         result = Err(Z_DATA_ERROR);
     }
     result.map(|()| extra)
@@ -1517,12 +1587,24 @@ unsafe fn inflate_back_core(
                 };
             }
             Err(e) => {
-                let m = retained
-                    .as_deref()
-                    .and_then(|r| zlib_error_message(Format::Raw, &[r, inp]))
-                    .unwrap_or_else(|| data_error_msg(&e, Format::Raw));
-                set_msg(s, m);
-                return leave(s, next, have, Z_DATA_ERROR);
+                let Some(retained) = retained else {
+                    set_msg(s, data_error_msg(&e, Format::Raw));
+                    return leave(s, next, have, Z_DATA_ERROR);
+                };
+                // zlib hands out everything before the damage: zlib-rs
+                // decodes up to it from the same input and names it.
+                stats::bump(&COUNTERS.fallbacks);
+                // SAFETY: forwarded inflateBack contract.
+                return unsafe {
+                    inflate_back_software(
+                        s,
+                        &retained,
+                        delivered,
+                        (next, have),
+                        (in_f, in_desc),
+                        (out_f, out_desc),
+                    )
+                };
             }
         }
     }
@@ -1655,7 +1737,7 @@ pub unsafe extern "C" fn compress2(
         }
         stats::bump(&COUNTERS.software);
         // SAFETY: forwarded contract.
-        unsafe { zrs::compress2(dest, destLen, source, sourceLen, level) }
+        unsafe { zrs::compress2(dest, destLen, source, sourceLen, sw_level(level)) }
     })
 }
 
@@ -1782,18 +1864,76 @@ pub extern "C" fn get_crc_table() -> *const [u32; 256] {
     boundary!(std::ptr::null(), { zrs::get_crc_table() })
 }
 pub extern "C" fn compressBound(sourceLen: c_ulong) -> c_ulong {
-    boundary!(0, { zrs::compressBound(sourceLen) })
+    boundary!(0, { bound::compress_bound(sourceLen) })
 }
 #[unsafe(no_mangle)]
 pub extern "C" fn zError(err: c_int) -> *const c_char {
     boundary!(std::ptr::null(), { zrs::zError(err) })
 }
 
-forward!(#[unsafe(no_mangle)] fn gzopen(path: *const c_char, mode: *const c_char) -> gzFile = std::ptr::null_mut());
-forward!(fn gzopen64(path: *const c_char, mode: *const c_char) -> gzFile = std::ptr::null_mut());
-forward!(#[unsafe(no_mangle)] fn gzdopen(fd: c_int, mode: *const c_char) -> gzFile = std::ptr::null_mut());
+/// A gz mode string with the level mapped for zlib-rs (`sw_level`): the
+/// digit replaced, or the default level written out for a write mode.
+///
+/// # Safety
+/// `mode` is NULL or a NUL-terminated string (gzopen's contract).
+unsafe fn gz_mode(mode: *const c_char) -> Option<std::ffi::CString> {
+    if mode.is_null() {
+        return None;
+    }
+    // SAFETY: per this function's contract.
+    let m = unsafe { CStr::from_ptr(mode) }.to_bytes();
+    if !m.iter().any(|&c| c == b'w' || c == b'a') {
+        return None;
+    }
+    let mut out: Vec<u8> = m
+        .iter()
+        .map(|&c| match c {
+            b'0'..=b'9' => b'0' + sw_level(i32::from(c - b'0')) as u8,
+            c => c,
+        })
+        .collect();
+    if !m.iter().any(u8::is_ascii_digit) {
+        out.push(b'0' + sw_level(-1) as u8);
+    }
+    std::ffi::CString::new(out).ok()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gzopen(path: *const c_char, mode: *const c_char) -> gzFile {
+    boundary!(std::ptr::null_mut(), {
+        // SAFETY: gzopen's contract.
+        let m = unsafe { gz_mode(mode) };
+        // SAFETY: forwarded contract, with the mapped mode.
+        unsafe { zrs::gzopen(path, m.as_ref().map_or(mode, |m| m.as_ptr())) }
+    })
+}
+
+pub unsafe extern "C" fn gzopen64(path: *const c_char, mode: *const c_char) -> gzFile {
+    boundary!(std::ptr::null_mut(), {
+        // SAFETY: gzopen's contract.
+        let m = unsafe { gz_mode(mode) };
+        // SAFETY: forwarded contract, with the mapped mode.
+        unsafe { zrs::gzopen64(path, m.as_ref().map_or(mode, |m| m.as_ptr())) }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gzdopen(fd: c_int, mode: *const c_char) -> gzFile {
+    boundary!(std::ptr::null_mut(), {
+        // SAFETY: gzopen's contract.
+        let m = unsafe { gz_mode(mode) };
+        // SAFETY: forwarded contract, with the mapped mode.
+        unsafe { zrs::gzdopen(fd, m.as_ref().map_or(mode, |m| m.as_ptr())) }
+    })
+}
 forward!(fn gzbuffer(file: gzFile, size: c_uint) -> c_int = -1);
-forward!(#[unsafe(no_mangle)] fn gzsetparams(file: gzFile, level: c_int, strategy: c_int) -> c_int = Z_STREAM_ERROR);
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gzsetparams(file: gzFile, level: c_int, strategy: c_int) -> c_int {
+    boundary!(Z_STREAM_ERROR, {
+        // SAFETY: forwarded contract, with the level mapped as at gzopen.
+        unsafe { zrs::gzsetparams(file, sw_level(level), strategy) }
+    })
+}
 forward!(#[unsafe(no_mangle)] fn gzread(file: gzFile, buf: *mut c_void, len: c_uint) -> c_int = -1);
 forward!(fn gzfread(buf: *mut c_void, size: usize, nitems: usize, file: gzFile) -> usize = 0);
 forward!(#[unsafe(no_mangle)] fn gzwrite(file: gzFile, buf: *const c_void, len: c_uint) -> c_int = 0);

@@ -10,6 +10,7 @@
 //!
 //! `build.rs` gives the library the soname `libz.so.1` and zlib's version nodes.
 
+mod bound;
 mod config;
 mod ffi;
 mod stats;

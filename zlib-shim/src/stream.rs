@@ -262,11 +262,6 @@ const KNOWN_MESSAGES: &[&std::ffi::CStr] = &[
     c"header crc mismatch",
 ];
 
-/// The static copy of one of zlib's inflate messages.
-pub fn known_message(text: &std::ffi::CStr) -> Option<&'static std::ffi::CStr> {
-    KNOWN_MESSAGES.iter().find(|k| **k == text).copied()
-}
-
 /// zlib's message for an engine error, as a static C string.
 pub fn data_error_msg(e: &warpdrive::Error, format: Format) -> &'static std::ffi::CStr {
     use warpdrive::Error;
