@@ -55,8 +55,11 @@ pub struct DeviceStats {
     pub engines: u64,
 }
 
-/// Counters one engine keeps (the software twin of the module's sysfs ones).
+/// Counters one engine keeps (the software twin of the module's sysfs ones),
+/// on lines of their own: engines count every request, and a line shared
+/// between engines would bounce between their cores on each one.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct EngineCounters {
     pub requests: AtomicU64,
     pub errors: AtomicU64,
@@ -78,7 +81,7 @@ struct Engine {
     queues_gen: AtomicU64,
     stop: AtomicBool,
     idle_spin: Duration,
-    counters: Arc<EngineCounters>,
+    counters: EngineCounters,
 }
 
 /// The in-process device.
@@ -88,7 +91,6 @@ pub struct SoftDevice {
     next_engine: AtomicUsize,
     queues_created: AtomicU32,
     removed: AtomicBool,
-    counters: Arc<EngineCounters>,
 }
 
 /// What the owner of a soft queue holds: the ring mapping and a way to ring
@@ -110,7 +112,6 @@ impl SoftDevice {
     }
 
     pub fn with_idle_spin(engines: usize, idle_spin: Duration) -> std::io::Result<SoftDevice> {
-        let counters = Arc::new(EngineCounters::default());
         let mut list = Vec::new();
         let mut threads = Vec::new();
         for i in 0..engines.max(1) {
@@ -120,7 +121,7 @@ impl SoftDevice {
                 queues_gen: AtomicU64::new(0),
                 stop: AtomicBool::new(false),
                 idle_spin,
-                counters: counters.clone(),
+                counters: EngineCounters::default(),
             });
             let e = engine.clone();
             threads.push(
@@ -136,24 +137,36 @@ impl SoftDevice {
             next_engine: AtomicUsize::new(0),
             queues_created: AtomicU32::new(0),
             removed: AtomicBool::new(false),
-            counters,
         })
     }
 
-    /// The engines' own counters (what sysfs shows for a kernel device).
+    /// The engines' own counters, summed (what sysfs shows for a kernel
+    /// device).
     pub fn stats(&self) -> DeviceStats {
-        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let c = &self.counters;
+        let sum = |f: fn(&EngineCounters) -> &AtomicU64| -> u64 {
+            self.engines
+                .iter()
+                .map(|e| f(&e.counters).load(Ordering::Relaxed))
+                .sum()
+        };
         DeviceStats {
-            requests: r(&c.requests),
-            errors: r(&c.errors),
-            rejected: r(&c.rejected),
-            bytes_in: r(&c.bytes_in),
-            bytes_out: r(&c.bytes_out),
-            claimed: r(&c.claimed),
+            requests: sum(|c| &c.requests),
+            errors: sum(|c| &c.errors),
+            rejected: sum(|c| &c.rejected),
+            bytes_in: sum(|c| &c.bytes_in),
+            bytes_out: sum(|c| &c.bytes_out),
+            claimed: sum(|c| &c.claimed),
             queues_created: self.queues_created.load(Ordering::Relaxed) as u64,
             engines: self.engines.len() as u64,
         }
+    }
+
+    #[cfg(test)]
+    fn late_wakes(&self) -> u64 {
+        self.engines
+            .iter()
+            .map(|e| e.counters.late_wakes.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Creates a queue with `sq_entries` submission slots (a power of two).
@@ -523,7 +536,7 @@ mod tests {
             slow += u32::from(took >= Duration::from_millis(50));
             runs += 1;
         }
-        let late = dev.counters.late_wakes.load(Ordering::Relaxed);
+        let late = dev.late_wakes();
         eprintln!("{runs} fresh queues, worst first request {worst:?}, {slow} of 50 ms or more, {late} lost wake-ups");
         assert_eq!(late, 0, "the engine slept through work {late} times");
         assert!(
