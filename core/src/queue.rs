@@ -49,6 +49,11 @@ const SERVICE_BYTES_PER_US: u64 = 100;
 /// that sleeps needs ~58 us to wake, and one whose core is taken much longer,
 /// while running the request here costs the submitter no more than inline.
 const HANDOFF_BUDGET: Duration = Duration::from_micros(4);
+/// Below this input size a synchronous request does not wake a sleeping
+/// software engine: it runs on its submitter, which waking (~58 us, and a
+/// woken engine that preempts the submitter on a busy machine) would cost
+/// more than. Above it, the engines' parallelism pays for the wake.
+const WAKE_MIN_BYTES: usize = 64 << 10;
 
 /// A descriptor address for an SVA queue: the pointer, or 0 for nothing.
 pub(crate) fn sva_addr<T>(ptr: *const T, len: usize) -> u64 {
@@ -69,8 +74,9 @@ enum SyncRequest {
     /// Published at this SQ index: `finish` claims it back if no engine
     /// takes it in time.
     Published(u32, WdDesc),
-    /// Not published: the SQ was full of slots claimed back that a busy
-    /// engine has not passed yet, so `finish` runs it here.
+    /// Not published, so `finish` runs it here: the engine slept and the
+    /// request was too small to be worth waking it, or the SQ was full of
+    /// slots claimed back that a busy engine has not passed yet.
     Held(WdDesc),
 }
 
@@ -358,6 +364,17 @@ impl Queue {
         self.next_user_data += 1;
         let index = self.sq.tail();
         let alone = matches!(self.backend, Backend::Soft(_)) && self.inflight == 0;
+        if alone
+            && desc.src_len as usize <= WAKE_MIN_BYTES
+            && self.sq.engine_sleeps()
+            && !self.sq.is_dead()
+        {
+            // Waking the engine costs more than the request: keep it here,
+            // unpublished, and let the engine sleep (no doorbell, and no
+            // woken engine spinning on this CPU while the request runs).
+            self.sync = Some(SyncRequest::Held(desc));
+            return Ok(desc.user_data);
+        }
         // SAFETY: the caller's contract is push's.
         match unsafe { self.push(&desc) } {
             Ok(()) => {}

@@ -326,6 +326,12 @@ impl SqProducer {
     pub fn is_dead(&self) -> bool {
         self.ring.flags().load(Ordering::Acquire) & WD_RING_DEAD != 0
     }
+
+    /// Whether the consumer has announced a sleep (E): a hint only, for
+    /// choosing not to publish; publish() is what decides the doorbell.
+    pub fn engine_sleeps(&self) -> bool {
+        self.ring.flags().load(Ordering::Relaxed) & WD_RING_NEED_WAKEUP != 0
+    }
 }
 
 /// User side of the completion ring.
