@@ -101,6 +101,8 @@ pub struct Deflater {
     mode: DeflateMode,
     /// The fork generation the session's engines belong to.
     gen: u64,
+    /// Output handed out so far (where the gzip header's bytes are).
+    produced: u64,
 }
 
 /// Input fed with `Flush::None` is only buffered: when `Flush::Finish` comes
@@ -218,6 +220,7 @@ impl Deflater {
                 check: RunningCheck::new(format),
             },
             gen: fork_generation(),
+            produced: 0,
         })
     }
 
@@ -323,6 +326,7 @@ impl Deflater {
             Backing::Undecided => Backing::Undecided,
         };
         self.checksum = 0;
+        self.produced = 0;
         self.mode = DeflateMode::Buffering {
             buf: Vec::new(),
             check: RunningCheck::new(self.format),
@@ -374,10 +378,36 @@ impl Deflater {
             checksum: 0,
             mode,
             gen: fork_generation(),
+            produced: self.produced,
         })
     }
 
     pub fn deflate(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
+        let p = self.deflate_inner(input, output, flush)?;
+        if self.format == Format::Gzip && self.produced < 10 {
+            // The gzip header's XFL and OS as zlib writes them (the engines
+            // write OS 255 and their own XFL); the CRC does not cover them.
+            let (xfl, os) = (
+                match self.level {
+                    9 => 2,
+                    0 | 1 => 4,
+                    _ => 0,
+                },
+                3,
+            );
+            for (at, v) in [(8u64, xfl), (9, os)] {
+                if let Some(i) = at.checked_sub(self.produced) {
+                    if let Some(b) = output[..p.produced].get_mut(i as usize) {
+                        *b = v;
+                    }
+                }
+            }
+        }
+        self.produced += p.produced as u64;
+        Ok(p)
+    }
+
+    fn deflate_inner(&mut self, input: &[u8], output: &mut [u8], flush: Flush) -> Result<Progress> {
         self.leave_parent()?;
         match &mut self.mode {
             DeflateMode::Buffering { buf, check } => {

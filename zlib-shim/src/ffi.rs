@@ -317,7 +317,18 @@ fn deflate_offload(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> c_in
             }
             r
         }
-        _ => sw_deflate(s, flush),
+        _ => {
+            // zlib-rs runs level 1 as its level 2 (bound::sw_level): the
+            // gzip header's XFL is zlib's "fastest" (4) all the same.
+            let (before, out) = (s.total_out, s.next_out);
+            let r = sw_deflate(s, flush);
+            if d.wbits == 31 && d.level == 1 && !d.gzhead && before < 9 && s.total_out >= 9 {
+                // SAFETY: byte 8 of the stream is among those this call wrote
+                // at `out` (total_out went from `before` past 8).
+                unsafe { *out.add((8 - before) as usize) = 4 };
+            }
+            r
+        }
     }
 }
 

@@ -64,5 +64,13 @@ int main(void) {
         printf("params-flushed w=%d l=%d %d %d %d ok=%d\n", wb, lv, a, p, f, check(c, s.total_out, wb, dlen));
         deflateEnd(&s); free(c); free(c2);
     }
+    /* gzip header fields zlib writes: XFL by level, OS 3 (Unix) */
+    for (int lv = 1; lv <= 9; lv += 4) for (int fl = 0; fl < 2; fl++) {
+        unsigned char *c = malloc(cap); z_stream s; memset(&s, 0, sizeof s);
+        deflateInit2(&s, lv, Z_DEFLATED, 31, 8, 0);
+        s.next_in = data; s.avail_in = 100000; s.next_out = c; s.avail_out = (uInt)cap;
+        deflate(&s, fl ? Z_SYNC_FLUSH : Z_FINISH);
+        printf("gzip header l=%d flush=%d xfl=%d os=%d\n", lv, fl, c[8], c[9]); deflateEnd(&s); free(c);
+    }
     return 0;
 }
