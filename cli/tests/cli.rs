@@ -35,6 +35,16 @@ fn no_kernel(c: &mut Command, dir: &Path) {
         .env("WARPDRIVE_CLI_DEV_DIR", dev);
 }
 
+/// The softdev entry of a JSON device list (`list --json`, `stats --json`'s
+/// `devices`).
+fn softdev_in(devices: &Value) -> Option<&Value> {
+    devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "softdev")
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -92,12 +102,7 @@ fn list_json_has_every_algorithm_of_softdev() {
     let o = cli().args(["list", "--json"]).output().unwrap();
     assert!(o.status.success());
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let soft = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == "softdev")
-        .expect("softdev in list --json");
+    let soft = softdev_in(&v).expect("softdev in list --json");
     assert_eq!(soft["kind"], "software");
     assert_eq!(soft["algorithms"].as_array().unwrap().len(), 16);
     assert_eq!(soft["modes"][0], "sva");
@@ -202,11 +207,7 @@ fn stats_json_parses_and_names_softdev() {
     let o = cli().args(["stats", "--json"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["name"] == "softdev"));
+    assert!(softdev_in(&v["devices"]).is_some());
     assert!(v["processes"].as_array().unwrap().is_empty());
 }
 
@@ -231,12 +232,7 @@ fn stats_reads_per_process_counters_from_a_stats_file() {
     let procs = v["processes"].as_array().unwrap();
     assert_eq!(procs.len(), 2, "last line per pid");
     assert_eq!(procs[0]["offloaded"], 4);
-    let soft = v["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == "softdev")
-        .unwrap();
+    let soft = softdev_in(&v["devices"]).unwrap();
     assert_eq!(soft["counters"]["requests"], 10);
     assert_eq!(soft["counters"]["bytes_in"], 160);
     // And the table shows the processes.
@@ -985,12 +981,7 @@ fn stats_shows_running_processes_live() {
         .clone();
     assert!(me["offloaded"].as_u64().unwrap() >= 1, "{me}");
     assert_eq!(me["program"], "python3", "{me}");
-    let soft = v["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == "softdev")
-        .unwrap();
+    let soft = softdev_in(&v["devices"]).unwrap();
     assert!(
         soft["counters"]["requests"].as_u64().unwrap() >= 1,
         "{soft}"
