@@ -438,10 +438,11 @@ impl Out {
         })
     }
 
-    /// Answers an octet-string entry by letting `fill` write into the caller's own buffer
-    /// (its full capacity); `fill` returns how many bytes it wrote.
+    /// Answers an octet-string entry, if asked, by `fill` on the caller's entry once it
+    /// is known to be an octet string with a buffer; `fill` returns how many bytes it
+    /// wrote, which becomes the entry's `return_size`.
     #[inline]
-    pub fn octets_with(self, fill: impl FnOnce(&mut [u8]) -> PResult<usize>) -> PResult<()> {
+    fn octet_entry(self, fill: impl FnOnce(&mut ffi::OSSL_PARAM) -> PResult<usize>) -> PResult<()> {
         if self.p.is_null() {
             return Ok(());
         }
@@ -454,12 +455,21 @@ impl Out {
                 key_name(self.key)
             );
         }
-        // SAFETY: an octet-string entry's `data` is writable for `data_size` bytes during
-        // the get_params call, and nothing else aliases it while `fill` runs.
-        let buf = unsafe { std::slice::from_raw_parts_mut(p.data as *mut u8, p.data_size) };
-        let n = fill(buf)?;
+        let n = fill(p)?;
         p.return_size = n;
         Ok(())
+    }
+
+    /// Answers an octet-string entry by letting `fill` write into the caller's own buffer
+    /// (its full capacity); `fill` returns how many bytes it wrote.
+    #[inline]
+    pub fn octets_with(self, fill: impl FnOnce(&mut [u8]) -> PResult<usize>) -> PResult<()> {
+        self.octet_entry(|p| {
+            // SAFETY: an octet-string entry's `data` is writable for `data_size` bytes
+            // during the get_params call, and nothing else aliases it while `fill` runs.
+            let buf = unsafe { std::slice::from_raw_parts_mut(p.data as *mut u8, p.data_size) };
+            fill(buf)
+        })
     }
 
     /// Answers an octet-string entry through its raw buffer and declared size, for the
@@ -471,21 +481,7 @@ impl Out {
         self,
         fill: impl FnOnce(*mut u8, usize) -> PResult<usize>,
     ) -> PResult<()> {
-        if self.p.is_null() {
-            return Ok(());
-        }
-        // SAFETY: `p` is a valid writable entry of the caller's array.
-        let p = unsafe { &mut *self.p };
-        if p.data_type != ffi::OSSL_PARAM_OCTET_STRING || p.data.is_null() {
-            crate::bail!(
-                InvalidParam,
-                "{} needs an octet-string buffer",
-                key_name(self.key)
-            );
-        }
-        let n = fill(p.data as *mut u8, p.data_size)?;
-        p.return_size = n;
-        Ok(())
+        self.octet_entry(|p| fill(p.data as *mut u8, p.data_size))
     }
 
     /// Answers with a UTF-8 string (copied) if asked.

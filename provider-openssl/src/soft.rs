@@ -130,6 +130,37 @@ fn cached<T: 'static>(
     Ok(t)
 }
 
+/// A fresh context from the default implementation of `name` (its `newctx`).
+/// Ciphers and MACs share the signature, so the cipher type serves both.
+fn new_ctx(newctx: ffi::OSSL_FUNC_cipher_newctx_fn, name: &str) -> PResult<*mut c_void> {
+    let newctx = newctx.ok_or_else(|| prov_err!(CoreFailure))?;
+    // SAFETY: the default provider's newctx with its own provider context.
+    let ctx = unsafe { newctx(lib()?.provctx) };
+    if ctx.is_null() {
+        return Err(prov_err!(CoreFailure, "default {name}: newctx failed"));
+    }
+    Ok(ctx)
+}
+
+/// A copy of `ctx` by the default implementation's `dupctx`; `what` names the kind
+/// ("cipher", "MAC") in the errors. The signature is shared as in [`new_ctx`].
+///
+/// # Safety
+/// `ctx` is a live context of the implementation `dup` belongs to.
+unsafe fn dup_ctx(
+    dup: ffi::OSSL_FUNC_cipher_dupctx_fn,
+    ctx: *mut c_void,
+    what: &str,
+) -> PResult<*mut c_void> {
+    let dup = dup.ok_or_else(|| prov_err!(CoreFailure, "the default {what} cannot be copied"))?;
+    // SAFETY: a live context of this implementation (function contract).
+    let ctx = unsafe { dup(ctx) };
+    if ctx.is_null() {
+        return Err(prov_err!(CoreFailure, "default {what}: dupctx failed"));
+    }
+    Ok(ctx)
+}
+
 /// One failed call of the default implementation: it raised its own error already.
 fn counted(rc: c_int, bytes: usize) -> c_int {
     stats::bump(&stats::P.soft_ops, 1);
@@ -190,26 +221,14 @@ impl SoftCipher {
             }
             Ok(f)
         })?;
-        let newctx = f.newctx.ok_or_else(|| prov_err!(CoreFailure))?;
-        // SAFETY: the default provider's newctx with its own provider context.
-        let ctx = unsafe { newctx(lib()?.provctx) };
-        if ctx.is_null() {
-            return Err(prov_err!(CoreFailure, "default {name}: newctx failed"));
-        }
+        let ctx = new_ctx(f.newctx, name)?;
         Ok(SoftCipher { f, ctx })
     }
 
     /// An independent copy (EVP_CIPHER_CTX_copy).
     pub fn try_clone(&self) -> PResult<SoftCipher> {
-        let dup = self
-            .f
-            .dupctx
-            .ok_or_else(|| prov_err!(CoreFailure, "the default cipher cannot be copied"))?;
         // SAFETY: a live context of this implementation.
-        let ctx = unsafe { dup(self.ctx) };
-        if ctx.is_null() {
-            return Err(prov_err!(CoreFailure, "default cipher: dupctx failed"));
-        }
+        let ctx = unsafe { dup_ctx(self.f.dupctx, self.ctx, "cipher")? };
         Ok(SoftCipher { f: self.f, ctx })
     }
 
@@ -361,26 +380,14 @@ impl SoftMac {
             }
             Ok(f)
         })?;
-        let newctx = f.newctx.ok_or_else(|| prov_err!(CoreFailure))?;
-        // SAFETY: the default provider's newctx with its own provider context.
-        let ctx = unsafe { newctx(lib()?.provctx) };
-        if ctx.is_null() {
-            return Err(prov_err!(CoreFailure, "default {name}: newctx failed"));
-        }
+        let ctx = new_ctx(f.newctx, name)?;
         Ok(SoftMac { f, ctx })
     }
 
     /// An independent copy.
     pub fn try_clone(&self) -> PResult<SoftMac> {
-        let dup = self
-            .f
-            .dupctx
-            .ok_or_else(|| prov_err!(CoreFailure, "the default MAC cannot be copied"))?;
         // SAFETY: a live context of this implementation.
-        let ctx = unsafe { dup(self.ctx) };
-        if ctx.is_null() {
-            return Err(prov_err!(CoreFailure, "default MAC: dupctx failed"));
-        }
+        let ctx = unsafe { dup_ctx(self.f.dupctx, self.ctx, "MAC")? };
         Ok(SoftMac { f: self.f, ctx })
     }
 

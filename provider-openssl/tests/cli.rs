@@ -267,6 +267,18 @@ fn tls_session(
     tls_session_env(version, suite_args, payload, &[])
 }
 
+/// A TLS session's payload arrived intact and both processes reported their stats.
+#[track_caller]
+fn assert_session(what: &str, got: &[u8], payload: &[u8], stats: &[serde_json::Value]) {
+    assert!(
+        got == payload,
+        "{what}: payload corrupted ({} of {} bytes)",
+        got.len(),
+        payload.len()
+    );
+    assert_eq!(stats.len(), 2, "{what}: {stats:?}");
+}
+
 /// [`tls_session`] with extra environment variables for both processes.
 fn tls_session_env(
     version: &str,
@@ -397,13 +409,7 @@ fn tls13_gcm_through_provider() {
     for suite in ["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"] {
         let payload = tls_payload();
         let (got, stats) = tls_session("-tls1_3", &["-ciphersuites", suite], &payload);
-        assert!(
-            got == payload,
-            "{suite}: payload corrupted ({} of {} bytes)",
-            got.len(),
-            payload.len()
-        );
-        assert_eq!(stats.len(), 2, "{suite}: {stats:?}");
+        assert_session(suite, &got, &payload, &stats);
         assert!(counter(&stats, "gcm_ops") > 10, "{suite}: {stats:?}");
         assert!(
             counter(&stats, "hmac_ops") + counter(&stats, "digest_ops") > 0,
@@ -426,13 +432,7 @@ fn tls_records_reach_the_queues_when_offload_pays() {
         let (got, stats) =
             tls_session_env(version, &args, &payload, &[("WARPDRIVE_INLINE_MAX", "0")]);
         let what = args[1];
-        assert!(
-            got == payload,
-            "{what}: payload corrupted ({} of {} bytes)",
-            got.len(),
-            payload.len()
-        );
-        assert_eq!(stats.len(), 2, "{what}: {stats:?}");
+        assert_session(what, &got, &payload, &stats);
         // The payload crossed the queues: once encrypted by the client, once decrypted
         // by the server (the DRBG's AES-CTR is a few hundred bytes on top).
         let queued: u64 = stats
@@ -459,13 +459,7 @@ fn tls12_cbc_through_provider() {
     ] {
         let payload = tls_payload();
         let (got, stats) = tls_session("-tls1_2", &["-cipher", suite], &payload);
-        assert!(
-            got == payload,
-            "{suite}: payload corrupted ({} of {} bytes)",
-            got.len(),
-            payload.len()
-        );
-        assert_eq!(stats.len(), 2, "{suite}: {stats:?}");
+        assert_session(suite, &got, &payload, &stats);
         assert!(counter(&stats, "soft_ops") > 10, "{suite}: {stats:?}");
     }
 }

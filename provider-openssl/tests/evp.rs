@@ -6,32 +6,8 @@ mod common;
 use common::*;
 use openssl::cipher::{Cipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
-use openssl::lib_ctx::LibCtx;
 use openssl::md::Md;
 use openssl::md_ctx::MdCtx;
-use openssl::provider::Provider;
-use std::sync::OnceLock;
-
-struct Ctx {
-    lc: LibCtx,
-    _ours: Provider,
-    _default: Provider,
-}
-
-fn ctx() -> &'static Ctx {
-    static C: OnceLock<Ctx> = OnceLock::new();
-    C.get_or_init(|| {
-        let lc = LibCtx::new().unwrap();
-        Provider::set_default_search_path(Some(&lc), module_dir().to_str().unwrap()).unwrap();
-        let ours = Provider::load(Some(&lc), "warpdrive").expect("load warpdrive");
-        let default = Provider::load(Some(&lc), "default").unwrap();
-        Ctx {
-            lc,
-            _ours: ours,
-            _default: default,
-        }
-    })
-}
 
 fn ours_cipher(name: &str) -> Cipher {
     Cipher::fetch(Some(&ctx().lc), name, Some("provider=warpdrive")).unwrap()

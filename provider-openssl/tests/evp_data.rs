@@ -17,33 +17,10 @@ use openssl::cipher_ctx::CipherCtx;
 use openssl::lib_ctx::LibCtx;
 use openssl::md::Md;
 use openssl::md_ctx::MdCtx;
-use openssl::provider::Provider;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_void};
 use std::path::PathBuf;
-
-struct Ctx {
-    lc: LibCtx,
-    _ours: Provider,
-    _default: Provider,
-}
-
-/// The library context (never dropped: the providers must outlive it).
-fn ctx() -> &'static Ctx {
-    static C: std::sync::OnceLock<Ctx> = std::sync::OnceLock::new();
-    C.get_or_init(|| {
-        let lc = LibCtx::new().unwrap();
-        Provider::set_default_search_path(Some(&lc), module_dir().to_str().unwrap()).unwrap();
-        let ours = Provider::load(Some(&lc), "warpdrive").expect("load warpdrive");
-        let default = Provider::load(Some(&lc), "default").unwrap();
-        Ctx {
-            lc,
-            _ours: ours,
-            _default: default,
-        }
-    })
-}
 
 const OURS: &str = "provider=warpdrive";
 const DEFAULT: &str = "provider=default";

@@ -190,3 +190,29 @@ pub fn c_program(name: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// A private library context with our provider and the default one, shared by the EVP
+/// tests (which pick an implementation by propquery).
+pub struct Ctx {
+    pub lc: openssl::lib_ctx::LibCtx,
+    _ours: openssl::provider::Provider,
+    _default: openssl::provider::Provider,
+}
+
+/// The library context (never dropped: the providers must outlive it).
+pub fn ctx() -> &'static Ctx {
+    use openssl::lib_ctx::LibCtx;
+    use openssl::provider::Provider;
+    static C: OnceLock<Ctx> = OnceLock::new();
+    C.get_or_init(|| {
+        let lc = LibCtx::new().unwrap();
+        Provider::set_default_search_path(Some(&lc), module_dir().to_str().unwrap()).unwrap();
+        let ours = Provider::load(Some(&lc), "warpdrive").expect("load warpdrive");
+        let default = Provider::load(Some(&lc), "default").unwrap();
+        Ctx {
+            lc,
+            _ours: ours,
+            _default: default,
+        }
+    })
+}
