@@ -550,17 +550,9 @@ pub fn report_stats() -> std::io::Result<()> {
         return Ok(());
     };
     let line = format!(
-        "{{\"pid\":{pid},\"backend\":\"{}\",\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}}}\n",
+        "{{\"pid\":{pid},\"backend\":\"{}\",{}}}\n",
         instance.backend().name(),
-        s.offloaded,
-        s.inline,
-        s.fallbacks,
-        s.errors,
-        s.bytes_in,
-        s.bytes_out,
-        s.doorbells,
-        s.max_inflight,
-        s.queues
+        s.json_members()
     );
     // One write(2) with O_APPEND: lines from concurrent processes never interleave.
     std::fs::OpenOptions::new()

@@ -113,19 +113,11 @@ pub fn publish(pid: u32, backend: &str, s: &Stats) {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut rec = format!(
-        "{{\"pid\":{pid},\"start_time\":{},\"program\":\"{}\",\"uid\":{},\"updated\":{now},\"backend\":\"{backend}\",\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}}}",
+        "{{\"pid\":{pid},\"start_time\":{},\"program\":\"{}\",\"uid\":{},\"updated\":{now},\"backend\":\"{backend}\",{}}}",
         start_time(pid).unwrap_or(0),
         escape(&program()),
         sys::getuid(),
-        s.offloaded,
-        s.inline,
-        s.fallbacks,
-        s.errors,
-        s.bytes_in,
-        s.bytes_out,
-        s.doorbells,
-        s.max_inflight,
-        s.queues
+        s.json_members()
     );
     if rec.len() >= RECORD_LEN {
         return;

@@ -41,6 +41,25 @@ pub struct Stats {
     pub claimed: u64,
 }
 
+impl Stats {
+    /// The counters as JSON members (no braces), in the order both the live
+    /// record and the stats file have always written them.
+    pub(crate) fn json_members(&self) -> String {
+        format!(
+            "\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}",
+            self.offloaded,
+            self.inline,
+            self.fallbacks,
+            self.errors,
+            self.bytes_in,
+            self.bytes_out,
+            self.doorbells,
+            self.max_inflight,
+            self.queues
+        )
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ProcessCounters {
     pub inline: AtomicU64,
