@@ -514,7 +514,11 @@ fn check_request_len(n: usize) -> Result<()> {
 
 /// Runs a job and keeps the queue's counters.
 pub(crate) fn run_counted(q: &mut Queue, job: Job<'_>) -> Result<WdCqe> {
-    run_counted_while(q, job, || ()).0
+    let c = q.counters.clone();
+    count_request(&c);
+    let r = q.run(job);
+    count_result(&c, &r);
+    r
 }
 
 /// `run_counted`, running `during` while the engine works (Queue::run_while).

@@ -308,23 +308,45 @@ impl Queue {
         Ok(())
     }
 
+    /// Runs one request to completion. With nothing to overlap, a small one
+    /// may run on this thread without waking a sleeping engine (`start_sync`).
+    pub(crate) fn run(&mut self, job: Job<'_>) -> Result<WdCqe> {
+        self.run_job(job, || (), true).0
+    }
+
     /// Runs one request to completion, and `during` while the engine works
-    /// on it (before it, on a queue that copies through buffers).
+    /// on it (before it, on a queue that copies through buffers). The request
+    /// is always published: holding it on this thread would run it after
+    /// `during` instead of beside it (inflateBack's out() overlap).
     pub(crate) fn run_while<R>(
         &mut self,
         job: Job<'_>,
         during: impl FnOnce() -> R,
     ) -> (Result<WdCqe>, R) {
+        self.run_job(job, during, false)
+    }
+
+    fn run_job<R>(
+        &mut self,
+        job: Job<'_>,
+        during: impl FnOnce() -> R,
+        may_hold: bool,
+    ) -> (Result<WdCqe>, R) {
         debug_assert_eq!(self.inflight, 0, "sync jobs run on otherwise idle queues");
         if self.features & WD_FEAT_SVA != 0 {
-            self.run_sva(job, during)
+            self.run_sva(job, during, may_hold)
         } else {
             let r = during();
             (self.run_buffered(job), r)
         }
     }
 
-    fn run_sva<R>(&mut self, job: Job<'_>, during: impl FnOnce() -> R) -> (Result<WdCqe>, R) {
+    fn run_sva<R>(
+        &mut self,
+        job: Job<'_>,
+        during: impl FnOnce() -> R,
+        may_hold: bool,
+    ) -> (Result<WdCqe>, R) {
         let mut desc = job.desc;
         let Src::Slice(s) = job.src;
         desc.src_addr = sva_addr(s.as_ptr(), s.len());
@@ -339,7 +361,7 @@ impl Queue {
         // marks a queue dead, and a soft engine only marks queues it no
         // longer serves). `during` cannot reach the job's memory: it is
         // borrowed here.
-        let started = unsafe { self.start(desc) };
+        let started = unsafe { self.start_as(desc, may_hold) };
         let r = during();
         let cqe =
             started.and_then(|user_data| self.finish(user_data, s.len() + desc.dst_len as usize));
@@ -359,12 +381,25 @@ impl Queue {
     /// As for `push`: the memory `desc` names stays valid, and dst and the
     /// aux area untouched, until `finish` has returned its completion or
     /// reported the queue dead.
-    pub(crate) unsafe fn start(&mut self, mut desc: WdDesc) -> Result<u64> {
+    pub(crate) unsafe fn start(&mut self, desc: WdDesc) -> Result<u64> {
+        // SAFETY: the caller's contract is this function's.
+        unsafe { self.start_as(desc, false) }
+    }
+
+    /// `start`; with `may_hold`, a small request for a sleeping software
+    /// engine stays unpublished and `finish` runs it on this thread. Only for
+    /// a caller with nothing to do meanwhile: requests started side by side
+    /// (segments) or beside other work must reach an engine.
+    ///
+    /// # Safety
+    /// As for `start`.
+    unsafe fn start_as(&mut self, mut desc: WdDesc, may_hold: bool) -> Result<u64> {
         desc.user_data = self.next_user_data;
         self.next_user_data += 1;
         let index = self.sq.tail();
         let alone = matches!(self.backend, Backend::Soft(_)) && self.inflight == 0;
-        if alone
+        if may_hold
+            && alone
             && desc.src_len as usize <= WAKE_MIN_BYTES
             && self.sq.engine_sleeps()
             && !self.sq.is_dead()
