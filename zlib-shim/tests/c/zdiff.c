@@ -106,7 +106,7 @@ int main(void) {
     }
     /* one-shot API */
     uLongf cl = cap; int r = compress2(c, &cl, data, dlen, 6); printf("compress2 %d\n", r);
-    uLongf ul = dlen; r = uncompress(c2 == c ? c : (unsigned char *)malloc(dlen), &ul, c, cl); printf("uncompress %d %lu\n", r, ul);
+    uLongf ul = dlen; unsigned char *un = malloc(dlen); r = uncompress(un, &ul, c, cl); printf("uncompress %d %lu\n", r, ul); free(un);
     unsigned char *u = malloc(dlen); ul = dlen; uLong sl = cl; r = uncompress2(u, &ul, c, &sl);
     printf("uncompress2 %d %lu %d eq=%d\n", r, ul, sl == cl, ul == dlen && memcmp(u, data, dlen) == 0);
     ul = dlen - 1; sl = cl; printf("uncompress2 small %d\n", uncompress2(u, &ul, c, &sl));
@@ -176,5 +176,6 @@ int main(void) {
     { const char *p = "/tmp/zdiff-test.gz"; gzFile f = gzopen(p, "wb6"); gzwrite(f, data, (unsigned)dlen); gzprintf(f, "x=%d %s\n", 42, "y");
       gzputs(f, "line\n"); gzclose(f); f = gzopen(p, "rb"); int n = gzread(f, u, (unsigned)dlen); char line[64];
       gzgets(f, line, 64); int ch = gzgetc(f); printf("gzfile %d eq=%d line=%s ch=%c eof=%d\n", n, memcmp(u, data, dlen) == 0, line, ch, gzeof(f)); gzclose(f); remove(p); }
+    free(u); free(c2); free(c);
     return 0;
 }
