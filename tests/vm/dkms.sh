@@ -7,8 +7,6 @@
 #   tests/vm/dkms.sh KVER OUTDIR    prints the path of the built warpdrive.ko
 #                                   (warpdrive_soft.ko beside it)
 #
-# Only the module part of the install matters here: the user-space artifacts
-# are the real build when $CARGO_TARGET_DIR/release has them, else stand-ins.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJ=$(cd "$HERE/../.." && pwd)
@@ -16,21 +14,16 @@ KVER=$1
 OUT=$2
 command -v dkms >/dev/null || { echo "dkms.sh: dkms is not installed (.ci/install-deps)" >&2; exit 2; }
 rm -rf "$OUT"
-mkdir -p "$OUT/target/release" "$OUT/root" "$OUT/dkms"
-# The real user-space build when there is one, else stand-ins that are real
-# ELF files (install.sh may strip or inspect them).
-real=${CARGO_TARGET_DIR:-$PROJ/target}
-target="$OUT/target"
-if [ -f "$real/release/wdctl" ] && [ -f "$real/release/libwarpdrive.so" ] &&
-   [ -f "$real/release/libz.so" ] && [ -f "$real/release/libwarpdrive_provider.so" ]; then
-    target=$real
-else
-    cp /bin/true "$OUT/target/release/wdctl"
-    zlib=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)
-    for f in libwarpdrive.so libz.so libwarpdrive_provider.so; do
-        cp "$zlib" "$OUT/target/release/$f"
-    done
-fi
+mkdir -p "$OUT/root" "$OUT/dkms"
+# The user-space artifacts are the workspace's release build (install.sh
+# runs `warpdrive generate` for the manual pages, so they must be real).
+target=${CARGO_TARGET_DIR:-$PROJ/target}
+for f in warpdrive libwarpdrive.so libz.so libwarpdrive_provider.so; do
+    [ -f "$target/release/$f" ] && continue
+    (cd "$PROJ" && CARGO_TARGET_DIR="$target" cargo build --release --locked --workspace) >&2 \
+        || { echo "dkms.sh: the release build failed" >&2; exit 1; }
+    break
+done
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$PROJ/Cargo.toml" | head -1)
 (cd "$PROJ" && env -u MAKEFLAGS -u MAKELEVEL NO_BUILD=1 CARGO_TARGET_DIR="$target" \
     PREFIX=/usr DESTDIR="$OUT/root" UDEVRULESDIR=/usr/lib/udev/rules.d MODULESDIR=/usr/lib/ossl-modules \
