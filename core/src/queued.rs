@@ -11,7 +11,7 @@ use crate::api::{Flush, Format, Progress};
 use crate::device::OwnedQueue;
 use crate::error::{Error, Result};
 use crate::segment::{push_history, Resume};
-use crate::stream::{hand_out, stream_piece, RunningCheck};
+use crate::stream::{drain_held, stream_piece, RunningCheck};
 use crate::uapi::*;
 
 use warpdrive_engines as eng;
@@ -161,12 +161,7 @@ impl Queued {
     }
 
     fn drain(&mut self, output: &mut [u8]) -> usize {
-        let n = hand_out(&self.out, &mut self.pos, output);
-        if self.pos == self.out.len() {
-            self.out.clear();
-            self.pos = 0;
-        }
-        n
+        drain_held(&mut self.out, &mut self.pos, output)
     }
 
     /// Compresses `data` in pieces of at most PIECE, each a complete request

@@ -17,7 +17,7 @@ use crate::api::{
 use crate::device::{OwnedQueue, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::sva_addr;
-use crate::stream::{hand_out, RunningCheck};
+use crate::stream::{drain_held, RunningCheck};
 use crate::uapi::*;
 
 /// The shortest piece worth a second engine at `level`: about half a
@@ -234,12 +234,7 @@ impl Segmenter {
     }
 
     fn drain(&mut self, output: &mut [u8]) -> usize {
-        let n = hand_out(&self.out, &mut self.pos, output);
-        if self.pos == self.out.len() {
-            self.out.clear();
-            self.pos = 0;
-        }
-        n
+        drain_held(&mut self.out, &mut self.pos, output)
     }
 
     /// Compresses `data` into `out`, ending on a byte boundary, or ending the

@@ -71,6 +71,17 @@ pub(crate) fn hand_out(pending: &[u8], pos: &mut usize, output: &mut [u8]) -> us
     n
 }
 
+/// `hand_out` for a buffer that is refilled once drained: when all of `pending`
+/// has gone out, it is emptied and `pos` reset (segments, queue-held streams).
+pub(crate) fn drain_held(pending: &mut Vec<u8>, pos: &mut usize, output: &mut [u8]) -> usize {
+    let n = hand_out(pending, pos, output);
+    if *pos == pending.len() {
+        pending.clear();
+        *pos = 0;
+    }
+    n
+}
+
 fn flush_flags(flush: Flush) -> u8 {
     match flush {
         Flush::None => 0,
