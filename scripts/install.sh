@@ -153,7 +153,12 @@ do_install() {
         # build script and would install its library under our DESTDIR.
         (cd "$here" && env -u DESTDIR -u PREFIX -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
             CARGO_TARGET_DIR="$target" cargo build --release --locked \
-            -p warpdrive-capi -p warpdrive-zlib -p warpdrive-openssl-provider -p warpdrive-cli)
+            -p warpdrive-capi -p warpdrive-openssl-provider -p warpdrive-cli)
+        # The drop-in on its own: built with the others, cargo would give
+        # its core their crypto feature and link libssl/libcrypto into
+        # every program that loads zlib.
+        (cd "$here" && env -u DESTDIR -u PREFIX -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+            CARGO_TARGET_DIR="$target" cargo build --release --locked -p warpdrive-zlib)
     fi
     mkdir -p "$(dirname "$manifest")"
     # The manifest lists itself, so uninstall removes it last of all.

@@ -12,19 +12,9 @@ use foreign_types_shared::ForeignTypeRef;
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::{CipherCtx, CipherCtxRef};
 
+pub use crate::alg::CipherMode;
 use crate::ossl::{algs, key_index};
 use crate::{Outcome, Result, Status};
-
-/// A cipher mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CipherMode {
-    /// AES-GCM: IV 1..=64 bytes (12 usual), tag 4..=16 bytes.
-    Gcm,
-    /// AES-CTR with a 16-byte initial counter block (128-bit big-endian counter).
-    Ctr,
-    /// AES-CBC with a 16-byte IV, with or without PKCS#7 padding.
-    Cbc,
-}
 
 const BLOCK: usize = 16;
 /// EVP takes `int` lengths: feed it at most this much at a time (block aligned).

@@ -10,48 +10,9 @@ use std::cell::RefCell;
 use foreign_types_shared::ForeignTypeRef;
 use openssl::md_ctx::{MdCtx, MdCtxRef};
 
+pub use crate::alg::HashAlg;
 use crate::ossl::algs;
 use crate::{Result, Status};
-
-/// A hash algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HashAlg {
-    /// SHA-1 (20-byte digest).
-    Sha1,
-    /// SHA-224.
-    Sha224,
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
-
-impl HashAlg {
-    /// Digest size in bytes.
-    pub fn digest_len(self) -> usize {
-        match self {
-            HashAlg::Sha1 => 20,
-            HashAlg::Sha224 => 28,
-            HashAlg::Sha256 => 32,
-            HashAlg::Sha384 => 48,
-            HashAlg::Sha512 => 64,
-        }
-    }
-
-    /// Block size in bytes (the HMAC pad length).
-    pub fn block_len(self) -> usize {
-        match self {
-            HashAlg::Sha1 | HashAlg::Sha224 | HashAlg::Sha256 => 64,
-            HashAlg::Sha384 | HashAlg::Sha512 => 128,
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 const MAX_BLOCK: usize = 128;
 const MAX_DIGEST: usize = 64;

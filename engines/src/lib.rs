@@ -18,29 +18,50 @@
 //!   gzip streams (zlib's consumption and checksum contract on top), zlib-rs
 //!   for raw deflate;
 //! - ciphers, digests, HMAC: OpenSSL libcrypto in a private `OSSL_LIB_CTX` that
-//!   loads only the "default" provider.
+//!   loads only the "default" provider; only with the `crypto` feature (on by
+//!   default). Without it (the zlib drop-in's build) nothing links libcrypto
+//!   and every crypto entry point refuses with [`Status::InvalidAlg`].
 
+mod alg;
+#[cfg(feature = "crypto")]
 mod chacha;
+#[cfg(feature = "crypto")]
 mod crypto;
 mod deflate;
+#[cfg(feature = "crypto")]
 mod hash;
 mod isal_deflate;
 mod isal_inflate;
+#[cfg(not(feature = "crypto"))]
+mod nocrypto;
+#[cfg(feature = "crypto")]
 mod ossl;
 
+pub use alg::{CipherMode, HashAlg};
+#[cfg(feature = "crypto")]
 pub use chacha::{
     chacha20_poly1305_open, chacha20_poly1305_seal, CHACHA20_POLY1305_KEY, CHACHA20_POLY1305_NONCE,
     CHACHA20_POLY1305_TAG,
 };
+#[cfg(feature = "crypto")]
 pub use crypto::{
     cbc, cbc_in_place, ctr, ctr_in_place, gcm_open, gcm_open_in_place, gcm_seal, gcm_seal_in_place,
-    CipherMode, CipherStream,
+    CipherStream,
 };
 pub use deflate::{
     compress, compress_bound, compress_segment, decompress, engine_for_level, segment_bound,
     DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
 };
-pub use hash::{digest, hmac, HashAlg, HashStream};
+#[cfg(feature = "crypto")]
+pub use hash::{digest, hmac, HashStream};
+#[cfg(not(feature = "crypto"))]
+pub use nocrypto::{
+    cbc, cbc_in_place, chacha20_poly1305_open, chacha20_poly1305_seal, ctr, ctr_in_place, digest,
+    gcm_open, gcm_open_in_place, gcm_seal, gcm_seal_in_place, hmac,
+    init_error as crypto_init_error, CipherStream, HashStream, CHACHA20_POLY1305_KEY,
+    CHACHA20_POLY1305_NONCE, CHACHA20_POLY1305_TAG,
+};
+#[cfg(feature = "crypto")]
 pub use ossl::init_error as crypto_init_error;
 
 /// Why an operation failed. The discriminants are the `WD_STATUS_*` numbers.

@@ -54,6 +54,12 @@ fi
 # Nothing of the drop-in package lands where the loader looks by default.
 if grep -q '^/usr/lib/libz\|^/lib/' "$scratch/warpdrive-zlib.list"; then bad "warpdrive-zlib ships a system libz"; else
     ok "warpdrive-zlib leaves the system libz alone"; fi
+# Every zlib user loads the drop-in: it must not bring OpenSSL along.
+zdeps=$(dpkg-deb -f "$DEB_OUT/warpdrive-zlib_${version}_${arch}.deb" Depends)
+case $zdeps in
+    *libssl*) bad "warpdrive-zlib Depends on OpenSSL: $zdeps" ;;
+    *) ok "warpdrive-zlib does not depend on OpenSSL ($zdeps)" ;;
+esac
 
 # A throw-away root with an empty dpkg database.
 R=$scratch/root
