@@ -46,6 +46,12 @@
  */
 #define WD_ERR_PANIC 13
 
+/**
+ * Strict mode (`WARPDRIVE_STRICT=1`): the request would have run in
+ * software, which that mode refuses.
+ */
+#define WD_ERR_DEVICE_ONLY 14
+
 typedef enum wd_cipher_mode {
   WD_CIPHER_CTR = 0,
   WD_CIPHER_CBC = 1,

@@ -38,6 +38,9 @@ pub const WD_ERR_IO: i32 = 11;
 pub const WD_ERR_INTERNAL: i32 = 12;
 /// A bug inside the library was caught at the boundary.
 pub const WD_ERR_PANIC: i32 = 13;
+/// Strict mode (`WARPDRIVE_STRICT=1`): the request would have run in
+/// software, which that mode refuses.
+pub const WD_ERR_DEVICE_ONLY: i32 = 14;
 
 /// Compression container (deflate raw, zlib or gzip). Functions take this
 /// and the other enums as a plain `int` and refuse any other value with
@@ -297,6 +300,7 @@ pub extern "C" fn wd_strerror(code: i32) -> *const c_char {
         WD_ERR_IO => b"I/O error\0",
         WD_ERR_INTERNAL => b"internal error\0",
         WD_ERR_PANIC => b"internal error (panic caught)\0",
+        WD_ERR_DEVICE_ONLY => b"device only (WARPDRIVE_STRICT=1): not run in software\0",
         _ => b"unknown error code\0",
     };
     s.as_ptr().cast()

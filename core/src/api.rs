@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use warpdrive_engines as eng;
 
-use crate::device::{with_global, Warpdrive};
+use crate::device::{with_global, Software, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Queue, Src};
 use crate::stats::QueueCounters;
@@ -136,7 +136,8 @@ pub(crate) fn aux_area(key: &[u8], iv: &[u8], aad: &[u8], tag: &[u8]) -> Vec<u8>
 impl Warpdrive {
     /// Runs `offload` on a pooled queue when `size` reaches `threshold`.
     /// None means: run it inline (too small, no queue, or the device failed,
-    /// which is counted as a fallback).
+    /// which is counted as a fallback). In strict mode a request that would
+    /// run inline gets `Error::DeviceOnly` instead.
     fn try_offload<T>(
         &self,
         size: usize,
@@ -144,14 +145,15 @@ impl Warpdrive {
         offload: impl FnOnce(&mut Queue) -> Result<T>,
     ) -> Option<Result<T>> {
         if size < threshold {
-            return None;
+            return self.software(Software::Small).err().map(Err);
         }
-        let mut q = self.checkout()?;
+        let Some(mut q) = self.checkout() else {
+            return self.software(Software::NoQueue).err().map(Err);
+        };
         match offload(q.get()) {
             Err(e) if e.is_device_failure() => {
                 q.discard();
-                self.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
-                None
+                self.software(Software::Fallback).err().map(Err)
             }
             other => Some(other),
         }

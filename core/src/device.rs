@@ -74,6 +74,56 @@ impl InlineMax {
     }
 }
 
+/// Why a request would run in software instead of on a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Software {
+    /// Below the inline threshold of its class (size policy).
+    Small,
+    /// No queue to take: no device, every queue bound, or a bind failed.
+    NoQueue,
+    /// The device failed the request.
+    Fallback,
+    /// A session that runs on the inline engines (a stream with no queue,
+    /// a hash or cipher session).
+    Session,
+}
+
+impl Software {
+    fn why(self) -> &'static str {
+        match self {
+            Software::Small => "below the inline threshold",
+            Software::NoQueue => "no device queue",
+            Software::Fallback => "the device failed the request",
+            Software::Session => "a session on the inline engines",
+        }
+    }
+}
+
+/// Whether this process runs in strict "device only, never software" mode
+/// (`WARPDRIVE_STRICT`, or `strict` in the configuration file), read once.
+/// The drop-in and the provider ask it too, for the software paths of their
+/// own.
+pub fn strict() -> bool {
+    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *STRICT.get_or_init(|| crate::settings::flag("WARPDRIVE_STRICT", "off").unwrap_or(false))
+}
+
+/// Refuses, in strict mode, a session that would run on the inline engines
+/// with no instance at hand (hash and cipher sessions); counted on the
+/// process-wide instance only if it exists already.
+pub(crate) fn refuse_session() -> Result<()> {
+    if !strict() {
+        return Ok(());
+    }
+    if let Some(slot) = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        slot.instance
+            .counters
+            .refused
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    Err(Error::DeviceOnly(Software::Session.why()))
+}
+
 /// Settings for an instance; `Config::from_env` reads the documented
 /// environment variables.
 #[derive(Debug, Clone)]
@@ -87,8 +137,9 @@ pub struct Config {
     pub max_queues: usize,
     /// A particular kernel device (by name under /dev/warpdrive), if any.
     pub device: Option<String>,
-    /// Device only: a backend asked for and not there stops the process at
-    /// first use instead of running in software (`WARPDRIVE_STRICT=1`).
+    /// Device only (`WARPDRIVE_STRICT=1`): a request that would run in
+    /// software (below an inline threshold, no queue, after a device
+    /// failure, no device at all) fails with `Error::DeviceOnly` instead.
     pub strict: bool,
 }
 
@@ -133,9 +184,7 @@ impl Config {
             c.backend = b;
         }
         c.device = settings::raw("WARPDRIVE_DEVICE").map(|s| s.trim().to_string());
-        if let Some(s) = settings::flag("WARPDRIVE_STRICT", "off") {
-            c.strict = s;
-        }
+        c.strict = strict();
         if c.strict {
             // Device only: no request is kept in software because it is small.
             c.inline_max = InlineMax::all(0);
@@ -317,6 +366,24 @@ impl Warpdrive {
     pub(crate) fn inline_max(&self) -> &InlineMax {
         &self.config.inline_max
     }
+
+    /// A request is about to run in software for `why`: counted, and in
+    /// strict mode refused with `Error::DeviceOnly`.
+    pub(crate) fn software(&self, why: Software) -> Result<()> {
+        let c = &self.counters;
+        if self.config.strict {
+            c.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::DeviceOnly(why.why()));
+        }
+        let n = match why {
+            Software::Small => &c.small,
+            Software::NoQueue => &c.no_queue,
+            Software::Fallback => &c.fallbacks,
+            Software::Session => return Ok(()),
+        };
+        n.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// A queue borrowed from the pool; returned on drop unless it failed.
@@ -468,20 +535,24 @@ pub fn global() -> Arc<Warpdrive> {
         };
         if config.strict {
             crate::settings::warn(&format!(
-                "{asked}: {e}; stopping (WARPDRIVE_STRICT=1 allows no software fallback)"
+                "{asked}: {e}; every request fails (WARPDRIVE_STRICT=1 allows no software)"
             ));
-            // Not exit(): atexit handlers would come back here for the lock.
-            sys::exit_now(1);
+        } else {
+            crate::settings::warn(&format!(
+                "{asked}: {e}; running every request in software (set WARPDRIVE_STRICT=1 to make this an error)"
+            ));
         }
-        crate::settings::warn(&format!(
-            "{asked}: {e}; running every request in software (set WARPDRIVE_STRICT=1 to make this an error)"
-        ));
         Warpdrive::new(Config {
             backend: BackendChoice::Inline,
             ..config
         })
         .expect("the inline backend cannot fail")
     }));
+    if config.strict && config.backend == BackendChoice::Inline {
+        crate::settings::warn(
+            "WARPDRIVE_STRICT=1 with no device backend: every request fails (WARPDRIVE_STRICT=1 allows no software)",
+        );
+    }
     if let Some(old) = guard.take() {
         // Made by the parent: its threads and mappings are not ours.
         std::mem::forget(old.instance);

@@ -31,6 +31,10 @@ pub enum Error {
     Cancelled,
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    /// Strict mode (`WARPDRIVE_STRICT=1`): the request would have run in
+    /// software, which that mode forbids.
+    #[error("device only (WARPDRIVE_STRICT=1): not run in software ({0})")]
+    DeviceOnly(&'static str),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("internal error: {0}")]
@@ -80,6 +84,7 @@ impl Error {
             Error::Unsupported(_) => 10,
             Error::Io(_) => 11,
             Error::Internal(_) => 12,
+            Error::DeviceOnly(_) => 14,
         }
     }
 

@@ -14,7 +14,7 @@ use warpdrive_engines as eng;
 use crate::api::{
     count_request, count_result, engine_error, status_result, Flush, Format, Progress,
 };
-use crate::device::{OwnedQueue, Warpdrive};
+use crate::device::{OwnedQueue, Software, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::sva_addr;
 use crate::stream::{drain_held, RunningCheck};
@@ -386,10 +386,12 @@ impl Segmenter {
                     if r.is_err_and(|e| e.is_device_failure()) {
                         failed_queues.push(i);
                     }
-                    wd.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
+                    // Strict mode: the piece is not redone in software.
+                    wd.software(Software::Fallback)?;
                     None
                 }
                 None => {
+                    wd.software(Software::NoQueue)?;
                     wd.counters.inline.fetch_add(1, Ordering::Relaxed);
                     None
                 }

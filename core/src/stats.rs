@@ -26,6 +26,14 @@ pub struct Stats {
     pub inline: u64,
     /// Queue requests that failed on the device and were re-run in software.
     pub fallbacks: u64,
+    /// Of `inline`, one-shot requests below the inline threshold (size policy).
+    pub small: u64,
+    /// Of `inline`, one-shot requests that found no queue (no device, every
+    /// queue bound, a bind that failed).
+    pub no_queue: u64,
+    /// Requests refused because they would have run in software in strict
+    /// mode (`WARPDRIVE_STRICT=1`); they failed with `Error::DeviceOnly`.
+    pub refused: u64,
     /// Requests that ended in an error (bad input included).
     pub errors: u64,
     pub bytes_in: u64,
@@ -46,10 +54,13 @@ impl Stats {
     /// record and the stats file have always written them.
     pub(crate) fn json_members(&self) -> String {
         format!(
-            "\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}",
+            "\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"small\":{},\"no_queue\":{},\"refused\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}",
             self.offloaded,
             self.inline,
             self.fallbacks,
+            self.small,
+            self.no_queue,
+            self.refused,
             self.errors,
             self.bytes_in,
             self.bytes_out,
@@ -64,6 +75,9 @@ impl Stats {
 pub(crate) struct ProcessCounters {
     pub inline: AtomicU64,
     pub fallbacks: AtomicU64,
+    pub small: AtomicU64,
+    pub no_queue: AtomicU64,
+    pub refused: AtomicU64,
     pub inline_errors: AtomicU64,
     pub inline_bytes_in: AtomicU64,
     pub inline_bytes_out: AtomicU64,
@@ -82,6 +96,9 @@ impl ProcessCounters {
         let mut s = Stats {
             inline: r(&self.inline),
             fallbacks: r(&self.fallbacks),
+            small: r(&self.small),
+            no_queue: r(&self.no_queue),
+            refused: r(&self.refused),
             errors: r(&self.inline_errors),
             bytes_in: r(&self.inline_bytes_in),
             bytes_out: r(&self.inline_bytes_out),

@@ -14,7 +14,7 @@ use crate::api::{
     alg_of_format, engine_error, run_counted_while, status_result, CipherMode, Direction, Flush,
     Format, HashAlg, Progress,
 };
-use crate::device::{fork_generation, global, OwnedQueue, Warpdrive};
+use crate::device::{fork_generation, global, refuse_session, OwnedQueue, Software, Warpdrive};
 use crate::error::{Error, Result};
 use crate::queue::{Job, Src};
 use crate::queued::Queued;
@@ -54,7 +54,10 @@ impl<S> Backing<S> {
                     q: Box::new(q),
                     started: false,
                 },
-                None => Backing::Inline(Box::new(inline()?)),
+                None => {
+                    wd.software(Software::Session)?;
+                    Backing::Inline(Box::new(inline()?))
+                }
             };
         }
         Ok(())
@@ -924,11 +927,13 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(alg: HashAlg) -> Result<Hasher> {
+        refuse_session()?;
         let state = eng::HashStream::new(alg).map_err(|s| engine_error(s, "digest"))?;
         Ok(Hasher { alg, state })
     }
 
     pub fn new_hmac(alg: HashAlg, key: &[u8]) -> Result<Hasher> {
+        refuse_session()?;
         let state = eng::HashStream::new_hmac(alg, key).map_err(|s| engine_error(s, "HMAC"))?;
         Ok(Hasher { alg, state })
     }
@@ -982,6 +987,7 @@ impl CipherCtx {
         iv: &[u8],
         padding: bool,
     ) -> Result<CipherCtx> {
+        refuse_session()?;
         let m = match mode {
             CipherMode::Gcm => eng::CipherMode::Gcm,
             CipherMode::Ctr => eng::CipherMode::Ctr,

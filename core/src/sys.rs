@@ -188,13 +188,6 @@ pub fn eventfd_drain(fd: BorrowedFd<'_>) {
     unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
 }
 
-/// Ends the process at once with `code`: no atexit handlers, no unwinding
-/// (for a fatal configuration error found while the core holds its locks).
-pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit never returns and touches no memory of ours.
-    unsafe { libc::_exit(code) }
-}
-
 pub fn getuid() -> u32 {
     // SAFETY: getuid has no memory effects and cannot fail.
     unsafe { libc::getuid() }
