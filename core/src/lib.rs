@@ -34,7 +34,7 @@ pub use api::{
 };
 pub use asyncq::{AsyncQueue, Completion, Operation, Request};
 pub use device::{
-    global, report_stats, stats, BackendChoice, BackendKind, Config, InlineMax, Warpdrive,
+    global, report_stats, stats, strict, BackendChoice, BackendKind, Config, InlineMax, Warpdrive,
     STATS_FILE_ENV,
 };
 pub use error::{Error, Result};

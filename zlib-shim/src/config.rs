@@ -150,7 +150,16 @@ impl Config {
 pub fn get() -> &'static Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
     CONFIG.get_or_init(|| {
-        let c = Config::from_env();
+        let mut c = Config::from_env();
+        if warpdrive::strict() {
+            // Device only: no stream stays in software for being small.
+            c.min = 0;
+            if !(c.enabled && c.deflate && c.inflate) {
+                settings::warn(
+                    "zlib offload is off with WARPDRIVE_STRICT=1: those streams and calls fail",
+                );
+            }
+        }
         crate::stats::arm(&c);
         c
     })

@@ -16,7 +16,7 @@ use libz_rs_sys::{gzFile, gz_headerp, in_func, out_func, z_off64_t, z_off_t, z_s
 use warpdrive::Format;
 
 use crate::bound::{self, sw_level};
-use crate::stats::{self, COUNTERS};
+use crate::stats::{self, Why, COUNTERS};
 use crate::stream::{self, *};
 
 const Z_OK: c_int = 0;
@@ -175,7 +175,11 @@ unsafe fn register_deflate(
         bound::set(key, s.state as usize, p);
     }
     let cfg = crate::config::get();
-    if ret == Z_OK && cfg.enabled && cfg.deflate && deflate_format(wbits).is_some() {
+    // Strict mode: every stream is tracked, so its first call can refuse
+    // what would run in software.
+    if ret == Z_OK
+        && (warpdrive::strict() || cfg.enabled && cfg.deflate && deflate_format(wbits).is_some())
+    {
         let e = DeflateEntry {
             level,
             wbits,
@@ -260,6 +264,23 @@ pub unsafe extern "C" fn deflate(strm: z_streamp, flush: c_int) -> c_int {
     })
 }
 
+/// Strict mode refused to run this stream in software: zlib's "inconsistent
+/// stream" code, with the reason in `msg`; nothing was consumed or written.
+fn refuse(s: &mut z_stream) -> c_int {
+    set_msg(s, stats::REFUSED_MSG);
+    Z_STREAM_ERROR
+}
+
+/// Why a deflate stream the core does not take runs in software.
+fn deflate_why() -> Why {
+    let cfg = crate::config::get();
+    if !(cfg.enabled && cfg.deflate) {
+        Why::Off
+    } else {
+        Why::Params
+    }
+}
+
 fn deflate_offload(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> c_int {
     if let DeflateMode::Undecided = d.mode {
         if s.next_out.is_null()
@@ -292,14 +313,19 @@ fn deflate_offload(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> c_in
                             produced: 0,
                         }))
                     }
-                    Err(_) => {
-                        stats::bump(&COUNTERS.fallbacks);
-                        DeflateMode::Software
-                    }
+                    Err(_) if stats::software(Why::Fallback) => DeflateMode::Software,
+                    Err(_) => return refuse(s),
                 }
             }
-            _ => {
-                stats::bump(&COUNTERS.software);
+            o => {
+                let why = if o.is_some() {
+                    Why::Small
+                } else {
+                    deflate_why()
+                };
+                if !stats::software(why) {
+                    return refuse(s);
+                }
                 DeflateMode::Software
             }
         };
@@ -309,10 +335,14 @@ fn deflate_offload(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> c_in
     match &mut d.mode {
         DeflateMode::Core(c) => {
             let r = core_deflate(s, c, flush);
-            if r == Z_STREAM_ERROR && c.consumed == 0 && c.produced == 0 && c.last_flush == -3 {
+            if r == Z_STREAM_ERROR
+                && c.consumed == 0
+                && c.produced == 0
+                && c.last_flush == -3
+                && stats::software(Why::Fallback)
+            {
                 // The core failed before anything happened: software takes over.
                 d.mode = DeflateMode::Software;
-                stats::bump(&COUNTERS.fallbacks);
                 return sw_deflate(s, flush);
             }
             r
@@ -848,7 +878,9 @@ unsafe fn register_inflate(strm: z_streamp, ret: c_int, wbits: c_int) {
     let key = strm as usize;
     stream::remove(key);
     let cfg = crate::config::get();
-    if ret == Z_OK && cfg.enabled && cfg.inflate && inflate_format(wbits).is_some() {
+    if ret == Z_OK
+        && (warpdrive::strict() || cfg.enabled && cfg.inflate && inflate_format(wbits).is_some())
+    {
         let e = InflateEntry {
             wbits,
             blocked: false,
@@ -947,10 +979,26 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
                         produced: 0,
                     }))
                 }
-                Err(_) => InflateMode::Software,
+                Err(_) if stats::software(Why::Fallback) => InflateMode::Software,
+                Err(_) => return refuse(s),
             },
-            _ => {
-                stats::bump(&COUNTERS.software);
+            Some((false, _)) => {
+                // A header the core would refuse: zlib-rs names the error.
+                if !stats::software(Why::Params) {
+                    return refuse(s);
+                }
+                InflateMode::Software
+            }
+            None => {
+                let why = match e.offloadable() {
+                    Some(Some(_)) if flush != Z_BLOCK && flush != Z_TREES => Why::Small,
+                    Some(_) => Why::Params,
+                    None if cfg.enabled && cfg.inflate => Why::Params,
+                    None => Why::Off,
+                };
+                if !stats::software(why) {
+                    return refuse(s);
+                }
                 InflateMode::Software
             }
         };
@@ -966,7 +1014,9 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
             None => {
                 // The device failed, or the engine refused the data: zlib-rs
                 // continues from the same point.
-                stats::bump(&COUNTERS.fallbacks);
+                if !stats::software(Why::Fallback) {
+                    return refuse(s);
+                }
                 match demote_inflate(s, e) {
                     Ok(()) => inflate_offload(s, e, flush),
                     Err(r) => r,
@@ -1192,8 +1242,10 @@ fn demote_inflate(s: &mut z_stream, e: &mut InflateEntry) -> Result<(), c_int> {
         set_msg(s, m);
         return Err(Z_DATA_ERROR);
     }
+    if !stats::software(Why::Demoted) {
+        return Err(refuse(s));
+    }
     let extra = replay_into_zlib(s, retained, c.produced)?;
-    stats::bump(&COUNTERS.demoted);
     e.mode = if extra.is_empty() {
         InflateMode::Software
     } else {
@@ -1451,10 +1503,22 @@ pub unsafe extern "C" fn inflateBack(
             |_| false,
             |_, e| matches!(e, Entry::Inflate(InflateEntry { blocked: false, .. })),
         );
+        let cfg = crate::config::get();
+        let why = if cfg.enabled && cfg.inflate {
+            Why::Params
+        } else {
+            Why::Off
+        };
         if !offload {
+            if !stats::software(why) {
+                return Z_STREAM_ERROR;
+            }
             return fwd();
         }
         let Ok(mut inf) = warpdrive::Inflater::new(Format::Raw) else {
+            if !stats::software(Why::Fallback) {
+                return Z_STREAM_ERROR;
+            }
             return fwd();
         };
         stats::bump(&COUNTERS.inflate_streams_offloaded);
@@ -1580,7 +1644,10 @@ unsafe fn inflate_back_core(
             }
             Err(_) if refused => return leave(s, next, have, Z_BUF_ERROR),
             Err(e) if e.is_device_failure() => {
-                stats::bump(&COUNTERS.fallbacks);
+                if !stats::software(Why::Fallback) {
+                    set_msg(s, stats::REFUSED_MSG);
+                    return leave(s, next, have, Z_BUF_ERROR);
+                }
                 let Some(retained) = retained else {
                     set_msg(s, c"warpdrive: stream too long to move to software");
                     return leave(s, next, have, Z_BUF_ERROR);
@@ -1603,8 +1670,12 @@ unsafe fn inflate_back_core(
                     return leave(s, next, have, Z_DATA_ERROR);
                 };
                 // zlib hands out everything before the damage: zlib-rs
-                // decodes up to it from the same input and names it.
-                stats::bump(&COUNTERS.fallbacks);
+                // decodes up to it from the same input and names it (not in
+                // strict mode: the core's verdict stands).
+                if !stats::software(Why::Fallback) {
+                    set_msg(s, data_error_msg(&e, Format::Raw));
+                    return leave(s, next, have, Z_DATA_ERROR);
+                }
                 // SAFETY: forwarded inflateBack contract.
                 return unsafe {
                     inflate_back_software(
@@ -1694,24 +1765,31 @@ pub unsafe extern "C" fn inflateBackEnd(strm: z_streamp) -> c_int {
 // ---------------------------------------------------------------------------
 // one-shot calls
 
-/// The zlib-format bytes the core compresses `src` into, if it serves `level`.
-fn core_compress(dest: &mut [u8], src: &[u8], level: c_int) -> Option<usize> {
+/// The zlib-format bytes the core compresses `src` into, if it serves
+/// `level`; else why it does not (zlib-rs then runs the call).
+fn core_compress(dest: &mut [u8], src: &[u8], level: c_int) -> Result<usize, (Why, c_int)> {
     let cfg = crate::config::get();
     let level = if level == -1 { 6 } else { level };
-    if !(cfg.enabled && cfg.deflate && level >= 1 && cfg.level_ok(level) && src.len() >= cfg.min) {
-        return None;
+    if !(cfg.enabled && cfg.deflate) {
+        return Err((Why::Off, Z_MEM_ERROR));
+    }
+    if !(level >= 1 && cfg.level_ok(level)) {
+        return Err((Why::Params, Z_MEM_ERROR));
+    }
+    if src.len() < cfg.min {
+        return Err((Why::Small, Z_MEM_ERROR));
     }
     match warpdrive::compress(Format::Zlib, level as u32, src, dest) {
         Ok(n) => {
             stats::bump(&COUNTERS.compress_offloaded);
             stats::add_bytes(src.len(), n);
             stats::report();
-            Some(n)
+            Ok(n)
         }
-        Err(_) => {
-            stats::bump(&COUNTERS.fallbacks);
-            None
-        }
+        // compress2's codes: too little room is Z_BUF_ERROR, anything else
+        // (the device) Z_MEM_ERROR, its code for "could not get resources".
+        Err(warpdrive::Error::OutputTooSmall { .. }) => Err((Why::Fallback, Z_BUF_ERROR)),
+        Err(_) => Err((Why::Fallback, Z_MEM_ERROR)),
     }
 }
 
@@ -1740,13 +1818,22 @@ pub unsafe extern "C" fn compress2(
                     },
                 )
             };
-            if let Some(n) = core_compress(d, src, level) {
-                // SAFETY: destLen checked non-NULL above.
-                unsafe { *destLen = n as c_ulong };
-                return Z_OK;
+            match core_compress(d, src, level) {
+                Ok(n) => {
+                    // SAFETY: destLen checked non-NULL above.
+                    unsafe { *destLen = n as c_ulong };
+                    return Z_OK;
+                }
+                Err((why, code)) => {
+                    if !stats::software(why) {
+                        return code;
+                    }
+                }
             }
+        } else if !stats::software(Why::Params) {
+            // Arguments zlib refuses: its own answer, nothing computed.
+            return Z_STREAM_ERROR;
         }
-        stats::bump(&COUNTERS.software);
         // SAFETY: forwarded contract.
         unsafe { zrs::compress2(dest, destLen, source, sourceLen, sw_level(level)) }
     })
@@ -1787,14 +1874,18 @@ pub unsafe extern "C" fn uncompress2(
                     std::slice::from_raw_parts(source, *sourceLen as usize),
                 )
             };
-            if !d.is_empty()
-                && src.len() >= cfg.min
-                && matches!(header_ok(Some(Format::Zlib), src), Some((true, _)))
-            {
+            // Strict mode answers with the code zlib gives for the same case.
+            let (why, code) = if d.is_empty() {
+                (Why::Params, Z_BUF_ERROR)
+            } else if src.len() < cfg.min {
+                (Why::Small, Z_MEM_ERROR)
+            } else if !matches!(header_ok(Some(Format::Zlib), src), Some((true, _))) {
+                (Why::Params, Z_DATA_ERROR)
+            } else {
                 // Any error re-runs in software, which gives zlib's exact codes
                 // and partial output.
-                if let Ok(p) = warpdrive::decompress(Format::Zlib, src, d) {
-                    if p.done {
+                match warpdrive::decompress(Format::Zlib, src, d) {
+                    Ok(p) if p.done => {
                         stats::bump(&COUNTERS.uncompress_offloaded);
                         stats::add_bytes(p.consumed, p.produced);
                         stats::report();
@@ -1805,10 +1896,25 @@ pub unsafe extern "C" fn uncompress2(
                         }
                         return Z_OK;
                     }
+                    Ok(_) | Err(warpdrive::Error::OutputTooSmall { .. }) => {
+                        (Why::Fallback, Z_BUF_ERROR)
+                    }
+                    Err(warpdrive::Error::DataError(_) | warpdrive::Error::ChecksumMismatch) => {
+                        (Why::Fallback, Z_DATA_ERROR)
+                    }
+                    Err(_) => (Why::Fallback, Z_MEM_ERROR),
                 }
+            };
+            if !stats::software(why) {
+                return code;
             }
+        } else if !stats::software(if cfg.enabled && cfg.inflate {
+            Why::Params
+        } else {
+            Why::Off
+        }) {
+            return Z_MEM_ERROR;
         }
-        stats::bump(&COUNTERS.software);
         // SAFETY: forwarded contract.
         unsafe { zrs::uncompress2(dest, destLen, source, sourceLen) }
     })
@@ -1912,6 +2018,10 @@ unsafe fn gz_mode(mode: *const c_char) -> Option<std::ffi::CString> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gzopen(path: *const c_char, mode: *const c_char) -> gzFile {
     boundary!(std::ptr::null_mut(), {
+        if !stats::software(Why::GzFile) {
+            // gz files run in zlib-rs's own gz layer, never on the device.
+            return std::ptr::null_mut();
+        }
         // SAFETY: gzopen's contract.
         let m = unsafe { gz_mode(mode) };
         // SAFETY: forwarded contract, with the mapped mode.
@@ -1921,6 +2031,10 @@ pub unsafe extern "C" fn gzopen(path: *const c_char, mode: *const c_char) -> gzF
 
 pub unsafe extern "C" fn gzopen64(path: *const c_char, mode: *const c_char) -> gzFile {
     boundary!(std::ptr::null_mut(), {
+        if !stats::software(Why::GzFile) {
+            // gz files run in zlib-rs's own gz layer, never on the device.
+            return std::ptr::null_mut();
+        }
         // SAFETY: gzopen's contract.
         let m = unsafe { gz_mode(mode) };
         // SAFETY: forwarded contract, with the mapped mode.
@@ -1931,6 +2045,10 @@ pub unsafe extern "C" fn gzopen64(path: *const c_char, mode: *const c_char) -> g
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gzdopen(fd: c_int, mode: *const c_char) -> gzFile {
     boundary!(std::ptr::null_mut(), {
+        if !stats::software(Why::GzFile) {
+            // gz files run in zlib-rs's own gz layer, never on the device.
+            return std::ptr::null_mut();
+        }
         // SAFETY: gzopen's contract.
         let m = unsafe { gz_mode(mode) };
         // SAFETY: forwarded contract, with the mapped mode.

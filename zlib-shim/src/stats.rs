@@ -20,8 +20,20 @@ pub struct Counters {
     pub inflate_streams_offloaded: AtomicU64,
     /// deflate()/inflate() calls served by the core.
     pub stream_calls_offloaded: AtomicU64,
-    /// Streams and one-shot calls that ran in software (zlib-rs).
+    /// Streams and one-shot calls that ran in software (zlib-rs), all reasons.
     pub software: AtomicU64,
+    /// Of `software`: below `WARPDRIVE_ZLIB_MIN` (size policy).
+    pub software_small: AtomicU64,
+    /// Of `software`: a level, strategy, window, dictionary or flush mode the
+    /// core does not take.
+    pub software_params: AtomicU64,
+    /// Of `software`: offload switched off (`WARPDRIVE_ZLIB*=off`).
+    pub software_off: AtomicU64,
+    /// Of `software`: gzopen files (zlib-rs's gz layer, never offloaded).
+    pub software_gzfile: AtomicU64,
+    /// Strict mode: streams and calls refused because they would have run
+    /// in software.
+    pub refused: AtomicU64,
     /// Core failures recovered in software.
     pub fallbacks: AtomicU64,
     /// Offloaded streams turned into software streams mid-way (copy, sync...).
@@ -37,6 +49,11 @@ pub static COUNTERS: Counters = Counters {
     inflate_streams_offloaded: AtomicU64::new(0),
     stream_calls_offloaded: AtomicU64::new(0),
     software: AtomicU64::new(0),
+    software_small: AtomicU64::new(0),
+    software_params: AtomicU64::new(0),
+    software_off: AtomicU64::new(0),
+    software_gzfile: AtomicU64::new(0),
+    refused: AtomicU64::new(0),
     fallbacks: AtomicU64::new(0),
     demoted: AtomicU64::new(0),
     bytes_in: AtomicU64::new(0),
@@ -48,6 +65,53 @@ static PRINT_AT_EXIT: AtomicBool = AtomicBool::new(false);
 pub fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
+
+/// Why a stream or call runs in software (zlib-rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    Small,
+    Params,
+    Off,
+    GzFile,
+    /// The core failed; zlib-rs takes over (counted in `fallbacks`).
+    Fallback,
+    /// An offloaded stream moved to zlib-rs mid-way (`demoted`).
+    Demoted,
+}
+
+/// A stream or one-shot call is about to run in software for `why`: counted
+/// by reason, and `false` in strict mode (`WARPDRIVE_STRICT=1`), where the
+/// caller must fail instead (counted in `refused`).
+pub fn software(why: Why) -> bool {
+    if warpdrive::strict() {
+        bump(&COUNTERS.refused);
+        publish();
+        return false;
+    }
+    let c = &COUNTERS;
+    match why {
+        Why::Fallback => bump(&c.fallbacks),
+        Why::Demoted => bump(&c.demoted),
+        w => {
+            bump(&c.software);
+            bump(match w {
+                Why::Small => &c.software_small,
+                Why::Params => &c.software_params,
+                Why::Off => &c.software_off,
+                _ => &c.software_gzfile,
+            });
+        }
+    }
+    publish();
+    true
+}
+
+/// Brings this process's live record up to date (core/src/live.rs).
+fn publish() {}
+
+/// The message a refused stream carries in `msg`.
+pub const REFUSED_MSG: &std::ffi::CStr =
+    c"warpdrive: device only (WARPDRIVE_STRICT=1): not run in software";
 
 pub fn add_bytes(input: usize, output: usize) {
     COUNTERS.bytes_in.fetch_add(input as u64, Ordering::Relaxed);
@@ -66,7 +130,7 @@ pub fn line() -> String {
         + r(&c.inflate_streams_offloaded);
     let core = warpdrive::stats();
     format!(
-        "warpdrive-zlib: pid={} offloaded={} compress={} uncompress={} deflate_streams={} inflate_streams={} stream_calls={} software={} fallbacks={} demoted={} bytes_in={} bytes_out={} core_offloaded={} core_inline={} core_fallbacks={} core_errors={}\n",
+        "warpdrive-zlib: pid={} offloaded={} compress={} uncompress={} deflate_streams={} inflate_streams={} stream_calls={} software={} software_small={} software_params={} software_off={} software_gzfile={} refused={} fallbacks={} demoted={} bytes_in={} bytes_out={} core_offloaded={} core_inline={} core_fallbacks={} core_errors={} core_refused={}\n",
         std::process::id(),
         offloaded,
         r(&c.compress_offloaded),
@@ -75,6 +139,11 @@ pub fn line() -> String {
         r(&c.inflate_streams_offloaded),
         r(&c.stream_calls_offloaded),
         r(&c.software),
+        r(&c.software_small),
+        r(&c.software_params),
+        r(&c.software_off),
+        r(&c.software_gzfile),
+        r(&c.refused),
         r(&c.fallbacks),
         r(&c.demoted),
         r(&c.bytes_in),
@@ -83,6 +152,7 @@ pub fn line() -> String {
         core.inline,
         core.fallbacks,
         core.errors,
+        core.refused,
     )
 }
 
