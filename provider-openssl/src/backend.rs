@@ -447,9 +447,23 @@ fn sha_failed() -> ProvError {
     crate::prov_err!(CoreFailure, "SHA engine failed")
 }
 
+/// Strict mode (`WARPDRIVE_STRICT=1`): `what` would run in software in this
+/// process (the default provider's code, libcrypto's SHA block functions), so it
+/// fails instead, with the reason in OpenSSL's error queue.
+pub fn refuse_software(what: &str) -> Result<(), ProvError> {
+    if warpdrive::strict() {
+        return Err(crate::prov_err!(
+            CoreFailure,
+            "device only (WARPDRIVE_STRICT=1): {what} would run in software"
+        ));
+    }
+    Ok(())
+}
+
 impl DigestStream {
     /// Starts a message.
     pub fn new(alg: HashAlg) -> Result<Self, ProvError> {
+        refuse_software("a digest (libcrypto's SHA block functions)")?;
         // SAFETY: (all three) the SHA context structs are plain integers and arrays, for
         // which all-zero bytes are a valid value; `*_Init` then sets the real start state.
         let (st, ok) = unsafe {

@@ -133,6 +133,7 @@ fn cached<T: 'static>(
 /// A fresh context from the default implementation of `name` (its `newctx`).
 /// Ciphers and MACs share the signature, so the cipher type serves both.
 fn new_ctx(newctx: ffi::OSSL_FUNC_cipher_newctx_fn, name: &str) -> PResult<*mut c_void> {
+    crate::backend::refuse_software(&format!("{name} (the default provider's)"))?;
     let newctx = newctx.ok_or_else(|| prov_err!(CoreFailure))?;
     // SAFETY: the default provider's newctx with its own provider context.
     let ctx = unsafe { newctx(lib()?.provctx) };
