@@ -111,3 +111,43 @@ fn the_operators_guide_points_at_the_reference() {
         "the guide sends operators to source code for settings"
     );
 }
+
+/// The rows of the reference's tables, by their first cell.
+fn rows(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| l.starts_with("| `WARPDRIVE_"))
+        .filter_map(|l| {
+            let name = l.trim_start_matches("| `").split('`').next()?.to_string();
+            Some((name, l.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_setting_the_configuration_file_takes_is_in_the_reference() {
+    let reference = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let in_doc = documented(&reference);
+    for name in warpdrive::settings::KNOWN {
+        assert!(
+            in_doc.contains(*name),
+            "{name}: a file key missing from docs/configuration.md"
+        );
+    }
+    // The strict mode the reference describes is the one the code reads.
+    assert!(warpdrive::settings::KNOWN.contains(&"WARPDRIVE_STRICT"));
+    let strict = rows(&reference)
+        .into_iter()
+        .find(|(n, _)| n == "WARPDRIVE_STRICT")
+        .expect("WARPDRIVE_STRICT row");
+    assert!(strict.1.contains("never software"), "{}", strict.1);
+    assert!(reference.contains("### Strict mode: device only, never software"));
+    assert!(
+        reference.contains(&format!("`{}`", warpdrive::settings::CONFIG_PATH))
+            && reference.contains(&format!("`{}`", warpdrive::settings::CONFIG_ENV)),
+        "the file's path and variable are documented"
+    );
+    // The error code the reference names is the C API's.
+    let header = std::fs::read_to_string(root().join("include/warpdrive.h")).unwrap();
+    assert!(header.contains("#define WD_ERR_DEVICE_ONLY 14"));
+    assert!(reference.contains("`WD_ERR_DEVICE_ONLY`, 14"));
+}

@@ -617,7 +617,7 @@ pub fn report_stats() -> std::io::Result<()> {
     let s = instance.stats();
     // The live record (core/src/live.rs), whatever the environment says.
     crate::live::publish(pid, instance.backend().name(), &s);
-    let Some(path) = std::env::var_os(STATS_FILE_ENV) else {
+    let Some(path) = crate::settings::raw(STATS_FILE_ENV) else {
         return Ok(());
     };
     let line = format!(

@@ -1,16 +1,205 @@
 //! Reading `WARPDRIVE_*` settings: one parser for the core, the zlib drop-in
 //! and the provider, so a value means the same everywhere.
 //!
+//! A setting comes from the environment or, when the variable is not set
+//! there, from the configuration file (`/etc/warpdrive.conf`, or the file
+//! `WARPDRIVE_CONFIG` names): `key = value` lines, `#` comments, the key
+//! being the variable's name with or without its `WARPDRIVE_` prefix, in
+//! any case (`backend = kernel`, `zlib_min = 64k`). Both are read once per
+//! process, at the first setting asked for or when a library that loads into
+//! other programs calls [`capture`] from its constructor, so a program that
+//! clears its environment later (nginx workers) keeps the settings it
+//! started with.
+//!
 //! A value that does not parse is never silently ignored: the process gets
-//! one line on stderr naming the variable, the value and the default it
-//! keeps (once per variable and value, however often it is read), and the
-//! setting keeps its default. Every warning is also kept for
-//! [`warnings`], so a tool can show them.
+//! one line on stderr naming the variable, the value (and the file line it
+//! came from) and the default it keeps (once per variable and value, however
+//! often it is read), and the setting keeps its default. So do file lines
+//! that are not `key = value` or name no setting. Every warning is also kept
+//! for [`warnings`], so a tool can show them.
 
-use std::sync::Mutex;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 /// Warnings issued so far by this process, in order.
 static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Names the configuration file.
+pub const CONFIG_ENV: &str = "WARPDRIVE_CONFIG";
+
+/// The configuration file when `WARPDRIVE_CONFIG` is not set (absent: no
+/// file, no warning).
+pub const CONFIG_PATH: &str = "/etc/warpdrive.conf";
+
+/// Every setting the configuration file may hold, by its variable name
+/// (docs/configuration.md lists each; `cli/tests/docs.rs` checks).
+pub const KNOWN: &[&str] = &[
+    "WARPDRIVE_BACKEND",
+    "WARPDRIVE_DEVICE",
+    "WARPDRIVE_STRICT",
+    "WARPDRIVE_INLINE_MAX",
+    "WARPDRIVE_INLINE_MAX_COMPRESS",
+    "WARPDRIVE_INLINE_MAX_DECOMPRESS",
+    "WARPDRIVE_INLINE_MAX_CIPHER",
+    "WARPDRIVE_INLINE_MAX_HASH",
+    "WARPDRIVE_ENGINES",
+    "WARPDRIVE_MAX_QUEUES",
+    "WARPDRIVE_DEFLATE_BUFFER_MAX",
+    "WARPDRIVE_STATS_FILE",
+    "WARPDRIVE_RUNTIME_DIR",
+    "WARPDRIVE_ZLIB",
+    "WARPDRIVE_ZLIB_MIN",
+    "WARPDRIVE_ZLIB_DEFLATE",
+    "WARPDRIVE_ZLIB_INFLATE",
+    "WARPDRIVE_ZLIB_LEVELS",
+    "WARPDRIVE_ZLIB_STATS",
+    "WARPDRIVE_ZLIB_STATS_FILE",
+    "WARPDRIVE_PROVIDER_STATS",
+];
+
+/// The process's settings as read once: `WARPDRIVE_*` variables of the
+/// environment and the file's lines.
+struct Sources {
+    env: Vec<(String, OsString)>,
+    /// (variable name, value, line number), in file order.
+    file: Vec<(String, String, usize)>,
+    path: PathBuf,
+}
+
+static SOURCES: OnceLock<Sources> = OnceLock::new();
+
+/// Reads the environment and the configuration file now, if not done yet.
+/// The drop-in and the provider call it when they are loaded, before the
+/// program can clear its environment.
+pub fn capture() {
+    let _ = sources();
+}
+
+/// The configuration file this process read (or would have read).
+pub fn config_path() -> PathBuf {
+    sources().path.clone()
+}
+
+fn sources() -> &'static Sources {
+    SOURCES.get_or_init(|| {
+        let env: Vec<(String, OsString)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+            .filter(|(k, _)| k.starts_with("WARPDRIVE_"))
+            .collect();
+        let named = env
+            .iter()
+            .find(|(k, _)| k == CONFIG_ENV)
+            .map(|(_, v)| PathBuf::from(v))
+            .filter(|p| !p.as_os_str().is_empty());
+        let path = named.clone().unwrap_or_else(|| PathBuf::from(CONFIG_PATH));
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => parse_file(&text, &path.display().to_string()),
+            Err(e) if named.is_none() && e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                warn(&format!(
+                    "{}: {e}; using the environment and the defaults",
+                    path.display()
+                ));
+                Vec::new()
+            }
+        };
+        Sources { env, file, path }
+    })
+}
+
+/// The variable a file key names: `backend`, `BACKEND`, `warpdrive_backend`
+/// and `WARPDRIVE_BACKEND` all name `WARPDRIVE_BACKEND` (`-` and `.` count as
+/// `_`).
+pub fn key_name(key: &str) -> String {
+    let k: String = key
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect();
+    if k.starts_with("WARPDRIVE_") || k == "WARPDRIVE" {
+        k
+    } else {
+        format!("WARPDRIVE_{k}")
+    }
+}
+
+/// `key = value` lines; `#` starts a comment. A line that is not one, or
+/// names no setting, warns once (with its number) and is skipped.
+fn parse_file(text: &str, what: &str) -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            warn(&format!(
+                "{what} line {n}: {line:?} is not `key = value`; ignored"
+            ));
+            continue;
+        };
+        let name = key_name(k);
+        if !KNOWN.contains(&name.as_str()) {
+            warn(&format!(
+                "{what} line {n}: {:?} is not a setting; ignored",
+                k.trim()
+            ));
+            continue;
+        }
+        out.push((name, v.trim().to_string(), n));
+    }
+    out
+}
+
+/// The variable's value in the environment the process started with, if set
+/// and not empty.
+pub fn from_env(name: &str) -> Option<String> {
+    let (_, v) = sources().env.iter().find(|(k, _)| k == name)?;
+    match v.to_str() {
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v.to_string()),
+        None => {
+            warn_invalid(name, &v.to_string_lossy(), "valid UTF-8", "the default");
+            None
+        }
+    }
+}
+
+/// The setting's value in the configuration file (its last line), if any.
+pub fn from_file(name: &str) -> Option<String> {
+    sources()
+        .file
+        .iter()
+        .rev()
+        .find(|(k, _, _)| k == name)
+        .map(|(_, v, _)| v.clone())
+        .filter(|v| !v.is_empty())
+}
+
+/// Where `name`'s value comes from, for a warning: nothing for the
+/// environment, " (PATH line N)" for the file.
+fn origin(name: &str) -> String {
+    if from_env_raw(name) {
+        return String::new();
+    }
+    let s = sources();
+    match s.file.iter().rev().find(|(k, _, _)| k == name) {
+        Some((_, _, n)) => format!(" ({} line {n})", s.path.display()),
+        None => String::new(),
+    }
+}
+
+fn from_env_raw(name: &str) -> bool {
+    sources()
+        .env
+        .iter()
+        .any(|(k, v)| k == name && !v.is_empty())
+}
 
 /// `64`, `16k`, `1m`, `1g` (binary multiples, either case, an optional `b`/`B`
 /// after the suffix as in `64KB`); `None` for anything else or an overflow.
@@ -46,8 +235,13 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 /// Says once per process that `name=value` is not valid and that `default`
 /// applies instead. `expected` describes a valid value.
 pub fn warn_invalid(name: &str, value: &str, expected: &str, default: &str) {
+    let from = if SOURCES.get().is_some() {
+        origin(name)
+    } else {
+        String::new()
+    };
     warn(&format!(
-        "{name}={value:?} is not {expected}; using {default}"
+        "{name}={value:?}{from} is not {expected}; using {default}"
     ));
 }
 
@@ -72,17 +266,10 @@ pub fn warnings() -> Vec<String> {
     WARNED.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// The variable's value, if set and not empty (an empty value is unset).
+/// The setting's value: the environment's if set and not empty (an empty
+/// value is unset), else the configuration file's.
 pub fn raw(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Some(v),
-        Ok(_) => None,
-        Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(v)) => {
-            warn_invalid(name, &v.to_string_lossy(), "valid UTF-8", "the default");
-            None
-        }
-    }
+    from_env(name).or_else(|| from_file(name))
 }
 
 /// A size setting (`k`/`m`/`g` suffixes); warns and gives `None` when invalid.

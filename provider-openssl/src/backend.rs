@@ -82,14 +82,15 @@ fn core_config() -> &'static warpdrive::Config {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .unwrap_or_default();
-        // The environment wins over the config file, so one run can be forced either way.
+        // The environment wins over openssl.cnf, which wins over /etc/warpdrive.conf,
+        // so one run can be forced either way.
         if let Some(n) = s.inline_max {
-            if std::env::var_os("WARPDRIVE_INLINE_MAX").is_none() {
+            if warpdrive::settings::from_env("WARPDRIVE_INLINE_MAX").is_none() {
                 c.inline_max = InlineMax::all(n);
             }
         }
         if let Some(b) = s.backend.as_deref() {
-            if std::env::var_os("WARPDRIVE_BACKEND").is_none() {
+            if warpdrive::settings::from_env("WARPDRIVE_BACKEND").is_none() {
                 c.backend = match b {
                     "kernel" => BackendChoice::Kernel,
                     "softdev" | "soft" => BackendChoice::Softdev,
@@ -99,7 +100,7 @@ fn core_config() -> &'static warpdrive::Config {
             }
         }
         if let Some(d) = s.device.clone() {
-            if std::env::var_os("WARPDRIVE_DEVICE").is_none() {
+            if warpdrive::settings::from_env("WARPDRIVE_DEVICE").is_none() {
                 c.device = Some(d);
             }
         }

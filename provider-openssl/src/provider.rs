@@ -322,7 +322,7 @@ unsafe extern "C" fn prov_teardown(provctx: *mut c_void) {
             .config
             .stats_file
             .clone()
-            .or_else(|| std::env::var("WARPDRIVE_PROVIDER_STATS").ok());
+            .or_else(|| warpdrive::settings::raw("WARPDRIVE_PROVIDER_STATS"));
         if let Some(path) = file.filter(|p| !p.is_empty()) {
             use std::io::Write;
             if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -421,6 +421,9 @@ pub unsafe fn init(
     let config = Config::read(handle)?;
     // Nothing here may call into libcrypto's initialisation: init can run while the
     // config file is being loaded. The core itself starts lazily on first use.
+    // The environment and /etc/warpdrive.conf, now: the program may clear
+    // its environment before the first request.
+    warpdrive::settings::capture();
     backend::configure(&config);
     let pc = Box::new(ProvCtx {
         handle,

@@ -70,7 +70,11 @@ fn in_strict_mode_a_digest_that_would_run_in_software_fails_and_says_why() {
         c.stdin(std::process::Stdio::null()).output().unwrap()
     };
     let plain = dgst(false);
-    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
     let out = dgst(true);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the digest ran in software: {err}");
@@ -90,4 +94,39 @@ fn in_strict_mode_a_missing_device_is_an_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no /dev/warpdrive device"), "{err}");
+}
+
+#[test]
+fn the_configuration_file_reaches_the_provider_and_the_environment_overrides_it() {
+    let t = TempDir::new("strict-file");
+    let conf = t.path("warpdrive.conf");
+    std::fs::write(
+        &conf,
+        "# /etc/warpdrive.conf\nstrict = on\nbackend = softdev\n",
+    )
+    .unwrap();
+    let f = t.path("data");
+    std::fs::write(&f, b"abc").unwrap();
+    let dgst = |env: &[(&str, &str)]| {
+        let mut c = openssl();
+        c.args(["dgst", "-sha256"]).args(ours()).arg(&f);
+        c.env("WARPDRIVE_CONFIG", &conf);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdin(std::process::Stdio::null()).output().unwrap()
+    };
+    let out = dgst(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "strict = on in the file was ignored: {err}"
+    );
+    assert!(err.contains("WARPDRIVE_STRICT"), "{err}");
+    let out = dgst(&[("WARPDRIVE_STRICT", "0")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -11,7 +11,9 @@
 //! | `WARPDRIVE_ZLIB_STATS_FILE=path` | `stats_file=` | counters appended after each offloaded stream/call | none |
 //! | `WARPDRIVE_ZLIB_CONF=path` | | the file itself | none |
 //!
-//! Environment variables override the file. The core's own variables
+//! The keys may also be in /etc/warpdrive.conf (`WARPDRIVE_CONFIG`), which
+//! every layer reads; `WARPDRIVE_ZLIB_CONF` overrides that file and the
+//! environment overrides both. The core's own variables
 //! (`WARPDRIVE_BACKEND`, `WARPDRIVE_INLINE_MAX`) pass through to it. Values
 //! are parsed by `warpdrive::settings`, as the core's are: an invalid one
 //! warns once on stderr and keeps the default. The full reference is
@@ -114,18 +116,11 @@ impl Config {
         }
     }
 
+    /// The drop-in's settings: /etc/warpdrive.conf (or `WARPDRIVE_CONFIG`),
+    /// then the file `WARPDRIVE_ZLIB_CONF` names, then the environment, each
+    /// overriding the one before.
     pub fn from_env() -> Config {
-        let mut c = Config::default();
-        if let Some(path) = std::env::var_os("WARPDRIVE_ZLIB_CONF") {
-            match std::fs::read_to_string(&path) {
-                Ok(text) => c.apply_file_text(&text),
-                Err(e) => settings::warn(&format!(
-                    "WARPDRIVE_ZLIB_CONF={}: {e}; using the defaults",
-                    std::path::Path::new(&path).display()
-                )),
-            }
-        }
-        for key in [
+        const KEYS: [&str; 7] = [
             "WARPDRIVE_ZLIB",
             "WARPDRIVE_ZLIB_MIN",
             "WARPDRIVE_ZLIB_DEFLATE",
@@ -133,8 +128,23 @@ impl Config {
             "WARPDRIVE_ZLIB_LEVELS",
             "WARPDRIVE_ZLIB_STATS",
             "WARPDRIVE_ZLIB_STATS_FILE",
-        ] {
-            if let Some(v) = settings::raw(key) {
+        ];
+        let mut c = Config::default();
+        for key in KEYS {
+            if let Some(v) = settings::from_file(key) {
+                c.set(key, &v);
+            }
+        }
+        if let Some(path) = settings::from_env("WARPDRIVE_ZLIB_CONF") {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => c.apply_file_text(&text),
+                Err(e) => settings::warn(&format!(
+                    "WARPDRIVE_ZLIB_CONF={path}: {e}; using the defaults"
+                )),
+            }
+        }
+        for key in KEYS {
+            if let Some(v) = settings::from_env(key) {
                 c.set(key, &v);
             }
         }

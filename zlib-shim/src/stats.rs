@@ -193,3 +193,13 @@ extern "C" fn at_exit() {
 #[used]
 #[unsafe(link_section = ".fini_array")]
 static AT_EXIT: extern "C" fn() = at_exit;
+
+/// At load: the settings (environment and /etc/warpdrive.conf) are read
+/// before the program can clear its environment (nginx workers do).
+extern "C" fn at_load() {
+    let _ = std::panic::catch_unwind(warpdrive::settings::capture);
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static AT_LOAD: extern "C" fn() = at_load;

@@ -156,3 +156,39 @@ except zlib.error as e:
     assert_eq!(c["core_inline"], 0, "{c:?}");
     assert!(err.contains("WARPDRIVE_BACKEND=kernel"), "said once: {err}");
 }
+
+/// The drop-in reads /etc/warpdrive.conf (here `WARPDRIVE_CONFIG`) when it
+/// is loaded: a program that then empties its environment keeps the file's
+/// and the environment's settings.
+#[test]
+fn the_configuration_file_and_the_environment_survive_a_cleared_environment() {
+    if !have_python() {
+        eprintln!("skipped: no python3 with zlib");
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("zlib-conf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("warpdrive.conf");
+    std::fs::write(&conf, "strict = on\nbackend = softdev\nzlib_min = 1m\n").unwrap();
+    let script = r#"
+import os, zlib
+os.environ.clear()
+try:
+    zlib.compress(bytes(range(256)) * 8, 0)
+    print("ran")
+except zlib.error:
+    print("refused")
+"#;
+    let conf = conf.display().to_string();
+    let (code, out, c, err) = python(script, &[("WARPDRIVE_CONFIG", &conf)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "refused", "strict = on from the file: {err}");
+    assert_eq!(c["software"], 0, "{c:?}");
+    // The environment overrides the file.
+    let (code, out, c, err) = python(
+        script,
+        &[("WARPDRIVE_CONFIG", &conf), ("WARPDRIVE_STRICT", "off")],
+    );
+    assert_eq!((code, out.trim()), (0, "ran"), "{err}");
+    assert_eq!(c["software"], 1, "{c:?}");
+}
