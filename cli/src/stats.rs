@@ -55,8 +55,10 @@ pub fn read_records(path: &Path) -> Vec<ProcRecord> {
 }
 
 /// A live process's record (`warpdrive::live`): its counters as of its
-/// last report, while it runs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// last report, while it runs. One process may have several, one per copy
+/// of the core it carries (`PID.json` for the core itself, `PID.zlib.json`
+/// for the drop-in, `PID.provider.json` for the provider).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct LiveRecord {
     pub pid: u64,
@@ -65,16 +67,115 @@ pub struct LiveRecord {
     /// Seconds since the Unix epoch of the last report.
     pub updated: u64,
     pub start_time: u64,
+    /// `core`, `zlib` or `provider`: whose record (from the file name).
+    pub layer: String,
+    /// The process-wide instance of this copy of the core (empty: none).
     pub backend: String,
     pub offloaded: u64,
     pub inline: u64,
     pub fallbacks: u64,
+    /// Of `inline`: below the inline threshold, no queue; refused in strict mode.
+    pub small: u64,
+    pub no_queue: u64,
+    pub refused: u64,
     pub errors: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub doorbells: u64,
     pub max_inflight: u64,
     pub queues: u64,
+    /// The drop-in's counters (streams and calls, software and why).
+    pub zlib: Option<serde_json::Value>,
+    /// The provider's counters and its own core instance's (`core`).
+    pub provider: Option<serde_json::Value>,
+}
+
+/// One row of the live table: a layer's work in one process.
+struct LiveRow {
+    layer: &'static str,
+    backend: String,
+    offloaded: u64,
+    software: u64,
+    why: String,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+fn why_text(parts: &[(&str, u64)]) -> String {
+    let v: Vec<String> = parts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+impl LiveRecord {
+    /// What the table shows for this record: the drop-in's streams and
+    /// calls, the provider's core instance, or the core's own instance.
+    fn rows(&self) -> Vec<LiveRow> {
+        let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
+        let mut rows = Vec::new();
+        if let Some(z) = &self.zlib {
+            let w = &z["why"];
+            rows.push(LiveRow {
+                layer: "zlib",
+                backend: self.backend.clone(),
+                offloaded: n(z, "offloaded"),
+                software: n(z, "software"),
+                why: why_text(&[
+                    ("small", n(w, "small")),
+                    ("params", n(w, "params")),
+                    ("off", n(w, "off")),
+                    ("gz", n(w, "gzfile")),
+                    ("fallback", n(w, "fallback")),
+                    ("demoted", n(w, "demoted")),
+                    ("refused", n(z, "refused")),
+                ]),
+                bytes_in: n(z, "bytes_in"),
+                bytes_out: n(z, "bytes_out"),
+            });
+        }
+        if let Some(p) = &self.provider {
+            let c = &p["core"];
+            rows.push(LiveRow {
+                layer: "provider",
+                backend: c["backend"].as_str().unwrap_or("-").to_string(),
+                offloaded: n(c, "offloaded"),
+                software: n(c, "inline") + n(p, "soft_ops"),
+                why: why_text(&[
+                    ("small", n(c, "small")),
+                    ("no queue", n(c, "no_queue")),
+                    ("fallback", n(c, "fallbacks")),
+                    ("default provider", n(p, "soft_ops")),
+                    ("refused", n(c, "refused")),
+                ]),
+                bytes_in: n(c, "bytes_in"),
+                bytes_out: n(c, "bytes_out"),
+            });
+        }
+        if rows.is_empty() && !self.backend.is_empty() {
+            rows.push(LiveRow {
+                layer: "core",
+                backend: self.backend.clone(),
+                offloaded: self.offloaded,
+                software: self.inline,
+                why: why_text(&[
+                    ("small", self.small),
+                    ("no queue", self.no_queue),
+                    ("fallback", self.fallbacks),
+                    ("refused", self.refused),
+                ]),
+                bytes_in: self.bytes_in,
+                bytes_out: self.bytes_out,
+            });
+        }
+        rows
+    }
 }
 
 /// The records of processes that are still running (a record whose pid is
@@ -92,7 +193,17 @@ pub fn read_live(dir: &Path) -> Vec<LiveRecord> {
             let text = std::fs::read_to_string(&p).ok()?;
             serde_json::from_str::<LiveRecord>(text.trim()).ok()
         });
-        let Some(r) = rec else { continue };
+        let Some(mut r) = rec else { continue };
+        let name = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        r.layer = match name.split_once('.') {
+            Some((_, "zlib")) => "zlib",
+            Some((_, "provider")) => "provider",
+            _ => "core",
+        }
+        .into();
         if r.pid == me {
             continue;
         }
@@ -102,7 +213,7 @@ pub fn read_live(dir: &Path) -> Vec<LiveRecord> {
         }
         v.push(r);
     }
-    v.sort_by_key(|r| r.pid);
+    v.sort_by(|a, b| (a.pid, &a.layer).cmp(&(b.pid, &b.layer)));
     v
 }
 
@@ -138,8 +249,8 @@ fn collect(args: &StatsArgs, file: Option<&Path>) -> Result<Snapshot, Fail> {
     // the processes that use it published (live) or reported (stats file).
     for d in devices.iter_mut().filter(|d| d.kind == "software") {
         d.scope = match file {
-            Some(_) => "sum of live processes and the stats file",
-            None => "sum of live processes",
+            Some(_) => "live+file",
+            None => "live",
         };
         d.queues_in_use = Some(0);
         for p in live.iter().filter(|p| p.backend == "softdev") {
@@ -148,6 +259,20 @@ fn collect(args: &StatsArgs, file: Option<&Path>) -> Result<Snapshot, Fail> {
             d.counters.bytes_out += p.bytes_out;
             d.counters.errors += p.errors;
             d.queues_in_use = d.queues_in_use.map(|q| q + p.queues);
+        }
+        // The provider's own instance.
+        for c in live
+            .iter()
+            .filter_map(|p| p.provider.as_ref().map(|v| &v["core"]))
+        {
+            if c["backend"] == "softdev" {
+                let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                d.counters.requests += n("offloaded");
+                d.counters.bytes_in += n("bytes_in");
+                d.counters.bytes_out += n("bytes_out");
+                d.counters.errors += n("errors");
+                d.queues_in_use = d.queues_in_use.map(|q| q + n("queues"));
+            }
         }
         let is_live = |pid: u64| live.iter().any(|l| l.pid == pid);
         for p in processes
@@ -184,7 +309,7 @@ fn render(s: &Snapshot, file: Option<&Path>) -> String {
         "ERRORS",
         "REJECTED",
         "INFLIGHT",
-        "CONTEXTS",
+        "CTXS",
         "QUEUES",
         "SCOPE",
     ])
@@ -225,29 +350,31 @@ fn render(s: &Snapshot, file: Option<&Path>) -> String {
             let mut p = Table::new(&[
                 "PID",
                 "PROGRAM",
+                "LAYER",
                 "BACKEND",
                 "OFFLOADED",
-                "INLINE",
-                "FALLBACKS",
-                "ERRORS",
+                "SOFTWARE",
+                "WHY SOFTWARE",
                 "BYTES IN",
                 "BYTES OUT",
                 "AGE",
             ])
-            .right(&[0, 3, 4, 5, 6, 7, 8, 9]);
+            .right(&[0, 4, 5, 7, 8, 9]);
             for r in &s.live {
-                p.row(vec![
-                    r.pid.to_string(),
-                    r.program.clone(),
-                    r.backend.clone(),
-                    r.offloaded.to_string(),
-                    r.inline.to_string(),
-                    r.fallbacks.to_string(),
-                    r.errors.to_string(),
-                    bytes(r.bytes_in),
-                    bytes(r.bytes_out),
-                    format!("{}s", (s.time as u64).saturating_sub(r.updated)),
-                ]);
+                for row in r.rows() {
+                    p.row(vec![
+                        r.pid.to_string(),
+                        r.program.clone(),
+                        row.layer.into(),
+                        row.backend,
+                        row.offloaded.to_string(),
+                        row.software.to_string(),
+                        row.why,
+                        bytes(row.bytes_in),
+                        bytes(row.bytes_out),
+                        format!("{}s", (s.time as u64).saturating_sub(r.updated)),
+                    ]);
+                }
             }
             text.push_str(&format!("\n\nlive processes ({d}):\n{}", p.render()));
         }

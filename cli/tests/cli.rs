@@ -571,24 +571,19 @@ fn build_shims() {
     {
         return;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut c = std::process::Command::new(cargo);
-    c.args([
-        "build",
-        "-p",
-        "warpdrive-zlib",
-        "-p",
-        "warpdrive-openssl-provider",
-    ])
-    .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-    if profile_dir.ends_with("release") {
-        c.arg("--release");
+    // One at a time: built together, cargo would give the drop-in's core
+    // the provider's crypto feature (and libssl/libcrypto).
+    for pkg in ["warpdrive-openssl-provider", "warpdrive-zlib"] {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut c = std::process::Command::new(cargo);
+        c.args(["build", "-p", pkg])
+            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
+        if profile_dir.ends_with("release") {
+            c.arg("--release");
+        }
+        let st = c.status().expect("cargo build");
+        assert!(st.success(), "building {pkg} failed");
     }
-    let st = c.status().expect("cargo build");
-    assert!(
-        st.success(),
-        "building the zlib drop-in and the provider failed"
-    );
 }
 
 #[test]
@@ -1028,4 +1023,137 @@ fn stats_shows_running_processes_live() {
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "records left: {left:?}");
+}
+
+/// Waits for `n` lines "ready" from the child's stdout.
+fn await_ready(child: &mut std::process::Child, n: usize) {
+    use std::io::BufRead;
+    let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..n {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
+}
+
+fn live_of(rt: &Path, pid: u32) -> Vec<Value> {
+    let o = cli()
+        .args(["--json", "stats"])
+        .env("WARPDRIVE_RUNTIME_DIR", rt)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["live"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["pid"] == pid)
+        .cloned()
+        .collect()
+}
+
+/// The drop-in's own counters reach the live view, with the reason for
+/// software streams, also from a process that cleared its environment after
+/// loading and from the child it forked then (nginx's workers), and after a
+/// privilege drop.
+#[test]
+fn stats_shows_the_drop_ins_work_after_the_environment_is_cleared() {
+    build_shims();
+    let exe = std::env::current_exe().unwrap();
+    let shim = exe.parent().and_then(Path::parent).unwrap().join("libz.so");
+    let t = tempfile::tempdir().unwrap();
+    let rt = t.path().join("run");
+    std::fs::create_dir_all(&rt).unwrap();
+    // As the tmpfiles.d entry makes /run/warpdrive: every user may write.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = r#"
+import os, sys, time, zlib
+os.environ.clear()
+zlib.compress(b"x" * 1000000)
+for i in range(3):
+    zlib.compress(b"small" * 10)
+pid = os.fork()
+if pid == 0:
+    if os.getuid() == 0:
+        os.setgid(65534); os.setuid(65534)
+    zlib.decompress(zlib.compress(b"y" * 2000000))
+    zlib.compress(b"tiny")
+time.sleep(0.2)
+print("ready", flush=True)
+time.sleep(30)
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .env("LD_PRELOAD", &shim)
+        .env("WARPDRIVE_RUNTIME_DIR", &rt)
+        .env("WARPDRIVE_BACKEND", "softdev")
+        .env_remove("WARPDRIVE_STATS_FILE")
+        .env_remove("WARPDRIVE_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    await_ready(&mut child, 2);
+    let parent = live_of(&rt, child.id());
+    let kids: Vec<Value> = {
+        let o = cli()
+            .args(["--json", "stats"])
+            .env("WARPDRIVE_RUNTIME_DIR", &rt)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["live"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["pid"] != child.id() && r["program"] == "python3")
+            .cloned()
+            .collect()
+    };
+    let human = cli()
+        .arg("stats")
+        .env("WARPDRIVE_RUNTIME_DIR", &rt)
+        .output()
+        .unwrap();
+    let h = stdout(&human);
+    let _ = std::process::Command::new("pkill")
+        .args(["-P", &child.id().to_string()])
+        .status();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let z = parent
+        .iter()
+        .find_map(|r| r.get("zlib").filter(|z| !z.is_null()).cloned())
+        .unwrap_or_else(|| panic!("no zlib object for python: {parent:?}"));
+    assert!(z["offloaded"].as_u64().unwrap() >= 1, "{z}");
+    assert!(
+        z["software"].as_u64().unwrap() >= 3,
+        "software streams counted: {z}"
+    );
+    assert!(
+        z["why"]["small"].as_u64().unwrap() >= 3,
+        "with their reason: {z}"
+    );
+    assert_eq!(kids.len(), 1, "the forked child's record: {kids:?}");
+    let k = &kids[0];
+    assert!(k["zlib"]["offloaded"].as_u64().unwrap() >= 2, "{k}");
+    assert!(k["zlib"]["why"]["small"].as_u64().unwrap() >= 1, "{k}");
+    if nix_is_root() {
+        assert_eq!(k["uid"], 65534, "written after the privilege drop: {k}");
+    }
+    assert!(
+        h.lines()
+            .any(|l| l.contains("python3") && l.contains("zlib") && l.contains("small")),
+        "{h}"
+    );
+    assert!(h.lines().all(|l| l.chars().count() <= 100), "{h}");
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }

@@ -563,9 +563,18 @@ pub fn global() -> Arc<Warpdrive> {
         pid,
         instance: instance.clone(),
     });
+    drop(guard);
     // The process shows in `warpdrive stats` from its first request on.
-    crate::live::publish(pid, instance.backend().name(), &instance.stats());
+    crate::live::refresh();
     instance
+}
+
+/// The process-wide instance's backend and counters for the live record, if
+/// the instance belongs to process `pid` (not to a parent before fork).
+pub(crate) fn live_core(pid: u32) -> Option<(&'static str, Stats)> {
+    let g = GLOBAL.read().unwrap_or_else(|e| e.into_inner());
+    let slot = g.as_ref().filter(|s| s.pid == pid)?;
+    Some((slot.instance.backend().name(), slot.instance.stats()))
 }
 
 thread_local! {
@@ -586,11 +595,13 @@ pub(crate) fn with_global<R>(f: impl FnOnce(&Warpdrive) -> R) -> R {
         let wd = &b.as_ref().expect("just filled").1;
         (f.take().expect("called once"))(wd)
     });
-    match r {
+    let r = match r {
         Ok(r) => r,
         // Thread-local storage is being torn down: take the slow path.
         Err(_) => (f.take().expect("not called yet"))(&global()),
-    }
+    };
+    crate::live::tick();
+    r
 }
 
 /// Counters of the process-wide instance.
@@ -616,7 +627,7 @@ pub fn report_stats() -> std::io::Result<()> {
     };
     let s = instance.stats();
     // The live record (core/src/live.rs), whatever the environment says.
-    crate::live::publish(pid, instance.backend().name(), &s);
+    crate::live::refresh();
     let Some(path) = crate::settings::raw(STATS_FILE_ENV) else {
         return Ok(());
     };

@@ -165,6 +165,8 @@ fn instance_slow(gen: u64) -> Result<Arc<Warpdrive>, ProvError> {
 /// and joins the software device's engine threads and unbinds every queue.
 pub fn shutdown() {
     let _ = warpdrive::report_stats();
+    // This copy of the core's live record goes with the provider.
+    warpdrive::live::remove(std::process::id());
     crate::asyncjob::clear_thread();
     let gen = generation();
     let old = INSTANCE.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -187,8 +189,8 @@ pub fn core_stats_json() -> String {
         None => (warpdrive::Stats::default(), "none"),
     };
     format!(
-        "{{\"backend\":\"{}\",\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}}}",
-        backend, s.offloaded, s.inline, s.fallbacks, s.errors, s.bytes_in, s.bytes_out, s.doorbells, s.max_inflight, s.queues
+        "{{\"backend\":\"{}\",\"offloaded\":{},\"inline\":{},\"fallbacks\":{},\"small\":{},\"no_queue\":{},\"refused\":{},\"errors\":{},\"bytes_in\":{},\"bytes_out\":{},\"doorbells\":{},\"max_inflight\":{},\"queues\":{}}}",
+        backend, s.offloaded, s.inline, s.fallbacks, s.small, s.no_queue, s.refused, s.errors, s.bytes_in, s.bytes_out, s.doorbells, s.max_inflight, s.queues
     )
 }
 

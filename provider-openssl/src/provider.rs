@@ -424,6 +424,7 @@ pub unsafe fn init(
     // The environment and /etc/warpdrive.conf, now: the program may clear
     // its environment before the first request.
     warpdrive::settings::capture();
+    warpdrive::live::register("provider", crate::stats::live_members);
     backend::configure(&config);
     let pc = Box::new(ProvCtx {
         handle,

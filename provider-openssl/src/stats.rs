@@ -51,10 +51,33 @@ pub static P: Counters = Counters {
     soft_bytes: AtomicU64::new(0),
 };
 
-/// Adds `n` to a counter.
+/// Adds `n` to a counter, and brings the live record up to date now and
+/// then (`warpdrive::live::tick`).
 #[inline]
 pub fn bump(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
+    warpdrive::live::tick();
+}
+
+/// The provider's object in the live record (`"provider":{...}`): its own
+/// counters and its core instance's (`core`: offloaded, inline and why).
+pub fn live_members() -> String {
+    let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    format!(
+        "\"gcm_ops\":{},\"gcm_bytes\":{},\"ctr_bytes\":{},\"cbc_bytes\":{},\"digest_ops\":{},\"digest_bytes\":{},\"hmac_ops\":{},\"oneshot\":{},\"soft_ops\":{},\"soft_bytes\":{},\"errors\":{},\"core\":{}",
+        g(&P.gcm_ops),
+        g(&P.gcm_bytes),
+        g(&P.ctr_bytes),
+        g(&P.cbc_bytes),
+        g(&P.digest_ops),
+        g(&P.digest_bytes),
+        g(&P.hmac_ops),
+        g(&P.oneshot),
+        g(&P.soft_ops),
+        g(&P.soft_bytes),
+        g(&P.errors),
+        crate::backend::core_stats_json(),
+    )
 }
 
 /// Both sets of counters as one JSON object.

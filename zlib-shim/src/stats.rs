@@ -106,8 +106,40 @@ pub fn software(why: Why) -> bool {
     true
 }
 
-/// Brings this process's live record up to date (core/src/live.rs).
-fn publish() {}
+/// Brings this process's live record up to date (core/src/live.rs), at most
+/// every `TICK_MS`: software streams may come by the thousand.
+fn publish() {
+    warpdrive::live::tick();
+}
+
+/// The drop-in's object in the live record (`"zlib":{...}`): what went to
+/// the core, what ran in zlib-rs and why, what strict mode refused.
+fn live_members() -> String {
+    let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let c = &COUNTERS;
+    format!(
+        "\"offloaded\":{},\"compress\":{},\"uncompress\":{},\"deflate_streams\":{},\"inflate_streams\":{},\"stream_calls\":{},\"software\":{},\"why\":{{\"small\":{},\"params\":{},\"off\":{},\"gzfile\":{},\"fallback\":{},\"demoted\":{}}},\"refused\":{},\"bytes_in\":{},\"bytes_out\":{}",
+        r(&c.compress_offloaded)
+            + r(&c.uncompress_offloaded)
+            + r(&c.deflate_streams_offloaded)
+            + r(&c.inflate_streams_offloaded),
+        r(&c.compress_offloaded),
+        r(&c.uncompress_offloaded),
+        r(&c.deflate_streams_offloaded),
+        r(&c.inflate_streams_offloaded),
+        r(&c.stream_calls_offloaded),
+        r(&c.software) + r(&c.fallbacks) + r(&c.demoted),
+        r(&c.software_small),
+        r(&c.software_params),
+        r(&c.software_off),
+        r(&c.software_gzfile),
+        r(&c.fallbacks),
+        r(&c.demoted),
+        r(&c.refused),
+        r(&c.bytes_in),
+        r(&c.bytes_out),
+    )
+}
 
 /// The message a refused stream carries in `msg`.
 pub const REFUSED_MSG: &std::ffi::CStr =
@@ -187,6 +219,7 @@ extern "C" fn at_exit() {
         if PRINT_AT_EXIT.load(Ordering::Relaxed) {
             let _ = std::io::stderr().write_all(line().as_bytes());
         }
+        warpdrive::live::remove(std::process::id());
     });
 }
 
@@ -197,7 +230,10 @@ static AT_EXIT: extern "C" fn() = at_exit;
 /// At load: the settings (environment and /etc/warpdrive.conf) are read
 /// before the program can clear its environment (nginx workers do).
 extern "C" fn at_load() {
-    let _ = std::panic::catch_unwind(warpdrive::settings::capture);
+    let _ = std::panic::catch_unwind(|| {
+        warpdrive::settings::capture();
+        warpdrive::live::register("zlib", live_members);
+    });
 }
 
 #[used]
