@@ -17,8 +17,10 @@ if ! command -v valgrind >/dev/null 2>&1; then
     echo "memcheck: valgrind is not installed (.ci/install-deps installs it)" >&2
     exit 1
 fi
-# A no-op after the workspace build of tests/run.sh.
-cargo build --release --locked -p warpdrive-capi -p warpdrive-zlib -p warpdrive-openssl-provider 2>&1 | tail -1
+# No-ops after tests/run.sh's builds. The drop-in alone: built with the
+# others it would get their crypto feature (and libssl/libcrypto).
+cargo build --release --locked -p warpdrive-capi -p warpdrive-openssl-provider 2>&1 | tail -1
+cargo build --release --locked -p warpdrive-zlib 2>&1 | tail -1
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/wd-memcheck.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
