@@ -43,3 +43,5 @@ pub use queue::Queue;
 pub use softdev::DeviceStats;
 pub use stats::Stats;
 pub use stream::{CipherCtx, Deflater, Hasher, Inflater};
+/// The zlib-rs level the software paths run for a zlib level (see the engines crate).
+pub use warpdrive_engines::zlib_rs_level;
