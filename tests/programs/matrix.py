@@ -7,6 +7,9 @@ deliberately wrong one), compared row by row:
            runs without LD_PRELOAD) to what the system-zlib run produced
   size     no compressed output larger than the system zlib's
   errors   the same exit codes and (normalised) stderr, damaged input included
+  streaming  inflate hands out on each call what zlib hands out (python's
+           decompressobj fed 16 KiB pieces), so a program that stops at an
+           error sees the same data
   offload  the drop-in's counters: offloaded / (offloaded + software) streams
            and one-shot calls; 0, or below the row's floor, fails
   servers  worker peak RSS at most 2x the system zlib's + 8 MiB, time to the
@@ -112,6 +115,7 @@ class Row:
         self.content = {}  # name -> digest of what the system zlib decodes, or "error: ..."
         self.sizes = {}  # name -> compressed size in bytes
         self.errors = {}  # name -> (status, normalised stderr)
+        self.streaming = {}  # name -> what each call handed out, as a list
         self.secs = []  # one per repetition
         self.counters = None  # the drop-in's, summed over processes
         self.rss = None  # bytes, servers
@@ -180,6 +184,13 @@ def compare(name, base, other, lib, args):
         o = other.errors.get(k)
         if o != v:
             f.append(("errors", f"{k}: status/stderr {short(o)} where the system zlib gives {short(v)}"))
+    for k, v in base.streaming.items():
+        o = other.streaming.get(k) or []
+        if o != v:
+            i = next((i for i, (a, b) in enumerate(zip(o, v)) if a != b), min(len(o), len(v)))
+            n = sum(1 for a, b in zip(o, v) if a != b) + abs(len(o) - len(v))
+            f.append(("streaming", f"{k}: {n} of {len(v)} calls differ, first call {i}: "
+                                   f"{o[i:i + 3]} where the system zlib gives {v[i:i + 3]}"))
     if base.alerts is not None and other.alerts:
         f.append(("alert", f"{len(other.alerts)} log lines, first: {other.alerts[0][:160]}"))
     if base.rss is not None and (other.rss is None or other.rss > 2 * base.rss + args.rss_slack):
