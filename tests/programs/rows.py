@@ -501,7 +501,7 @@ def nginx(ctx):
     # nginx clears its workers' environment: the drop-in's settings (read at
     # its first call, in the worker) must be named to survive.
     env = ctx.current_env()
-    keep = "".join(f"env {k};\n" for k in sorted(env) if k.startswith("WARPDRIVE_"))
+    keep = "".join(f"env {k};\n" for k in sorted(env) if k.startswith(("WARPDRIVE_", "WD_WRONG")))
     (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port, env=keep))
     for p in (d / "www", d / "www" / "big.txt"):
         p.chmod(0o755)
@@ -520,7 +520,10 @@ def nginx(ctx):
         row.secs.extend(secs)
         row.ttfb = sorted(ttfbs)[1]
         row.sizes["response"] = len(body)
-        row.content["response"] = digest(gzip.decompress(body)) if enc == "gzip" else f"error: Content-Encoding {enc}"
+        try:
+            row.content["response"] = digest(gzip.decompress(body)) if enc == "gzip" else f"error: Content-Encoding {enc}"
+        except (OSError, EOFError, zlib.error) as e:
+            row.content["response"] = f"error: {type(e).__name__}: {e}"
         master = int((d / "nginx.pid").read_text())
         workers = children(master)
         row.rss = max((peak_rss(w) or 0) for w in workers) if workers else None
