@@ -7,11 +7,14 @@ import gzip
 import hashlib
 import http.client
 import http.server
+import io
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
+import tarfile
 import threading
 import time
 import zipfile
@@ -88,8 +91,6 @@ def refs(inputs):
     with zipfile.ZipFile(d / "ref.zip", "w", zipfile.ZIP_DEFLATED) as z:
         for n in ("text", "binary", "mixed"):
             z.write(inputs / n, n)
-    import tarfile
-
     with tarfile.open(d / "ref.tgz", "w:gz") as t:
         t.add(inputs / "text", "text")
         t.add(inputs / "binary", "binary")
@@ -218,8 +219,6 @@ with zipfile.ZipFile('../inputs/refs/ref.zip') as z:
 
 
 def zip_members(b):
-    import io
-
     with zipfile.ZipFile(io.BytesIO(b)) as z:
         return b"".join(n.encode() + b"\0" + z.read(n) for n in sorted(z.namelist()))
 
@@ -248,9 +247,6 @@ with tarfile.open('../inputs/refs/ref.tgz') as t:
 
 
 def tar_members(b):
-    import io
-    import tarfile
-
     with tarfile.open(fileobj=io.BytesIO(b), mode="r:gz") as t:
         return b"".join(m.name.encode() + b"\0" + t.extractfile(m).read() for m in t.getmembers() if m.isfile())
 
@@ -441,16 +437,12 @@ http {{
 
 
 def free_port():
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def wait_port(port, proc, secs=20):
-    import socket
-
     end = time.time() + secs
     while time.time() < end:
         if proc.poll() is not None:
