@@ -330,7 +330,9 @@ def print_table(table, lib, out=print):
         if base.alerts is not None:
             extra.append(f"alerts {len(other.alerts or [])}")
         if other.counters:
-            extra.append(f"streams {other.counters.get('offloaded', 0)}/{other.counters.get('offloaded', 0) + other.counters.get('software', 0)}")
+            c = other.counters
+            extra.append(f"streams {c.get('offloaded', 0)}/{c.get('offloaded', 0) + c.get('software', 0)}"
+                         f" in {c.get('bytes_in', 0) / 1048576:.1f} MiB offloaded")
         med = lambda r: f"{statistics.median(r.secs):.3f}" if r.secs else "-"  # noqa: E731
         out(f"{name:22} {fr:>9.1%} {'-' if sr is None else f'{sr:.4f}':>8} "
             f"{'-' if sp is None else f'{sp:.2f}':>7}  {med(base):>7} {med(other):>10}  {' '.join(extra)} [{status}]")
