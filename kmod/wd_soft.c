@@ -1193,7 +1193,8 @@ static void wd_soft_doorbell(struct wd_queue *q)
 static const struct wd_engine_ops wd_soft_ops = {
 	.owner = THIS_MODULE,
 	.driver = "soft",
-	.algorithms = WD_ALL_ALGS,
+	/* ChaCha20-Poly1305 is not served by this engine yet */
+	.algorithms = WD_ALL_ALGS & ~BIT_ULL(WD_ALG_CHACHA20_POLY1305),
 	.features = WD_FEAT_SVA | WD_FEAT_STREAMS,
 	.queue_start = wd_soft_start,
 	.queue_stop = wd_soft_stop,

@@ -255,6 +255,7 @@ pub fn gcm_seal(
 ) -> Result<(), ProvError> {
     if in_job() && out.len() >= pt.len() {
         let op = warpdrive::Operation::Seal {
+            alg: warpdrive::Aead::AesGcm,
             key: key.to_vec(),
             iv: iv.to_vec(),
             aad: aad.to_vec(),
@@ -287,6 +288,7 @@ pub fn gcm_open(
 ) -> Result<(), ProvError> {
     if in_job() && out.len() >= ct.len() {
         let op = warpdrive::Operation::Open {
+            alg: warpdrive::Aead::AesGcm,
             key: key.to_vec(),
             iv: iv.to_vec(),
             aad: aad.to_vec(),
