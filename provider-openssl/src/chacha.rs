@@ -64,10 +64,16 @@ pub struct ChaChaCtx {
     /// TLS 1.2: the record's AAD as the default rewrites it, and the payload length.
     tls: Option<([u8; TLS_AAD], usize)>,
     msg: Msg,
+    /// Bytes the default context took for the current message, counted once at its
+    /// end (final, a new init, drop) rather than per update.
+    soft_bytes: u64,
+    /// The default context ran part of the current message (not counted yet).
+    soft_pending: bool,
 }
 
 impl Drop for ChaChaCtx {
     fn drop(&mut self) {
+        self.count_soft();
         if let Some(k) = self.key.as_mut() {
             wipe(k);
         }
@@ -89,7 +95,16 @@ impl ChaChaCtx {
             tag: None,
             tls: None,
             msg: Msg::Fresh,
+            soft_bytes: 0,
+            soft_pending: false,
         })
+    }
+
+    /// Counts the message's work in the default context, if any (one op).
+    fn count_soft(&mut self) {
+        if std::mem::take(&mut self.soft_pending) {
+            soft::count(1, std::mem::take(&mut self.soft_bytes));
+        }
     }
 
     fn try_clone(&self) -> PResult<ChaChaCtx> {
@@ -103,6 +118,8 @@ impl ChaChaCtx {
             tag: self.tag,
             tls: self.tls,
             msg: self.msg.clone(),
+            soft_bytes: 0,
+            soft_pending: false,
         })
     }
 
@@ -111,9 +128,11 @@ impl ChaChaCtx {
         if let Msg::OneShot { input, .. } = std::mem::replace(&mut self.msg, Msg::Soft) {
             let mut scratch = vec![0u8; input.len()];
             let mut outl = 0usize;
+            self.soft_bytes += input.len() as u64;
+            self.soft_pending = true;
             // SAFETY: both buffers are live and `input.len()` bytes long.
             unsafe {
-                self.soft.update(
+                self.soft.update_uncounted(
                     scratch.as_mut_ptr(),
                     &mut outl,
                     scratch.len(),
@@ -129,6 +148,7 @@ impl ChaChaCtx {
 
     /// Forgets the message (a new key or IV resets the default context's too).
     fn reset_msg(&mut self) {
+        self.count_soft();
         if let Msg::OneShot { input, .. } = &mut self.msg {
             wipe(input);
         }
@@ -309,7 +329,8 @@ impl ChaChaCtx {
             return 1;
         }
         let aad_only = out.is_null() && !inp.is_null();
-        if self.tls.is_some() && !aad_only {
+        let record = self.tls.is_some() && !aad_only;
+        if record {
             // The default context takes this record (or refuses it) and ends its state.
             self.tls = None;
         }
@@ -325,8 +346,15 @@ impl ChaChaCtx {
         unsafe {
             if cipher {
                 self.soft.cipher(out, outl, outsize, inp, inl)
-            } else {
+            } else if record {
+                // A TLS 1.2 record is a whole message (no final follows): counted now.
                 self.soft.update(out, outl, outsize, inp, inl)
+            } else {
+                if !matches!(self.msg, Msg::Fresh) {
+                    self.soft_bytes += inl as u64;
+                    self.soft_pending = true;
+                }
+                self.soft.update_uncounted(out, outl, outsize, inp, inl)
             }
         }
     }
@@ -488,6 +516,7 @@ unsafe extern "C" fn final_(
             }
             return Ok(1);
         }
+        c.count_soft();
         // SAFETY: forwarded final contract.
         Ok(unsafe { c.soft.final_(out, outl, outsize) })
     })

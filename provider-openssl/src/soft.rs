@@ -163,9 +163,15 @@ unsafe fn dup_ctx(
 
 /// One failed call of the default implementation: it raised its own error already.
 fn counted(rc: c_int, bytes: usize) -> c_int {
-    stats::bump(&stats::P.soft_ops, 1);
-    stats::bump(&stats::P.soft_bytes, bytes as u64);
+    count(1, bytes as u64);
     rc
+}
+
+/// Counts `ops` calls and `bytes` bytes run in the default implementation (for callers
+/// that count a whole message once instead of each update).
+pub fn count(ops: u64, bytes: u64) {
+    stats::bump(&stats::P.soft_ops, ops);
+    stats::bump(&stats::P.soft_bytes, bytes);
 }
 
 // ---- ciphers ----
@@ -305,12 +311,29 @@ impl SoftCipher {
         inp: *const u8,
         inl: usize,
     ) -> c_int {
+        // SAFETY: forwarded contract.
+        counted(
+            unsafe { self.update_uncounted(out, outl, outsize, inp, inl) },
+            inl,
+        )
+    }
+
+    /// [`Self::update`] without counting it (the caller counts, see [`count`]).
+    ///
+    /// # Safety
+    /// EVP's update contract for the pointers.
+    pub unsafe fn update_uncounted(
+        &mut self,
+        out: *mut u8,
+        outl: *mut usize,
+        outsize: usize,
+        inp: *const u8,
+        inl: usize,
+    ) -> c_int {
         // SAFETY: forwarded contract; a live context.
-        let rc = self
-            .f
+        self.f
             .update
-            .map_or(0, |f| unsafe { f(self.ctx, out, outl, outsize, inp, inl) });
-        counted(rc, inl)
+            .map_or(0, |f| unsafe { f(self.ctx, out, outl, outsize, inp, inl) })
     }
 
     /// OSSL_FUNC_cipher_final.
