@@ -49,6 +49,7 @@ static const char *const wd_alg_names[WD_ALG_MAX + 1] = {
 	[WD_ALG_SHA512] = "sha512", [WD_ALG_HMAC_SHA1] = "hmac-sha1",
 	[WD_ALG_HMAC_SHA224] = "hmac-sha224", [WD_ALG_HMAC_SHA256] = "hmac-sha256",
 	[WD_ALG_HMAC_SHA384] = "hmac-sha384", [WD_ALG_HMAC_SHA512] = "hmac-sha512",
+	[WD_ALG_CHACHA20_POLY1305] = "chacha20-poly1305",
 };
 
 static u32 wd_dev_features(struct wd_device *wd)
@@ -1042,6 +1043,9 @@ static void wd_abi_checks(void)
 
 	/* the copy-once loop reads the descriptor as whole u64 words */
 	BUILD_BUG_ON(sizeof(struct wd_desc) % sizeof(u64));
+	/* every algorithm is a bit of the u64 algorithms masks */
+	BUILD_BUG_ON(WD_ALG_MAX >= 64);
+	BUILD_BUG_ON(WD_ALG_CHACHA20_POLY1305 != 17);
 	/* a buffer's mmap window must hold the largest buffer */
 	BUILD_BUG_ON(WD_MAX_BUFFER_BYTES > WD_BUF_SPAN);
 }

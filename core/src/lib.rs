@@ -29,8 +29,8 @@ mod sys;
 pub mod uapi;
 
 pub use api::{
-    aead_open, aead_seal, cipher, compress, compress_bound, decompress, digest, hmac, CipherMode,
-    Direction, Flush, Format, HashAlg, Progress,
+    aead_open, aead_open_with, aead_seal, aead_seal_with, cipher, compress, compress_bound,
+    decompress, digest, hmac, Aead, CipherMode, Direction, Flush, Format, HashAlg, Progress,
 };
 pub use asyncq::{AsyncQueue, Completion, Operation, Request};
 pub use device::{

@@ -1780,5 +1780,12 @@ pub fn algorithms() -> Vec<AlgDef> {
             "AES-CBC/AES",
             CipherMode::Cbc,
         ),
+        AlgDef {
+            names: b"ChaCha20-Poly1305\0",
+            description: b"WarpDrive ChaCha20-Poly1305\0",
+            dispatch: crate::chacha::CHACHA20_POLY1305.as_ptr(),
+            family: "CHACHA20-POLY1305/CHACHA20",
+            needs: crate::backend::Capability::Aead(warpdrive::Aead::ChaCha20Poly1305),
+        },
     ]
 }
