@@ -120,6 +120,10 @@ pub struct AesCtx {
     iv: [u8; GCM_IV_MAX],
     ivlen: usize,
     iv_state: IvState,
+    /// CBC/CTR keyed without ever being given an IV: like the default provider, run on
+    /// its zeroed IV, and a CBC re-init without an IV carries on from the chaining value
+    /// (there is no original IV to go back to).
+    iv_implicit: bool,
     padding: bool,
     stream: Option<Stream>,
     /// The last message's finished stream and its direction, kept for the
@@ -189,6 +193,7 @@ impl AesCtx {
             iv: [0; GCM_IV_MAX],
             ivlen: if mode == GCM { 12 } else { BLOCK },
             iv_state: IvState::Unset,
+            iv_implicit: false,
             padding: true,
             stream: None,
             spare: None,
@@ -413,8 +418,17 @@ impl AesCtx {
                 }
                 self.iv[..BLOCK].copy_from_slice(iv);
                 self.iv_state = IvState::Buffered;
+                self.iv_implicit = false;
                 self.ctr_base = self.oiv();
-            } else if self.iv_state != IvState::Unset {
+            } else if self.iv_state == IvState::Unset {
+                self.iv[..BLOCK].fill(0);
+                self.iv_state = IvState::Buffered;
+                self.iv_implicit = true;
+                self.ctr_base = self.oiv();
+            } else if self.iv_implicit && self.mode == CBC {
+                self.iv[..BLOCK].copy_from_slice(&self.chain);
+                self.iv_state = IvState::Buffered;
+            } else {
                 self.iv_state = IvState::Buffered;
                 // CTR carries on from the next counter block (as OpenSSL does); CBC
                 // restarts from the original IV.

@@ -4,7 +4,8 @@
  * 1..3-byte tags on decryption, encryption with a key and no IV (random IV, checked by
  * decrypting on the other provider), SET_IVLEN after the IV (must refuse), IV_GEN with
  * 0, TLS records through EVP_Cipher (empty ones included), CTR `num`, CBC with TLS
- * record parameters. Usage: evp_edges MODULE_DIR. Exit 0 when every check held. */
+ * record parameters, CBC/CTR keyed without an IV. Usage: evp_edges MODULE_DIR.
+ * Exit 0 when every check held. */
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <openssl/core_names.h>
@@ -261,6 +262,33 @@ static void cbc_tls(const EVP_CIPHER *c, const EVP_CIPHER *ref, struct tr *t) {
     }
 }
 
+/* CBC/CTR keyed without an IV ever given (KRB5KDF does this): the default provider runs
+ * on its zeroed IV; a re-init without an IV carries on (CBC from the chaining value).
+ * Then the IV the context reports. */
+static void no_iv(const EVP_CIPHER *c, struct tr *t) {
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    unsigned char out[128], upd[16];
+    int l = 0, l2 = 0;
+    rc(t, EVP_EncryptInit_ex(x, c, NULL, key, NULL));
+    rc(t, EVP_CIPHER_CTX_set_padding(x, 0));
+    rc(t, EVP_EncryptUpdate(x, out, &l, pt, 48));
+    rc(t, l);
+    rc(t, EVP_EncryptFinal_ex(x, out + l, &l2));
+    put(t, out, 48);
+    rc(t, EVP_EncryptInit_ex(x, NULL, NULL, NULL, NULL));
+    rc(t, EVP_EncryptUpdate(x, out, &l, pt, 32));
+    put(t, out, 32);
+    rc(t, EVP_CIPHER_CTX_get_updated_iv(x, upd, 16));
+    put(t, upd, 16);
+    /* A fresh context keyed in two steps, decrypting. */
+    rc(t, EVP_DecryptInit_ex(x, c, NULL, NULL, NULL));
+    rc(t, EVP_DecryptInit_ex(x, NULL, NULL, key, NULL));
+    rc(t, EVP_CIPHER_CTX_set_padding(x, 0));
+    rc(t, EVP_DecryptUpdate(x, out, &l, pt, 64));
+    put(t, out, 64);
+    EVP_CIPHER_CTX_free(x);
+}
+
 static void compare(const char *what, struct tr *a, struct tr *b) {
     if (a->n != b->n || memcmp(a->b, b->b, a->n) != 0) {
         size_t i = 0;
@@ -345,6 +373,11 @@ int main(int argc, char **argv) {
         ctr_num(ref, &b);
         snprintf(what, sizeof(what), "%s num", ctrs[n]);
         compare(what, &a, &b);
+        struct tr e = {{0}, 0}, f = {{0}, 0};
+        no_iv(ours, &e);
+        no_iv(ref, &f);
+        snprintf(what, sizeof(what), "%s key without IV", ctrs[n]);
+        compare(what, &e, &f);
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
         ours = EVP_CIPHER_fetch(lc, cbcs[n], "provider=warpdrive");
@@ -355,6 +388,11 @@ int main(int argc, char **argv) {
         cbc_tls(ref, ref, &d);
         snprintf(what, sizeof(what), "%s TLS record parameters", cbcs[n]);
         compare(what, &c, &d);
+        struct tr g = {{0}, 0}, h = {{0}, 0};
+        no_iv(ours, &g);
+        no_iv(ref, &h);
+        snprintf(what, sizeof(what), "%s key without IV", cbcs[n]);
+        compare(what, &g, &h);
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
     }
