@@ -294,9 +294,33 @@ fn s_time(n: &Nginx, args: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("s_time {args:?}: {text}"))
 }
 
+/// CPU time (user + system, seconds) of the server's worker so far.
+fn worker_cpu(n: &Nginx) -> f64 {
+    let m = n.master.as_ref().expect("running").id();
+    let kids = std::fs::read_to_string(format!("/proc/{m}/task/{m}/children")).unwrap();
+    let w = kids.split_whitespace().next().expect("a worker");
+    let stat = std::fs::read_to_string(format!("/proc/{w}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces): utime, stime are 14, 15.
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    static HZ: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let hz = HZ.get_or_init(|| {
+        let o = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(100.0)
+    });
+    ticks / hz
+}
+
 /// One bounded `ab` run (keep-alive, 4 connections, `secs` seconds) with the default
-/// provider on the client side; requests per second.
-fn ab(n: &Nginx, default_conf: &Path, secs: u32, extra: &[&str]) -> f64 {
+/// provider on the client side: requests per second, and the worker's CPU microseconds
+/// per request (steadier than wall-clock rates on a shared machine).
+fn ab(n: &Nginx, default_conf: &Path, secs: u32, extra: &[&str]) -> (f64, f64) {
+    let cpu0 = worker_cpu(n);
     let out = Command::new("ab")
         .env("OPENSSL_CONF", default_conf)
         .args([
@@ -328,9 +352,16 @@ fn ab(n: &Nginx, default_conf: &Path, secs: u32, extra: &[&str]) -> f64 {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(field("Non-2xx responses:").is_none(), "{text}");
-    field("Requests per second:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("ab: {text}"))
+    let num = |name: &str| -> f64 {
+        field(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("ab {name}: {text}"))
+    };
+    let cpu = worker_cpu(n) - cpu0;
+    (
+        num("Requests per second:"),
+        cpu * 1e6 / num("Complete requests:").max(1.0),
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -458,10 +489,18 @@ fn nginx_installed_config_equals_default_provider() {
             a.push(ab(&ours, &def_conf, secs, extra));
             b.push(ab(&def, &def_conf, secs, extra));
         }
-        let (ma, mb) = (median(a), median(b));
+        let rate = |v: &[(f64, f64)]| median(v.iter().map(|x| x.0).collect());
+        let cpu = |v: &[(f64, f64)]| median(v.iter().map(|x| x.1).collect());
         ratios.push(format!(
-            "{what}, 64 KiB keep-alive x4: ours {ma:.0} req/s, default {mb:.0} req/s, ratio {:.3}",
-            ma / mb
+            "{what}, 64 KiB keep-alive x4, median of {runs} x {secs} s alternating: \
+             ours {:.0} req/s, default {:.0} req/s, ratio {:.3}; worker CPU per request \
+             ours {:.0} us, default {:.0} us, default/ours {:.3}",
+            rate(&a),
+            rate(&b),
+            rate(&a) / rate(&b),
+            cpu(&a),
+            cpu(&b),
+            cpu(&b) / cpu(&a)
         ));
     }
 
