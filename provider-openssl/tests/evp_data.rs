@@ -158,35 +158,47 @@ fn claimed_digest(name: &str) -> bool {
 type Outcome = Option<Vec<u8>>;
 
 /// How evp_test varies a cipher case: the data (and AAD) in one update or in pieces of
-/// 1, n-2 and 1 bytes, in place or not, and (decryption) the tag set before the data
-/// or just before final.
+/// 1, n-2 and 1 bytes, in place or not, (decryption) the tag set before the data or just
+/// before final; and the context copied after the first piece, the original freed and
+/// the copy carrying on.
 #[derive(Clone, Copy, Debug)]
 struct Variant {
     frag: bool,
     inplace: bool,
     tag_late: bool,
+    dup: bool,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant {
         frag: false,
         inplace: false,
         tag_late: false,
+        dup: false,
     },
     Variant {
         frag: true,
         inplace: false,
         tag_late: false,
+        dup: false,
     },
     Variant {
         frag: false,
         inplace: true,
         tag_late: false,
+        dup: false,
     },
     Variant {
         frag: true,
         inplace: false,
         tag_late: true,
+        dup: false,
+    },
+    Variant {
+        frag: true,
+        inplace: false,
+        tag_late: false,
+        dup: true,
     },
 ];
 
@@ -262,8 +274,13 @@ fn cipher_run(c: &CipherRef, s: &Stanza, enc: bool, v: Variant) -> Option<(Vec<u
         out[..input.len()].copy_from_slice(&input);
         n = x.cipher_update_inplace(&mut out, input.len()).ok()?;
     } else {
-        for r in pieces(input.len(), v.frag) {
+        for (i, r) in pieces(input.len(), v.frag).into_iter().enumerate() {
             n += x.cipher_update(&input[r], Some(&mut out[n..])).ok()?;
+            if v.dup && i == 0 {
+                let mut y = CipherCtx::new().ok()?;
+                y.copy(&x).ok()?;
+                drop(std::mem::replace(&mut x, y));
+            }
         }
     }
     if let (false, Some(t), true, true) = (enc, &tag, aead, v.tag_late) {
@@ -305,13 +322,25 @@ fn digest_input(s: &Stanza) -> Option<Vec<(Vec<u8>, usize)>> {
     (!bufs.is_empty()).then_some(bufs)
 }
 
-fn digest_run(lc: &LibCtx, props: &str, s: &Stanza) -> Outcome {
+/// A digest stanza; with `dup`, the context is copied after the first update, the
+/// original freed and the copy carries on.
+fn digest_run(lc: &LibCtx, props: &str, s: &Stanza, dup: bool) -> Outcome {
+    use foreign_types::ForeignTypeRef;
     let md = Md::fetch(Some(lc), &s.alg, Some(props)).ok()?;
     let mut x = MdCtx::new().ok()?;
     x.digest_init(&md).ok()?;
+    let mut first = true;
     for (block, count) in digest_input(s)? {
         for _ in 0..count {
             x.digest_update(&block).ok()?;
+            if dup && std::mem::take(&mut first) {
+                let y = MdCtx::new().ok()?;
+                // SAFETY: two live digest contexts.
+                if unsafe { openssl_sys::EVP_MD_CTX_copy_ex(y.as_ptr(), x.as_ptr()) } != 1 {
+                    return None;
+                }
+                drop(std::mem::replace(&mut x, y));
+            }
         }
     }
     let mut out = vec![0u8; md.size()];
@@ -471,8 +500,14 @@ fn openssl_evp_test_data_through_provider() {
                         t.skip("digest stanza with other keys");
                         continue;
                     }
-                    let (a, b) = (digest_run(&c.lc, OURS, &s), digest_run(&c.lc, DEFAULT, &s));
-                    t.check(&s, "digest", a, b, s.bin("Output").as_deref());
+                    for dup in [false, true] {
+                        let (a, b) = (
+                            digest_run(&c.lc, OURS, &s, dup),
+                            digest_run(&c.lc, DEFAULT, &s, dup),
+                        );
+                        let what = if dup { "digest, copied" } else { "digest" };
+                        t.check(&s, what, a, b, s.bin("Output").as_deref());
+                    }
                 }
                 "MAC" if s.alg == "HMAC" || s.alg == "HMAC by EVP_PKEY" => {
                     if !s.only(&[
@@ -488,11 +523,14 @@ fn openssl_evp_test_data_through_provider() {
                         t.skip("MAC stanza with other keys");
                         continue;
                     }
-                    let (a, b) = (
-                        mac_generic_run(&c.lc, Some(OURS), &s),
-                        mac_generic_run(&installed_and_default().1.lc, None, &s),
-                    );
-                    t.check(&s, "mac", a, b, s.bin("Output").as_deref());
+                    for dup in [false, true] {
+                        let (a, b) = (
+                            mac_generic_run(&c.lc, Some(OURS), &s, dup),
+                            mac_generic_run(&installed_and_default().1.lc, None, &s, dup),
+                        );
+                        let what = if dup { "mac, copied" } else { "mac" };
+                        t.check(&s, what, a, b, s.bin("Output").as_deref());
+                    }
                 }
                 _ => t.skip("algorithm not claimed by the provider"),
             }
@@ -698,7 +736,9 @@ fn kdf_run(lc: &LibCtx, s: &Stanza) -> Outcome {
 
 /// A MAC stanza the evp_test way: `Algorithm` as the digest or cipher, IV/Custom/Salt,
 /// `Ctrl` strings; `OutputSize` and `BlockSize` are what the context must report.
-fn mac_generic_run(lc: &LibCtx, propq: Option<&str>, s: &Stanza) -> Outcome {
+/// With `dup`, the context is copied after the first half of the input, the original
+/// freed and the copy carries on.
+fn mac_generic_run(lc: &LibCtx, propq: Option<&str>, s: &Stanza, dup: bool) -> Outcome {
     use foreign_types::ForeignTypeRef;
     let alg = s.alg.split(" by ").next()?;
     let name = CString::new(alg).ok()?;
@@ -712,7 +752,7 @@ fn mac_generic_run(lc: &LibCtx, propq: Option<&str>, s: &Stanza) -> Outcome {
         return None;
     }
     // SAFETY: `mac` is a fetched MAC.
-    let ctx = unsafe { openssl_sys::EVP_MAC_CTX_new(mac) };
+    let mut ctx = unsafe { openssl_sys::EVP_MAC_CTX_new(mac) };
     let xof = s.get("XOF").is_some_and(|x| x != "0");
     let outlen = s.bin("Output").map_or(64, |o| o.len());
     let mut out = vec![0u8; 1024];
@@ -748,7 +788,18 @@ fn mac_generic_run(lc: &LibCtx, propq: Option<&str>, s: &Stanza) -> Outcome {
                     .is_none_or(|v| v.parse() == Ok(openssl_sys::EVP_MAC_CTX_get_mac_size(ctx)))
                 && s.get("BlockSize")
                     .is_none_or(|v| v.parse() == Ok(openssl_sys::EVP_MAC_CTX_get_block_size(ctx)))
-                && openssl_sys::EVP_MAC_update(ctx, input.as_ptr(), input.len()) == 1
+                && {
+                    let h = input.len() / 2;
+                    let mut good = openssl_sys::EVP_MAC_update(ctx, input.as_ptr(), h) == 1;
+                    if good && dup {
+                        let copy = openssl_sys::EVP_MAC_CTX_dup(ctx);
+                        openssl_sys::EVP_MAC_CTX_free(ctx);
+                        ctx = copy;
+                        good = !ctx.is_null();
+                    }
+                    good && openssl_sys::EVP_MAC_update(ctx, input[h..].as_ptr(), input.len() - h)
+                        == 1
+                }
                 && if xof {
                     n = outlen;
                     openssl_sys::EVP_MAC_finalXOF(ctx, out.as_mut_ptr(), outlen) == 1
@@ -818,11 +869,14 @@ fn openssl_kdf_and_mac_data_with_installed_config() {
                         continue;
                     }
                     macs += 1;
-                    let (a, b) = (
-                        mac_generic_run(&inst.lc, None, &s),
-                        mac_generic_run(&def.lc, None, &s),
-                    );
-                    t.check(&s, "mac", a, b, s.bin("Output").as_deref());
+                    for dup in [false, true] {
+                        let (a, b) = (
+                            mac_generic_run(&inst.lc, None, &s, dup),
+                            mac_generic_run(&def.lc, None, &s, dup),
+                        );
+                        let what = if dup { "mac, copied" } else { "mac" };
+                        t.check(&s, what, a, b, s.bin("Output").as_deref());
+                    }
                 }
                 _ => {}
             }
