@@ -4,9 +4,10 @@
 //! alone: TLS 1.2 with nginx's default cipher list (CBC suites included) and TLS 1.3 with
 //! each of its suites, fetched by curl and python's `ssl`; the downloads and the access
 //! logs (protocol, suite, status, bytes) of the two runs must be identical, and nginx's
-//! error log must hold no error. Then `openssl s_time` briefly, a forced-offload server
-//! whose TLS records must cross the queues, and a short `ab` load on both (the ratio is
-//! printed, never asserted: the machine is shared). Skips with a message without nginx.
+//! error log must hold no error. Then session resumption (nginx's tickets), `openssl
+//! s_time` briefly, a forced-offload server whose TLS records must cross the queues, and
+//! a short `ab` load on both (the ratio is printed, never asserted: the machine is
+//! shared). Skips with a message without nginx.
 
 mod common;
 use common::*;
@@ -294,6 +295,38 @@ fn s_time(n: &Nginx, args: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("s_time {args:?}: {text}"))
 }
 
+/// Session resumption through nginx's session tickets (AES-256-CBC and HMAC-SHA256 in
+/// the server, so ours under the installed config): a first `s_client` keeps the
+/// session, a second offers it; whether the second was resumed and got the page.
+fn resumed(n: &Nginx, args: &[&str]) -> bool {
+    let sess = n.dir.join("session.pem");
+    let _ = std::fs::remove_file(&sess);
+    let mut out = String::new();
+    for flag in ["-sess_out", "-sess_in"] {
+        let mut c = openssl();
+        c.env("OPENSSL_CONF", &n.conf)
+            .args(["s_client", "-connect", &format!("127.0.0.1:{}", n.port)])
+            .args(args)
+            .arg(flag)
+            .arg(&sess)
+            // Waits for the response (and so for TLS 1.3's post-handshake ticket);
+            // HTTP/1.0: nginx closes and s_client ends.
+            .arg("-ign_eof")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().expect("s_client");
+        {
+            use std::io::Write;
+            let mut i = child.stdin.take().unwrap();
+            i.write_all(b"GET /small HTTP/1.0\r\n\r\n").unwrap();
+        }
+        let o = child.wait_with_output().unwrap();
+        out = String::from_utf8_lossy(&o.stdout).into_owned();
+    }
+    out.lines().any(|l| l.starts_with("Reused, ")) && out.contains("200 OK")
+}
+
 /// CPU time (user + system, seconds) of the server's worker so far.
 fn worker_cpu(n: &Nginx) -> f64 {
     let m = n.master.as_ref().expect("running").id();
@@ -465,6 +498,15 @@ fn nginx_installed_config_equals_default_provider() {
         let (a, b) = (s_time(&ours, args), s_time(&def, args));
         assert!(a > 0 && b > 0, "s_time {args:?}: {a} and {b} connections");
         st.push(format!("{}: {a} ours, {b} default", args[2]));
+    }
+
+    for args in [
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"][..],
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"][..],
+        &["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"][..],
+    ] {
+        assert!(resumed(&def, args), "default: no resumption {args:?}");
+        assert!(resumed(&ours, args), "ours: no session resumption {args:?}");
     }
 
     // A short bounded load on both, alternating; medians.
