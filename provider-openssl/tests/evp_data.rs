@@ -239,7 +239,8 @@ fn cipher_run(c: &CipherRef, s: &Stanza, enc: bool, v: Variant) -> Option<(Vec<u
     } else {
         s.bin("Ciphertext")?
     };
-    let aead = s.alg.to_ascii_uppercase().contains("GCM");
+    let aead = is_aead(&s.alg);
+    let gcm = s.alg.to_ascii_uppercase().contains("GCM");
     let mut x = CipherCtx::new().ok()?;
     if enc {
         x.encrypt_init(Some(c), None, None).ok()?;
@@ -247,7 +248,7 @@ fn cipher_run(c: &CipherRef, s: &Stanza, enc: bool, v: Variant) -> Option<(Vec<u
         x.decrypt_init(Some(c), None, None).ok()?;
     }
     if let Some(iv) = &iv {
-        if aead {
+        if gcm {
             x.set_iv_length(iv.len()).ok()?;
         }
     }
@@ -348,6 +349,50 @@ fn digest_run(lc: &LibCtx, props: &str, s: &Stanza, dup: bool) -> Outcome {
     Some(out)
 }
 
+/// Every direction the stanza asks for, in each variant: ours against the default and
+/// the file, the updated IV included.
+fn cipher_case(t: &mut Tally, s: &Stanza, ours: &CipherRef, def: &CipherRef, variants: &[Variant]) {
+    let op = s.get("Operation").unwrap_or("BOTH").to_ascii_uppercase();
+    let aead = is_aead(&s.alg);
+    let mut ct = s.bin("Ciphertext");
+    if aead {
+        if let (Some(c), Some(tag)) = (ct.as_mut(), s.bin("Tag")) {
+            c.extend_from_slice(&tag);
+        }
+    }
+    let next_iv = s.bin("NextIV");
+    for &v in variants {
+        for enc in [true, false] {
+            if op == if enc { "DECRYPT" } else { "ENCRYPT" } {
+                continue;
+            }
+            let (a, b) = (cipher_run(ours, s, enc, v), cipher_run(def, s, enc, v));
+            let what = format!("{} {v:?}", if enc { "encrypt" } else { "decrypt" });
+            // The context's IV afterwards: ours as the default's, and
+            // as the file says (NextIV) where it says.
+            if let (Some((_, ia)), Some((_, ib))) = (&a, &b) {
+                if ia != ib || next_iv.as_ref().is_some_and(|n| n != ib) {
+                    t.wrong.push(format!(
+                        "{} {what}: updated IV ours {}, default {}, file {:?}",
+                        s.at(),
+                        hex(ia),
+                        hex(ib),
+                        next_iv.as_deref().map(hex)
+                    ));
+                }
+            }
+            let want = if enc { ct.clone() } else { s.bin("Plaintext") };
+            t.check(s, &what, a.map(|o| o.0), b.map(|o| o.0), want.as_deref());
+        }
+    }
+}
+
+/// The AEADs this driver handles (tag appended to the ciphertext, set before decrypting).
+fn is_aead(alg: &str) -> bool {
+    let a = alg.to_ascii_uppercase();
+    a.contains("GCM") || a.contains("SIV")
+}
+
 #[derive(Default)]
 struct Tally {
     matched: usize,
@@ -399,6 +444,9 @@ impl Tally {
     }
 }
 
+/// The two tests one after the other: the provider's counters are process-wide.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn files() -> Option<Vec<PathBuf>> {
     let p = PathBuf::from(std::env::var_os("WARPDRIVE_OSSL_EVP_DATA")?);
     if p.is_file() {
@@ -423,6 +471,7 @@ fn openssl_evp_test_data_through_provider() {
         );
         return;
     };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let c = ctx();
     let mut t = Tally::default();
     const CIPHER_KEYS: &[&str] = &[
@@ -460,40 +509,7 @@ fn openssl_evp_test_data_through_provider() {
                         t.wrong.push(format!("{}: cannot fetch", s.at()));
                         continue;
                     };
-                    let op = s.get("Operation").unwrap_or("BOTH").to_ascii_uppercase();
-                    let aead = s.alg.to_ascii_uppercase().contains("GCM");
-                    let mut ct = s.bin("Ciphertext");
-                    if aead {
-                        if let (Some(c), Some(tag)) = (ct.as_mut(), s.bin("Tag")) {
-                            c.extend_from_slice(&tag);
-                        }
-                    }
-                    let next_iv = s.bin("NextIV");
-                    for v in VARIANTS {
-                        for enc in [true, false] {
-                            if op == if enc { "DECRYPT" } else { "ENCRYPT" } {
-                                continue;
-                            }
-                            let (a, b) =
-                                (cipher_run(&ours, &s, enc, v), cipher_run(&def, &s, enc, v));
-                            let what = format!("{} {v:?}", if enc { "encrypt" } else { "decrypt" });
-                            // The context's IV afterwards: ours as the default's, and
-                            // as the file says (NextIV) where it says.
-                            if let (Some((_, ia)), Some((_, ib))) = (&a, &b) {
-                                if ia != ib || next_iv.as_ref().is_some_and(|n| n != ib) {
-                                    t.wrong.push(format!(
-                                        "{} {what}: updated IV ours {}, default {}, file {:?}",
-                                        s.at(),
-                                        hex(ia),
-                                        hex(ib),
-                                        next_iv.as_deref().map(hex)
-                                    ));
-                                }
-                            }
-                            let want = if enc { ct.clone() } else { s.bin("Plaintext") };
-                            t.check(&s, &what, a.map(|o| o.0), b.map(|o| o.0), want.as_deref());
-                        }
-                    }
+                    cipher_case(&mut t, &s, &ours, &def, &VARIANTS);
                 }
                 "Digest" if claimed_digest(&s.alg) => {
                     if !s.only(&["Input", "Output", "Count", "Ncopy", "Availablein"]) {
@@ -549,7 +565,7 @@ fn openssl_evp_test_data_through_provider() {
     assert!(t.matched > 0, "no case of a claimed algorithm ran");
 }
 
-// --- KDF and MAC stanzas under the installed configuration -------------------------
+// --- KDF, MAC and AES-SIV stanzas under the installed configuration ----------------
 //
 // Our provider offers no KDF and only HMAC among the MACs, but with the installed
 // configuration (`default_properties = ?provider=warpdrive`) the default provider's KDFs
@@ -575,6 +591,15 @@ extern "C" {
         value_n: usize,
         found: *mut c_int,
     ) -> c_int;
+    fn OSSL_PROVIDER_get_params(
+        prov: *const openssl_sys::OSSL_PROVIDER,
+        params: *mut OSSL_PARAM,
+    ) -> c_int;
+    fn OSSL_PARAM_construct_utf8_string(
+        key: *const c_char,
+        buf: *mut c_char,
+        bsize: usize,
+    ) -> OSSL_PARAM;
     fn EVP_KDF_CTX_settable_params(ctx: *mut openssl_sys::EVP_KDF_CTX) -> *const OSSL_PARAM;
     fn EVP_KDF_CTX_set_params(
         ctx: *mut openssl_sys::EVP_KDF_CTX,
@@ -608,6 +633,28 @@ fn installed_and_default() -> &'static (Lc, Lc) {
         let dp = vec![Provider::load(Some(&dl), "default").unwrap()];
         (Lc { lc, _p: p }, Lc { lc: dl, _p: dp })
     })
+}
+
+/// Our provider's counters (its `warpdrive-stats` parameter).
+fn provider_counters(p: &openssl::provider::Provider) -> serde_json::Value {
+    use foreign_types::ForeignType;
+    let mut buf = vec![0u8; 8192];
+    // SAFETY: a loaded provider; the parameter points into `buf` with its size; the array
+    // is terminated.
+    let ok = unsafe {
+        let mut params = [
+            OSSL_PARAM_construct_utf8_string(
+                c"warpdrive-stats".as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            ),
+            openssl_sys::OSSL_PARAM_construct_end(),
+        ];
+        OSSL_PROVIDER_get_params(p.as_ptr(), params.as_mut_ptr())
+    };
+    assert_eq!(ok, 1, "warpdrive-stats");
+    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    serde_json::from_slice(&buf[..n]).expect("stats JSON")
 }
 
 /// Parameters built the evp_test way; owns what OSSL_PARAM_allocate_from_text allocated.
@@ -821,9 +868,11 @@ fn openssl_kdf_and_mac_data_with_installed_config() {
         eprintln!("SKIP: set WARPDRIVE_OSSL_EVP_DATA (see the test above)");
         return;
     };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (inst, def) = installed_and_default();
+    let before = provider_counters(&inst._p[1]);
     let mut t = Tally::default();
-    let (mut kdfs, mut macs) = (0, 0);
+    let (mut kdfs, mut macs, mut sivs) = (0, 0, 0);
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(f).unwrap();
@@ -850,6 +899,25 @@ fn openssl_kdf_and_mac_data_with_installed_config() {
                     kdfs += 1;
                     let (a, b) = (kdf_run(&inst.lc, &s), kdf_run(&def.lc, &s));
                     t.check(&s, "kdf", a, b, s.bin("Output").as_deref());
+                }
+                // The default provider's AES-SIV runs on AES-CTR and AES-CBC (CMAC)
+                // fetched from the library context: ours under the installed config.
+                "Cipher" if s.alg.to_ascii_uppercase().contains("SIV") => {
+                    let (Ok(a), Ok(b)) = (
+                        Cipher::fetch(Some(&inst.lc), &s.alg, None),
+                        Cipher::fetch(Some(&def.lc), &s.alg, None),
+                    ) else {
+                        t.wrong.push(format!("{}: cannot fetch", s.at()));
+                        continue;
+                    };
+                    sivs += 1;
+                    // Each AAD update is one SIV header: no split AAD, no late tag.
+                    let whole = VARIANTS.map(|v| Variant {
+                        frag: false,
+                        tag_late: false,
+                        ..v
+                    });
+                    cipher_case(&mut t, &s, &a, &b, &whole);
                 }
                 "MAC" => {
                     let extra = [
@@ -883,11 +951,25 @@ fn openssl_kdf_and_mac_data_with_installed_config() {
         }
     }
     eprintln!(
-        "installed config: {kdfs} KDF and {macs} MAC stanzas; {} matched the default \
-         provider with output, {} failed on both, skipped {:?}",
+        "installed config: {kdfs} KDF, {macs} MAC and {sivs} AES-SIV stanzas; {} matched the \
+         default provider with output, {} failed on both, skipped {:?}",
         t.matched, t.failed_both, t.skipped
     );
     t.report();
     assert!(t.wrong.is_empty(), "{}", t.wrong.join("\n"));
+    // The installed-style context really ran ours underneath the default KDFs and MACs.
+    let after = provider_counters(&inst._p[1]);
+    let grew = |k: &str| after["provider"][k].as_u64() > before["provider"][k].as_u64();
+    for k in [
+        "hmac_ops",
+        "digest_ops",
+        "cbc_bytes",
+        "ctr_bytes",
+        "gcm_ops",
+        "soft_ops",
+    ] {
+        assert!(grew(k), "{k} did not grow: {before} -> {after}");
+    }
+    eprintln!("installed config: provider counters {}", after["provider"]);
     assert!(t.matched > 0, "no KDF or MAC case ran");
 }
