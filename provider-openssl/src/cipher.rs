@@ -1168,7 +1168,11 @@ impl AesCtx {
                 padding.uint(u32::from(self.padding))?;
                 num.uint(0)?;
             }
-            CTR => num.uint((self.ctr_done % BLOCK as u64) as u32)?,
+            CTR => {
+                // Kept and reported, without effect, as the default provider does.
+                padding.uint(u32::from(self.padding))?;
+                num.uint((self.ctr_done % BLOCK as u64) as u32)?;
+            }
             _ => {}
         }
         if (iv.present() || updated_iv.present()) && self.iv_state == IvState::Unset {
@@ -1249,18 +1253,15 @@ impl AesCtx {
             // SAFETY: the caller's array, NULL or terminated.
             return soft::check(unsafe { s.set_params(p.raw()) });
         }
-        if let Some(k) = keylen.size()? {
-            if k != self.keylen {
-                bail!(InvalidKeyLength, "keylen {k} (fixed at {})", self.keylen);
-            }
-        }
+        // A key length is read and, being fixed, ignored: the default provider's AES
+        // contexts answer success and keep theirs.
+        keylen.size()?;
         match self.mode {
-            CBC => {
+            CBC | CTR => {
                 if let Some(v) = padding.uint()? {
                     self.padding = v != 0;
                 }
             }
-            CTR => {}
             _ => {
                 if let Some(v) = ivlen.size()? {
                     if v == 0 {
@@ -1390,18 +1391,23 @@ static CBC_SETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
     p_end(),
 ]);
 
-static CTR_GETTABLE_CTX: StaticTable<OSSL_PARAM, 6> = StaticTable([
+static CTR_GETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
     p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
     p_size(ffi::OSSL_CIPHER_PARAM_IVLEN),
+    p_uint(ffi::OSSL_CIPHER_PARAM_PADDING),
     p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
     p_octets(ffi::OSSL_CIPHER_PARAM_IV),
     p_octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV),
     p_end(),
 ]);
 
-static CTR_SETTABLE_CTX: StaticTable<OSSL_PARAM, 3> = StaticTable([
+static CTR_SETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
+    p_uint(ffi::OSSL_CIPHER_PARAM_PADDING),
     p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
     p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_uint(ffi::OSSL_CIPHER_PARAM_USE_BITS),
+    p_uint(ffi::OSSL_CIPHER_PARAM_TLS_VERSION),
+    p_size(ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE),
     p_end(),
 ]);
 

@@ -4,7 +4,8 @@
  * 1..3-byte tags on decryption, encryption with a key and no IV (random IV, checked by
  * decrypting on the other provider), SET_IVLEN after the IV (must refuse), IV_GEN with
  * 0, TLS records through EVP_Cipher (empty ones included), CTR `num`, CBC with TLS
- * record parameters, CBC/CTR keyed without an IV. Usage: evp_edges MODULE_DIR.
+ * record parameters, CBC/CTR keyed without an IV, the parameter lists, padding and key
+ * length parameters. Usage: evp_edges MODULE_DIR.
  * Exit 0 when every check held. */
 #include <openssl/evp.h>
 #include <openssl/provider.h>
@@ -289,6 +290,36 @@ static void no_iv(const EVP_CIPHER *c, struct tr *t) {
     EVP_CIPHER_CTX_free(x);
 }
 
+/* Parameters: what the context lists as settable/gettable (each name the default lists,
+ * present or not), padding set and read back (CTR keeps it without effect), a key length
+ * set through the parameters (the default ignores it and answers success). */
+static void params(const EVP_CIPHER *c, const EVP_CIPHER *ref, struct tr *t) {
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    const OSSL_PARAM *want, *have;
+    rc(t, EVP_EncryptInit_ex(x, c, NULL, key, iv));
+    want = EVP_CIPHER_settable_ctx_params(ref);
+    have = EVP_CIPHER_settable_ctx_params(c);
+    for (const OSSL_PARAM *p = want; p != NULL && p->key != NULL; p++)
+        rc(t, OSSL_PARAM_locate_const(have, p->key) != NULL);
+    want = EVP_CIPHER_gettable_ctx_params(ref);
+    have = EVP_CIPHER_gettable_ctx_params(c);
+    for (const OSSL_PARAM *p = want; p != NULL && p->key != NULL; p++)
+        /* tls-mac is answered only by the default implementation that runs TLS CBC. */
+        if (strcmp(p->key, OSSL_CIPHER_PARAM_TLS_MAC) != 0)
+            rc(t, OSSL_PARAM_locate_const(have, p->key) != NULL);
+    rc(t, EVP_CIPHER_CTX_set_padding(x, 0));
+    unsigned int pad = 77;
+    OSSL_PARAM g[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad), OSSL_PARAM_END};
+    rc(t, EVP_CIPHER_CTX_get_params(x, g));
+    rc(t, (int)pad);
+    rc(t, OSSL_PARAM_modified(g));
+    size_t kl = 24;
+    OSSL_PARAM k[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_KEYLEN, &kl), OSSL_PARAM_END};
+    rc(t, EVP_CIPHER_CTX_set_params(x, k));
+    rc(t, EVP_CIPHER_CTX_get_key_length(x));
+    EVP_CIPHER_CTX_free(x);
+}
+
 static void compare(const char *what, struct tr *a, struct tr *b) {
     if (a->n != b->n || memcmp(a->b, b->b, a->n) != 0) {
         size_t i = 0;
@@ -358,6 +389,13 @@ int main(int argc, char **argv) {
             snprintf(what, sizeof(what), "%s TLS records via EVP_Cipher", names[n]);
             compare(what, &a, &b);
         }
+        {
+            struct tr a = {{0}, 0}, b = {{0}, 0};
+            params(ours, ref, &a);
+            params(ref, ref, &b);
+            snprintf(what, sizeof(what), "%s parameters", names[n]);
+            compare(what, &a, &b);
+        }
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
     }
@@ -378,6 +416,11 @@ int main(int argc, char **argv) {
         no_iv(ref, &f);
         snprintf(what, sizeof(what), "%s key without IV", ctrs[n]);
         compare(what, &e, &f);
+        struct tr e2 = {{0}, 0}, f2 = {{0}, 0};
+        params(ours, ref, &e2);
+        params(ref, ref, &f2);
+        snprintf(what, sizeof(what), "%s parameters", ctrs[n]);
+        compare(what, &e2, &f2);
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
         ours = EVP_CIPHER_fetch(lc, cbcs[n], "provider=warpdrive");
@@ -393,6 +436,11 @@ int main(int argc, char **argv) {
         no_iv(ref, &h);
         snprintf(what, sizeof(what), "%s key without IV", cbcs[n]);
         compare(what, &g, &h);
+        struct tr g2 = {{0}, 0}, h2 = {{0}, 0};
+        params(ours, ref, &g2);
+        params(ref, ref, &h2);
+        snprintf(what, sizeof(what), "%s parameters", cbcs[n]);
+        compare(what, &g2, &h2);
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
     }
