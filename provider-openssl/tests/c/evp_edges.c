@@ -5,7 +5,7 @@
  * decrypting on the other provider), SET_IVLEN after the IV (must refuse), IV_GEN with
  * 0, TLS records through EVP_Cipher (empty ones included), CTR `num`, CBC with TLS
  * record parameters, CBC/CTR keyed without an IV, the parameter lists, padding and key
- * length parameters. Usage: evp_edges MODULE_DIR.
+ * length parameters; HMAC's digest and key order. Usage: evp_edges MODULE_DIR.
  * Exit 0 when every check held. */
 #include <openssl/evp.h>
 #include <openssl/provider.h>
@@ -320,6 +320,51 @@ static void params(const EVP_CIPHER *c, const EVP_CIPHER *ref, struct tr *t) {
     EVP_CIPHER_CTX_free(x);
 }
 
+/* HMAC: a key set through the parameters before any digest (refused), the digest
+ * changed after keying (the MAC size and a key-less re-init keep the keyed digest; the
+ * next key takes the new one), a digest the engines lack set after a final. */
+static void hmac_edges(EVP_MAC *m, struct tr *t) {
+    EVP_MAC_CTX *x = EVP_MAC_CTX_new(m);
+    unsigned char out[64];
+    size_t n = 0;
+    OSSL_PARAM k[] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key, 20), OSSL_PARAM_END};
+    rc(t, EVP_MAC_CTX_set_params(x, k));
+    OSSL_PARAM d256[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0), OSSL_PARAM_END};
+    OSSL_PARAM d1[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA1", 0), OSSL_PARAM_END};
+    OSSL_PARAM md5[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "MD5", 0), OSSL_PARAM_END};
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, EVP_MAC_CTX_set_params(x, d256));
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, EVP_MAC_init(x, key, 20, NULL));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    put(t, out, n);
+    rc(t, EVP_MAC_CTX_set_params(x, d1));
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, (int)EVP_MAC_CTX_get_block_size(x));
+    rc(t, EVP_MAC_init(x, NULL, 0, NULL));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    n = 0;
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    rc(t, (int)n);
+    put(t, out, n);
+    rc(t, EVP_MAC_init(x, key, 20, NULL));
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    n = 0;
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    rc(t, (int)n);
+    put(t, out, n);
+    rc(t, EVP_MAC_CTX_set_params(x, md5));
+    rc(t, EVP_MAC_init(x, key, 20, NULL));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    n = 0;
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    rc(t, (int)n);
+    put(t, out, n);
+    EVP_MAC_CTX_free(x);
+}
+
 static void compare(const char *what, struct tr *a, struct tr *b) {
     if (a->n != b->n || memcmp(a->b, b->b, a->n) != 0) {
         size_t i = 0;
@@ -443,6 +488,17 @@ int main(int argc, char **argv) {
         compare(what, &g2, &h2);
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
+    }
+    {
+        EVP_MAC *ours = EVP_MAC_fetch(lc, "HMAC", "provider=warpdrive");
+        EVP_MAC *ref = EVP_MAC_fetch(lc, "HMAC", "provider=default");
+        struct tr a = {{0}, 0}, b = {{0}, 0};
+        if (!ours || !ref) return 2;
+        hmac_edges(ours, &a);
+        hmac_edges(ref, &b);
+        compare("HMAC digest and key order", &a, &b);
+        EVP_MAC_free(ours);
+        EVP_MAC_free(ref);
     }
     printf("%s (%d failures)\n", fails ? "FAILED" : "OK", fails);
     return fails ? 1 : 0;
