@@ -67,5 +67,12 @@ if [ -z "$data" ] || [ ! -f "$data/evpciph_aes_common.txt" ]; then
     data=$dest/30-test_evp_data
 fi
 echo "evp-data: $data ($(ls "$data"/*.txt | wc -l) files)"
-WARPDRIVE_OSSL_EVP_DATA=$data cargo test --release --locked -p warpdrive-openssl-provider \
-    --test evp_data -- --nocapture
+# Twice: with the default threshold (every case inline) and with every request that
+# can be one (CTR/CBC updates, GCM messages, TLS records) sent to the core as a
+# one-shot request (WARPDRIVE_INLINE_MAX=0: the queue path).
+for inline_max in default 0; do
+    echo "evp-data: WARPDRIVE_INLINE_MAX=$inline_max"
+    if [ "$inline_max" = default ]; then set -- env -u WARPDRIVE_INLINE_MAX; else set -- env WARPDRIVE_INLINE_MAX=0; fi
+    "$@" WARPDRIVE_OSSL_EVP_DATA="$data" cargo test --release --locked \
+        -p warpdrive-openssl-provider --test evp_data -- --nocapture
+done
