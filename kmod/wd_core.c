@@ -142,16 +142,27 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *a,
 
 	if (kstrtobool(buf, &v) || !v)
 		return -EINVAL;
+	struct wd_device *wd = to_wd(dev);
+	struct module *owner = wd->ops->owner;
+
 	/*
 	 * Once the file removed itself nothing waits for this call: hold the
-	 * device and the module (rmmod may be running) until it is done.
+	 * device, the framework and the driver until it is done. Without the
+	 * driver's reference, an rmmod of the driver meanwhile would find
+	 * wd->removed set, return from its own wd_device_remove() at once and
+	 * unload the code this call is still running through wd->ops.
 	 */
 	if (!try_module_get(THIS_MODULE))
 		return -ENODEV;
+	if (!try_module_get(owner)) {
+		module_put(THIS_MODULE);
+		return -ENODEV;
+	}
 	get_device(dev);
 	if (device_remove_file_self(dev, a))
-		wd_device_remove(to_wd(dev));
+		wd_device_remove(wd);
 	put_device(dev);
+	module_put(owner);
 	module_put(THIS_MODULE);
 	return count;
 }
