@@ -40,7 +40,8 @@ mod ossl;
 pub use alg::{CipherMode, HashAlg};
 #[cfg(feature = "crypto")]
 pub use chacha::{
-    chacha20_poly1305_open, chacha20_poly1305_seal, CHACHA20_POLY1305_KEY, CHACHA20_POLY1305_NONCE,
+    chacha20_poly1305_open, chacha20_poly1305_open_in_place, chacha20_poly1305_seal,
+    chacha20_poly1305_seal_in_place, CHACHA20_POLY1305_KEY, CHACHA20_POLY1305_NONCE,
     CHACHA20_POLY1305_TAG,
 };
 #[cfg(feature = "crypto")]
@@ -50,16 +51,17 @@ pub use crypto::{
 };
 pub use deflate::{
     compress, compress_bound, compress_segment, decompress, engine_for_level, segment_bound,
-    DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
+    zlib_rs_level, DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
 };
 #[cfg(feature = "crypto")]
 pub use hash::{digest, hmac, HashStream};
 #[cfg(not(feature = "crypto"))]
 pub use nocrypto::{
-    cbc, cbc_in_place, chacha20_poly1305_open, chacha20_poly1305_seal, ctr, ctr_in_place, digest,
-    gcm_open, gcm_open_in_place, gcm_seal, gcm_seal_in_place, hmac,
-    init_error as crypto_init_error, CipherStream, HashStream, CHACHA20_POLY1305_KEY,
-    CHACHA20_POLY1305_NONCE, CHACHA20_POLY1305_TAG,
+    cbc, cbc_in_place, chacha20_poly1305_open, chacha20_poly1305_open_in_place,
+    chacha20_poly1305_seal, chacha20_poly1305_seal_in_place, ctr, ctr_in_place, digest, gcm_open,
+    gcm_open_in_place, gcm_seal, gcm_seal_in_place, hmac, init_error as crypto_init_error,
+    CipherStream, HashStream, CHACHA20_POLY1305_KEY, CHACHA20_POLY1305_NONCE,
+    CHACHA20_POLY1305_TAG,
 };
 #[cfg(feature = "crypto")]
 pub use ossl::init_error as crypto_init_error;

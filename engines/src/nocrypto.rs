@@ -96,6 +96,26 @@ pub fn chacha20_poly1305_open(
     Err(NOT_BUILT)
 }
 
+pub fn chacha20_poly1305_seal_in_place(
+    _: &[u8],
+    _: &[u8],
+    _: &[u8],
+    _: &mut [u8],
+    _: &mut [u8],
+) -> Result<Outcome> {
+    Err(NOT_BUILT)
+}
+
+pub fn chacha20_poly1305_open_in_place(
+    _: &[u8],
+    _: &[u8],
+    _: &[u8],
+    _: &mut [u8],
+    _: &[u8],
+) -> Result<Outcome> {
+    Err(NOT_BUILT)
+}
+
 pub fn digest(_: HashAlg, _: &[u8], _: &mut [u8]) -> Result<usize> {
     Err(NOT_BUILT)
 }
