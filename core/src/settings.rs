@@ -9,7 +9,7 @@
 //! process, at the first setting asked for or when a library that loads into
 //! other programs calls [`capture`] from its constructor, so a program that
 //! clears its environment later (nginx workers) keeps the settings it
-//! started with.
+//! started with; a variable set since is read as it is now.
 //!
 //! A value that does not parse is never silently ignored: the process gets
 //! one line on stderr naming the variable, the value (and the file line it
@@ -156,10 +156,15 @@ fn parse_file(text: &str, what: &str) -> Vec<(String, String, usize)> {
     out
 }
 
-/// The variable's value in the environment the process started with, if set
-/// and not empty.
+/// The variable's value in the environment, if set and not empty: as it is
+/// now, else as it was when the settings were first read (a program that
+/// cleared its environment since keeps what it started with).
 pub fn from_env(name: &str) -> Option<String> {
-    let (_, v) = sources().env.iter().find(|(k, _)| k == name)?;
+    let now = std::env::var_os(name);
+    let v = match &now {
+        Some(v) => v,
+        None => &sources().env.iter().find(|(k, _)| k == name)?.1,
+    };
     match v.to_str() {
         Some(v) if v.trim().is_empty() => None,
         Some(v) => Some(v.to_string()),
@@ -195,10 +200,11 @@ fn origin(name: &str) -> String {
 }
 
 fn from_env_raw(name: &str) -> bool {
-    sources()
-        .env
-        .iter()
-        .any(|(k, v)| k == name && !v.is_empty())
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+        || sources()
+            .env
+            .iter()
+            .any(|(k, v)| k == name && !v.is_empty())
 }
 
 /// `64`, `16k`, `1m`, `1g` (binary multiples, either case, an optional `b`/`B`
