@@ -164,13 +164,6 @@ impl RunningCheck {
     pub(crate) fn resume(value: u32) -> Self {
         RunningCheck::Adler(adler2::Adler32::from_checksum(value))
     }
-    /// `format`'s check going on from `value`.
-    pub(crate) fn resume_as(format: Format, value: u32) -> Self {
-        match format {
-            Format::Zlib => Self::resume(value),
-            _ => RunningCheck::Crc(crc32fast::Hasher::new_with_initial(value)),
-        }
-    }
     pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
             RunningCheck::Crc(h) => h.update(data),
@@ -650,7 +643,7 @@ struct Staged {
     more: bool,
     /// While staged output is partly handed out: the checksum of the output
     /// handed out so far (the engine's covers all of `buf[..len]`).
-    check: Option<RunningCheck>,
+    check: Option<u32>,
 }
 
 /// Output buffers at least this large are decoded into directly.
@@ -706,7 +699,7 @@ impl Inflater {
     pub fn checksum(&self) -> u32 {
         match (&self.backing, &self.staged.check) {
             (Backing::Inline(s), _) => s.checksum(),
-            (_, Some(c)) => c.value(),
+            (_, Some(c)) => *c,
             (_, None) => self.checksum,
         }
     }
@@ -836,7 +829,7 @@ impl Inflater {
         self.staged.pos = 0;
         self.staged.end = p.done;
         self.staged.more = !p.done && p.produced == STAGE_BYTES;
-        self.staged.check = Some(RunningCheck::resume_as(self.format, handed_out));
+        self.staged.check = Some(handed_out);
         let out = self.drain(rest);
         Ok(Progress {
             consumed: p.consumed,
@@ -852,7 +845,7 @@ impl Inflater {
             // Everything staged is out: the engine's checksum is exact again.
             st.check = None;
         } else if let Some(c) = &mut st.check {
-            c.update(&output[..n]);
+            *c = eng::update_check(self.format, *c, &output[..n]);
         }
         Progress {
             consumed: 0,

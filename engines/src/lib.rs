@@ -38,7 +38,7 @@ pub use crypto::{
 };
 pub use deflate::{
     compress, compress_bound, compress_segment, decompress, engine_for_level, segment_bound,
-    DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
+    update_check, DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
 };
 pub use hash::{digest, hmac, HashAlg, HashStream};
 pub use ossl::init_error as crypto_init_error;
