@@ -1303,7 +1303,11 @@ pub unsafe extern "C" fn inflateReset2(strm: z_streamp, windowBits: c_int) -> c_
 
 /// Before a zlib-only call on an inflate stream: an offloaded stream moves to
 /// zlib-rs first; an undecided one stays in software if `block`.
-fn inflate_prepare(s: &mut z_stream, block: bool) -> Result<(), c_int> {
+/// Before a zlib-only call: an offloaded stream moves to zlib-rs. For a
+/// call that reads the input (`reads_input`: inflateSync), the input the
+/// core held, which zlib-rs read in the replay, is reported consumed now
+/// rather than read twice.
+fn inflate_prepare(s: &mut z_stream, block: bool, reads_input: bool) -> Result<(), c_int> {
     with_entry(
         s,
         |_| Ok(()),
@@ -1313,7 +1317,13 @@ fn inflate_prepare(s: &mut z_stream, block: bool) -> Result<(), c_int> {
                     i.blocked = true;
                 }
                 match i.mode {
-                    InflateMode::Core(_) => demote_inflate(s, i),
+                    InflateMode::Core(_) => demote_inflate(s, i).map(|()| {
+                        if let (InflateMode::Pending(_, _, held), true) = (&mut i.mode, reads_input)
+                        {
+                            advance(s, (*held).min(s.avail_in as usize), 0);
+                            *held = 0;
+                        }
+                    }),
                     InflateMode::Undecided if block => {
                         i.mode = InflateMode::Software;
                         Ok(())
@@ -1333,7 +1343,7 @@ macro_rules! inflate_zlib_only {
             boundary!($err, {
                 // SAFETY: strm is NULL or a caller-owned stream.
                 if let Some(s) = unsafe { stream_ref($strm as *mut z_stream) } {
-                    if let Err(r) = inflate_prepare(s, $block) {
+                    if let Err(r) = inflate_prepare(s, $block, stringify!($name) == "inflateSync") {
                         return r as $r;
                     }
                 }
