@@ -616,6 +616,16 @@ pub struct Inflater {
     /// The engine holding the stream was the parent's (after fork): the
     /// stream cannot go on here (`Error::DeviceGone`) until reset.
     lost: bool,
+    /// Input the engine has read that was reported as not consumed, as the
+    /// caller presents it again at the start of its next input. zlib never
+    /// reports all of its input consumed while it still holds output (it
+    /// writes straight into the caller's buffer and stops reading when that
+    /// is full), and programs rely on it: Pillow's PNG decoder and others
+    /// loop while avail_in > 0 and, at the end of their input, stop. So
+    /// while output is held here or in the engine, the last input byte read
+    /// is kept back; once nothing is held it is reported consumed, without
+    /// being decoded again.
+    owed: usize,
 }
 
 /// Output decoded ahead for callers that offer small buffers: one request
@@ -631,6 +641,9 @@ struct Staged {
     end: bool,
     /// The last request filled its buffer: the engine may hold more output.
     more: bool,
+    /// While staged output is partly handed out: the checksum of the output
+    /// handed out so far (the engine's covers all of `buf[..len]`).
+    check: Option<u32>,
 }
 
 /// Output buffers at least this large are decoded into directly.
@@ -648,10 +661,11 @@ impl Inflater {
             wd,
             format,
             backing: Backing::Undecided,
-            checksum: 0,
+            checksum: RunningCheck::new(format).value(),
             staged: Staged::default(),
             gen: fork_generation(),
             lost: false,
+            owed: 0,
         })
     }
 
@@ -680,11 +694,53 @@ impl Inflater {
         matches!(self.backing, Backing::Queue { .. })
     }
 
-    /// The checksum of the output decoded so far (staged output included).
+    /// The checksum of the output handed out so far (zlib's `strm->adler`):
+    /// output still staged or held by an engine is not in it.
     pub fn checksum(&self) -> u32 {
-        match &self.backing {
-            Backing::Inline(s) => s.checksum(),
-            _ => self.checksum,
+        match (&self.backing, &self.staged.check) {
+            (Backing::Inline(s), _) => s.checksum(),
+            (_, Some(c)) => *c,
+            (_, None) => self.checksum,
+        }
+    }
+
+    /// Input bytes the engine has read beyond those reported consumed
+    /// (`owed`): the first bytes of the caller's unconsumed input. A caller
+    /// that replays the consumed input into another decoder adds them.
+    pub fn input_held(&self) -> usize {
+        self.owed
+    }
+
+    /// Whether decoded output waits here or in the engine (conservatively:
+    /// an engine that filled its buffer may hold more).
+    fn holds_output(&self) -> bool {
+        self.staged.pos < self.staged.len || self.staged.more
+    }
+
+    /// The owed bytes at the front of `input` (fewer if the caller presents
+    /// fewer: those it dropped are forgotten).
+    fn take_owed(&mut self, input: &[u8]) -> usize {
+        let skip = self.owed.min(input.len());
+        self.owed = 0;
+        skip
+    }
+
+    /// Reports a step's progress on the caller's input, the `skip` owed
+    /// bytes included, keeping the last byte back while output is held.
+    fn settle(&mut self, skip: usize, r: Result<Progress>) -> Result<Progress> {
+        match r {
+            Ok(mut p) => {
+                p.consumed += skip;
+                if !p.done && p.consumed > 0 && self.holds_output() {
+                    p.consumed -= 1;
+                    self.owed = 1;
+                }
+                Ok(p)
+            }
+            Err(e) => {
+                self.owed = skip;
+                Err(e)
+            }
         }
     }
 
@@ -699,15 +755,26 @@ impl Inflater {
             }
             Backing::Undecided => Backing::Undecided,
         };
-        self.checksum = 0;
+        self.checksum = RunningCheck::new(self.format).value();
         self.staged.len = 0;
         self.staged.pos = 0;
         self.staged.end = false;
         self.staged.more = false;
+        self.staged.check = None;
+        self.owed = 0;
     }
 
+    /// zlib's contract: output never exceeds `output`, and input is never
+    /// all consumed while output is held (`owed`). The caller presents the
+    /// unconsumed input again, possibly at another address.
     pub fn inflate(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
         self.leave_parent()?;
+        let skip = self.take_owed(input);
+        let r = self.step(&input[skip..], output);
+        self.settle(skip, r)
+    }
+
+    fn step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
         let drained = self.drain(output);
         // Staged output goes first. With no room at all the engine still
         // gets the call, as zlib reads a stream's end and trailer with
@@ -753,6 +820,8 @@ impl Inflater {
     fn stage_step(&mut self, input: &[u8], rest: &mut [u8]) -> Result<Progress> {
         let mut buf = std::mem::take(&mut self.staged.buf);
         buf.resize(STAGE_BYTES, 0);
+        // All output so far has been handed out: its checksum is the engine's.
+        let handed_out = self.checksum;
         let r = self.stream_step(input, &mut buf);
         self.staged.buf = buf;
         let p = r?;
@@ -760,6 +829,7 @@ impl Inflater {
         self.staged.pos = 0;
         self.staged.end = p.done;
         self.staged.more = !p.done && p.produced == STAGE_BYTES;
+        self.staged.check = Some(handed_out);
         let out = self.drain(rest);
         Ok(Progress {
             consumed: p.consumed,
@@ -771,6 +841,12 @@ impl Inflater {
     fn drain(&mut self, output: &mut [u8]) -> Progress {
         let st = &mut self.staged;
         let n = hand_out(&st.buf[..st.len], &mut st.pos, output);
+        if st.pos == st.len {
+            // Everything staged is out: the engine's checksum is exact again.
+            st.check = None;
+        } else if let Some(c) = &mut st.check {
+            *c = eng::update_check(self.format, *c, &output[..n]);
+        }
         Progress {
             consumed: 0,
             produced: n,
@@ -816,11 +892,12 @@ impl Inflater {
             return (self.inflate(input, output), r);
         }
         let n = output.len();
-        let (p, r) = self.queue_step(input, output, during);
+        let skip = self.take_owed(input);
+        let (p, r) = self.queue_step(&input[skip..], output, during);
         if let Ok(p) = &p {
             self.staged.more = !p.done && p.produced == n;
         }
-        (p, r)
+        (self.settle(skip, p), r)
     }
 
     /// One piece of the stream on the session's queue.

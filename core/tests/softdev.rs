@@ -673,6 +673,51 @@ fn small_output_buffers_are_served_from_one_staged_request() {
     assert!(out == data, "streamed result differs");
 }
 
+/// zlib's contract that programs rely on (Pillow's PNG decoder loops while
+/// it has input): input is never all reported consumed while decoded
+/// output is still held, staged (queue) or in the engine (inline ISA-L);
+/// the byte kept back is consumed once the output is out. And the checksum
+/// is that of the output handed out, at every step.
+#[test]
+fn input_is_never_all_consumed_while_output_is_held() {
+    let data = sample(600_000, 31);
+    for (wd, what) in [(offloading(), "queue"), (Arc::new(inline()), "inline")] {
+        for format in [Format::Zlib, Format::Gzip] {
+            let mut c = vec![0; 700_000];
+            let n = wd.compress(format, 6, &data, &mut c).unwrap();
+            let mut inf = Inflater::with_instance(wd.clone(), format).unwrap();
+            let (mut out, mut row) = (Vec::new(), [0u8; 3001]);
+            let mut adler = adler2::Adler32::new();
+            let mut crc = crc32fast::Hasher::new();
+            let mut done = false;
+            for piece in c[..n].chunks(65536) {
+                let mut rest = piece;
+                // Pillow's loop: only while input is left.
+                while !rest.is_empty() && !done {
+                    let p = inf.inflate(rest, &mut row).unwrap();
+                    out.extend_from_slice(&row[..p.produced]);
+                    rest = &rest[p.consumed..];
+                    done = p.done;
+                    adler.write_slice(&row[..p.produced]);
+                    crc.update(&row[..p.produced]);
+                    let want = match format {
+                        Format::Zlib => adler.checksum(),
+                        _ => crc.clone().finalize(),
+                    };
+                    assert_eq!(inf.checksum(), want, "{what} {format:?} at {}", out.len());
+                }
+            }
+            assert!(
+                done,
+                "{what} {format:?}: {} of {} bytes",
+                out.len(),
+                data.len()
+            );
+            assert!(out == data, "{what} {format:?}");
+        }
+    }
+}
+
 /// Streams abandoned half-drained or reset mid-drain, then decoding another
 /// stream, never hand out each other's bytes.
 #[test]

@@ -39,7 +39,8 @@ pub use crypto::{
 };
 pub use deflate::{
     compress, compress_bound, compress_segment, decompress, engine_for_level, segment_bound,
-    zlib_rs_level, DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
+    update_check, zlib_rs_level, DeflateStream, Engine, Flush, Format, InflateStream,
+    SEGMENT_HISTORY_MAX,
 };
 pub use hash::{digest, hmac, HashAlg, HashStream};
 pub use ossl::init_error as crypto_init_error;

@@ -973,7 +973,7 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
                 }
             }
         },
-        InflateMode::Pending(buf, pos) => {
+        InflateMode::Pending(buf, pos, held) => {
             if s.next_out.is_null() || (s.avail_in != 0 && s.next_in.is_null()) {
                 return Z_STREAM_ERROR;
             }
@@ -986,9 +986,12 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
             if *pos < buf.len() {
                 return Z_OK;
             }
+            // The input zlib-rs already has, presented again: consumed now.
+            let k = (*held).min(s.avail_in as usize);
+            advance(s, k, 0);
             e.mode = InflateMode::Software;
             let r = sw_inflate(s, flush);
-            if r == Z_BUF_ERROR && n > 0 {
+            if r == Z_BUF_ERROR && (n > 0 || k > 0) {
                 Z_OK
             } else {
                 r
@@ -1111,11 +1114,12 @@ impl Drop for ScratchInflate {
     }
 }
 
-/// Replays the input an offloaded inflate stream consumed into zlib-rs's
-/// (untouched) state for `s`, and returns the output it yields beyond the
-/// `produced` bytes the caller already has. The caller's visible fields are
-/// left as they were.
-fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<Vec<u8>, c_int> {
+/// Replays the input an offloaded inflate stream's engine read (`pieces`:
+/// the input it consumed, then any it holds) into zlib-rs's (untouched)
+/// state for `s`, and returns the output it yields beyond the `produced`
+/// bytes the caller already has. The caller's visible fields are left as
+/// they were.
+fn replay_into_zlib(s: &mut z_stream, pieces: &[&[u8]], produced: u64) -> Result<Vec<u8>, c_int> {
     let saved = (
         s.next_in,
         s.avail_in,
@@ -1130,30 +1134,36 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
     let mut extra = Vec::new();
     let mut scratch = vec![0u8; 64 * 1024];
     let mut result = Ok(());
-    s.next_in = retained.as_ptr().cast_mut();
-    s.avail_in = retained.len() as c_uint;
-    loop {
-        s.next_out = scratch.as_mut_ptr();
-        s.avail_out = scratch.len() as c_uint;
-        let r = sw_inflate(s, 0);
-        let n = scratch.len() - s.avail_out as usize;
-        let drop_n = (skip.min(n as u64)) as usize;
-        skip -= drop_n as u64;
-        extra.extend_from_slice(&scratch[drop_n..n]);
-        match r {
-            Z_STREAM_END => break,
-            Z_OK if s.avail_in == 0 && n < scratch.len() => break,
-            Z_OK => {}
-            Z_BUF_ERROR if s.avail_in == 0 => break,
-            Z_DATA_ERROR => {
-                // zlib-rs keeps the error (and its message) for the next
-                // call; the output before it is the caller's.
-                bad = true;
-                break;
-            }
-            _ => {
-                result = Err(Z_DATA_ERROR);
-                break;
+    let mut pieces = pieces.iter().filter(|p| !p.is_empty()).peekable();
+    s.avail_in = 0;
+    'replay: while let Some(piece) = pieces.next() {
+        s.next_in = piece.as_ptr().cast_mut();
+        s.avail_in = piece.len() as c_uint;
+        let last = pieces.peek().is_none();
+        loop {
+            s.next_out = scratch.as_mut_ptr();
+            s.avail_out = scratch.len() as c_uint;
+            let r = sw_inflate(s, 0);
+            let n = scratch.len() - s.avail_out as usize;
+            let drop_n = (skip.min(n as u64)) as usize;
+            skip -= drop_n as u64;
+            extra.extend_from_slice(&scratch[drop_n..n]);
+            match r {
+                Z_STREAM_END => break 'replay,
+                // This piece is used up: the next one, if any.
+                Z_OK if s.avail_in == 0 && (n < scratch.len() || !last) => break,
+                Z_OK => {}
+                Z_BUF_ERROR if s.avail_in == 0 => break,
+                Z_DATA_ERROR => {
+                    // zlib-rs keeps the error (and its message) for the next
+                    // call; the output before it is the caller's.
+                    bad = true;
+                    break 'replay;
+                }
+                _ => {
+                    result = Err(Z_DATA_ERROR);
+                    break 'replay;
+                }
             }
         }
     }
@@ -1176,6 +1186,14 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
     result.map(|()| extra)
 }
 
+/// The input an offloaded stream's engine holds: the start of the caller's
+/// unconsumed input (`Inflater::input_held`).
+fn held_input<'a>(s: &z_stream, i: &warpdrive::Inflater) -> &'a [u8] {
+    // SAFETY: the stream's input buffer as zlib's contract describes it.
+    let inp = unsafe { input(s) };
+    &inp[..i.input_held().min(inp.len())]
+}
+
 /// Turns an offloaded inflate stream into a zlib-rs one at the same point.
 fn demote_inflate(s: &mut z_stream, e: &mut InflateEntry) -> Result<(), c_int> {
     let InflateMode::Core(c) = &e.mode else {
@@ -1192,12 +1210,13 @@ fn demote_inflate(s: &mut z_stream, e: &mut InflateEntry) -> Result<(), c_int> {
         set_msg(s, m);
         return Err(Z_DATA_ERROR);
     }
-    let extra = replay_into_zlib(s, retained, c.produced)?;
+    let held = held_input(s, &c.i);
+    let extra = replay_into_zlib(s, &[retained, held], c.produced)?;
     stats::bump(&COUNTERS.demoted);
-    e.mode = if extra.is_empty() {
+    e.mode = if extra.is_empty() && held.is_empty() {
         InflateMode::Software
     } else {
-        InflateMode::Pending(extra, 0)
+        InflateMode::Pending(extra, 0, held.len())
     };
     Ok(())
 }
@@ -1284,7 +1303,11 @@ pub unsafe extern "C" fn inflateReset2(strm: z_streamp, windowBits: c_int) -> c_
 
 /// Before a zlib-only call on an inflate stream: an offloaded stream moves to
 /// zlib-rs first; an undecided one stays in software if `block`.
-fn inflate_prepare(s: &mut z_stream, block: bool) -> Result<(), c_int> {
+/// Before a zlib-only call: an offloaded stream moves to zlib-rs. For a
+/// call that reads the input (`reads_input`: inflateSync), the input the
+/// core held, which zlib-rs read in the replay, is reported consumed now
+/// rather than read twice.
+fn inflate_prepare(s: &mut z_stream, block: bool, reads_input: bool) -> Result<(), c_int> {
     with_entry(
         s,
         |_| Ok(()),
@@ -1294,7 +1317,13 @@ fn inflate_prepare(s: &mut z_stream, block: bool) -> Result<(), c_int> {
                     i.blocked = true;
                 }
                 match i.mode {
-                    InflateMode::Core(_) => demote_inflate(s, i),
+                    InflateMode::Core(_) => demote_inflate(s, i).map(|()| {
+                        if let (InflateMode::Pending(_, _, held), true) = (&mut i.mode, reads_input)
+                        {
+                            advance(s, (*held).min(s.avail_in as usize), 0);
+                            *held = 0;
+                        }
+                    }),
                     InflateMode::Undecided if block => {
                         i.mode = InflateMode::Software;
                         Ok(())
@@ -1314,7 +1343,7 @@ macro_rules! inflate_zlib_only {
             boundary!($err, {
                 // SAFETY: strm is NULL or a caller-owned stream.
                 if let Some(s) = unsafe { stream_ref($strm as *mut z_stream) } {
-                    if let Err(r) = inflate_prepare(s, $block) {
+                    if let Err(r) = inflate_prepare(s, $block, stringify!($name) == "inflateSync") {
                         return r as $r;
                     }
                 }
@@ -1350,21 +1379,25 @@ pub unsafe extern "C" fn inflateCopy(dest: z_streamp, source: *const z_stream) -
         let copy = with_entry(
             src,
             |_| Ok(None),
-            |_, e| match e {
+            |src, e| match e {
                 Entry::Inflate(i) => match &i.mode {
                     InflateMode::Core(c) => match c.retained.as_deref() {
                         Some(r) if c.bad.is_none() => {
-                            replay_into_zlib(dst, r, c.produced).map(|extra| {
-                                Some(if extra.is_empty() {
+                            // The copy presents the same unconsumed input.
+                            let held = held_input(src, &c.i);
+                            replay_into_zlib(dst, &[r, held], c.produced).map(|extra| {
+                                Some(if extra.is_empty() && held.is_empty() {
                                     InflateMode::Software
                                 } else {
-                                    InflateMode::Pending(extra, 0)
+                                    InflateMode::Pending(extra, 0, held.len())
                                 })
                             })
                         }
                         _ => Err(Z_MEM_ERROR),
                     },
-                    InflateMode::Pending(b, p) => Ok(Some(InflateMode::Pending(b.clone(), *p))),
+                    InflateMode::Pending(b, p, h) => {
+                        Ok(Some(InflateMode::Pending(b.clone(), *p, *h)))
+                    }
                     InflateMode::Undecided => Ok(Some(InflateMode::Undecided)),
                     InflateMode::Software => Ok(None),
                 }
@@ -1591,7 +1624,7 @@ unsafe fn inflate_back_core(
                         s,
                         &retained,
                         delivered,
-                        (next, have),
+                        (next, have, inf.input_held()),
                         (in_f, in_desc),
                         (out_f, out_desc),
                     )
@@ -1611,7 +1644,7 @@ unsafe fn inflate_back_core(
                         s,
                         &retained,
                         delivered,
-                        (next, have),
+                        (next, have, inf.input_held()),
                         (in_f, in_desc),
                         (out_f, out_desc),
                     )
@@ -1629,7 +1662,7 @@ unsafe fn inflate_back_software(
     s: &mut z_stream,
     retained: &[u8],
     delivered: u64,
-    (mut next, mut have): (*const u8, usize),
+    (mut next, mut have, held): (*const u8, usize, usize),
     (in_f, in_desc): (in_func, *mut c_void),
     (out_f, out_desc): (out_func, *mut c_void),
 ) -> c_int {
@@ -1638,7 +1671,16 @@ unsafe fn inflate_back_software(
         Err(init) => return init,
     };
     let mut run = || -> Result<c_int, c_int> {
-        let mut extra = replay_into_zlib(&mut t, retained, delivered)?;
+        // The engine also read the first `held` bytes of the current input.
+        let held = held.min(have);
+        let held_bytes = if held == 0 {
+            &[][..]
+        } else {
+            // SAFETY: in() returned `have` >= `held` readable bytes at `next`.
+            unsafe { std::slice::from_raw_parts(next, held) }
+        };
+        let mut extra = replay_into_zlib(&mut t, &[retained, held_bytes], delivered)?;
+        (next, have) = (next.wrapping_add(held), have - held);
         // SAFETY: forwarded inflateBack contract.
         if unsafe { back_output(out_f, out_desc, &mut extra) } {
             return Err(Z_BUF_ERROR);

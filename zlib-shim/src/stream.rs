@@ -153,8 +153,11 @@ pub enum InflateMode {
     Software,
     Core(Box<CoreInflate>),
     /// Demoted to zlib-rs; output zlib-rs produced during the replay beyond
-    /// what the caller had already received, delivered first.
-    Pending(Vec<u8>, usize),
+    /// what the caller had already received, delivered first (buffer, how
+    /// much is out). Then the input the core held (`Inflater::input_held`),
+    /// which zlib-rs read in the replay and the caller presents again: it
+    /// is reported consumed once the output is out.
+    Pending(Vec<u8>, usize, usize),
 }
 
 pub struct InflateEntry {
