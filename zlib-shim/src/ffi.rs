@@ -189,6 +189,64 @@ unsafe fn register_deflate(
     }
 }
 
+/// The allocator zlib-rs sets up for a stream whose zalloc is NULL, seen at
+/// the first deflateInit (its functions and opaque as `usize`).
+static OWN_ALLOC: std::sync::OnceLock<(usize, usize, usize)> = std::sync::OnceLock::new();
+
+/// The caller's `zalloc`, `zfree` and `opaque`.
+type CallerAlloc = (Option<zrs::alloc_func>, Option<zrs::free_func>, *mut c_void);
+
+/// Runs a zlib-rs call that allocates or frees a deflate stream's state with
+/// zlib-rs's own allocator in place of the caller's, then puts the caller's
+/// back (a NULL zalloc stays zlib-rs's, as zlib sets zcalloc).
+///
+/// zlib-rs keeps all its deflate state in one block larger than zlib's
+/// footprint for the same windowBits and memLevel (a 64 Ki-entry hash table,
+/// a separate symbol buffer, 64-byte alignment): 380,041 bytes at 15/8
+/// against zlib's 268,000. Callers that size a pool from zlib's formula
+/// (nginx's gzip filter) would see it overflow, so none of it goes through
+/// their zalloc. `init` is true for an Init call (the stream's fields may
+/// hold anything but the caller's allocator).
+///
+/// # Safety
+/// `strm` is NULL or a caller-owned stream; `f` is one zlib-rs call on it.
+unsafe fn own_alloc(strm: z_streamp, init: bool, f: impl FnOnce() -> c_int) -> c_int {
+    // SAFETY: per this function's contract.
+    let Some(s) = (unsafe { strm.as_mut() }) else {
+        return f();
+    };
+    let caller: CallerAlloc = (s.zalloc, s.zfree, s.opaque);
+    match (init, OWN_ALLOC.get()) {
+        (true, _) | (false, None) => {
+            s.zalloc = None;
+            s.zfree = None;
+        }
+        (false, Some(&(a, fr, o))) => {
+            // SAFETY: the values zlib-rs itself stored in a stream's
+            // zalloc/zfree fields (function pointers of these types).
+            unsafe {
+                s.zalloc = Some(std::mem::transmute::<usize, zrs::alloc_func>(a));
+                s.zfree = Some(std::mem::transmute::<usize, zrs::free_func>(fr));
+            }
+            s.opaque = o as *mut c_void;
+        }
+    }
+    let ret = f();
+    // SAFETY: as above; the call may only have set the allocator fields.
+    let s = unsafe { &mut *strm };
+    if init {
+        if let (Some(a), Some(fr)) = (s.zalloc, s.zfree) {
+            OWN_ALLOC.get_or_init(|| (a as usize, fr as usize, s.opaque as usize));
+        }
+    }
+    if caller.0.is_some() && caller.1.is_some() {
+        (s.zalloc, s.zfree, s.opaque) = caller;
+    } else if !init {
+        s.opaque = caller.2;
+    }
+    ret
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deflateInit_(
     strm: z_streamp,
@@ -198,7 +256,11 @@ pub unsafe extern "C" fn deflateInit_(
 ) -> c_int {
     boundary!(Z_MEM_ERROR, {
         // SAFETY: arguments as zlib documents them; zlib-rs checks them alike.
-        let ret = unsafe { zrs::deflateInit_(strm, sw_level(level), version, stream_size) };
+        let ret = unsafe {
+            own_alloc(strm, true, || {
+                zrs::deflateInit_(strm, sw_level(level), version, stream_size)
+            })
+        };
         // SAFETY: strm is NULL or the stream just initialised.
         unsafe { register_deflate(strm, ret, level, 15, 8, 0) };
         ret
@@ -219,16 +281,18 @@ pub unsafe extern "C" fn deflateInit2_(
     boundary!(Z_MEM_ERROR, {
         // SAFETY: arguments as zlib documents them; zlib-rs checks them alike.
         let ret = unsafe {
-            zrs::deflateInit2_(
-                strm,
-                sw_level(level),
-                method,
-                windowBits,
-                memLevel,
-                strategy,
-                version,
-                stream_size,
-            )
+            own_alloc(strm, true, || {
+                zrs::deflateInit2_(
+                    strm,
+                    sw_level(level),
+                    method,
+                    windowBits,
+                    memLevel,
+                    strategy,
+                    version,
+                    stream_size,
+                )
+            })
         };
         // SAFETY: strm is NULL or the stream just initialised.
         unsafe { register_deflate(strm, ret, level, windowBits, memLevel, strategy) };
@@ -429,8 +493,9 @@ pub unsafe extern "C" fn deflateEnd(strm: z_streamp) -> c_int {
             }
         }
         bound::remove(strm as usize);
-        // SAFETY: zlib-rs frees its state (and rejects bad streams).
-        let ret = unsafe { zrs::deflateEnd(strm) };
+        // SAFETY: zlib-rs frees its state (and rejects bad streams), with
+        // the allocator it was made with.
+        let ret = unsafe { own_alloc(strm, false, || zrs::deflateEnd(strm)) };
         if ret == Z_OK && busy {
             Z_DATA_ERROR
         } else {
@@ -815,8 +880,15 @@ pub unsafe extern "C" fn deflateCopy(dest: z_streamp, source: z_streamp) -> c_in
             Some(Ok(e)) => Some(e),
             None => None,
         };
-        // SAFETY: forwarded contract; zlib-rs copies the state and the z_stream.
-        let ret = unsafe { zrs::deflateCopy(dest, source) };
+        // SAFETY: forwarded contract; zlib-rs copies the state and the
+        // z_stream (so dest gets the caller's allocator fields back too).
+        let ret = unsafe { own_alloc(source, false, || zrs::deflateCopy(dest, source)) };
+        // SAFETY: dest and source are valid after a successful copy.
+        if let (Z_OK, Some(d), Some(s)) =
+            (ret, unsafe { dest.as_mut() }, unsafe { source.as_ref() })
+        {
+            (d.zalloc, d.zfree, d.opaque) = (s.zalloc, s.zfree, s.opaque);
+        }
         if ret == Z_OK {
             stream::remove(dest as usize);
             // SAFETY: both streams are valid after a successful copy.

@@ -656,3 +656,24 @@ fn c_mid_stream_calls_return_zlibs_codes() {
         ],
     );
 }
+
+/// Memory through the caller's zalloc stays within zlib's own footprint:
+/// a pool sized from zlib's formula (as nginx's gzip filter sizes it) that
+/// refuses what would not fit, for windowBits 9-15 (zlib, raw, gzip),
+/// memLevels 1-9 and levels 1, 6, 9, with a deflateCopy midway.
+#[test]
+fn c_zalloc_stays_within_zlibs_footprint() {
+    c_differential(
+        "zpool",
+        &[
+            &[][..],
+            &[("WARPDRIVE_ZLIB", "off")][..],
+            &[("WARPDRIVE_ZLIB_MIN", "0")][..],
+            &[
+                ("WARPDRIVE_ZLIB_MIN", "0"),
+                ("WARPDRIVE_DEFLATE_BUFFER_MAX", "0"),
+                ("WARPDRIVE_BACKEND", "softdev"),
+            ][..],
+        ],
+    );
+}
