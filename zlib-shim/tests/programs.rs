@@ -819,3 +819,51 @@ fn pigz_dictionary_blocks_offload() {
         size("sys.gz")
     );
 }
+
+/// Unmodified nginx with `gzip on` serves a 4 MiB file three times through
+/// the drop-in: the bodies decode to the file, and error.log has no alert
+/// (nginx sizes a zalloc pool from zlib's memory formula and logs "gzip
+/// filter failed to use preallocated memory" when a deflate asks for more).
+/// nginx binds 127.0.0.1 only and is stopped by the test (and by `timeout`).
+#[test]
+fn nginx_gzip_serves_within_zlibs_memory() {
+    if !have("nginx") || !have("curl") {
+        return eprintln!("skip: no nginx or curl (apt: nginx)");
+    }
+    let d = tmp("nginx");
+    let words = [
+        "nginx", "gzip", "filter", "pool", "window", "hash", "memory", "level",
+    ];
+    let (mut text, mut x) = (String::new(), 99u32);
+    while text.len() < 4 << 20 {
+        x = x.wrapping_mul(1103515245).wrapping_add(12345);
+        text.push_str(words[(x >> 16) as usize % words.len()]);
+        text.push_str(&format!(" {}\n", x >> 20));
+    }
+    std::fs::write(d.join("big.txt"), &text).unwrap();
+    let port = 20000 + std::process::id() % 20000;
+    let p = d.display();
+    let conf = format!(
+        "worker_processes 1; daemon off; pid {p}/nginx.pid; error_log {p}/error.log;\n\
+         events {{ worker_connections 16; }}\n\
+         http {{ access_log off; client_body_temp_path {p}; proxy_temp_path {p};\n\
+         fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
+         types {{ text/plain txt; }} gzip on; gzip_types text/plain;\n\
+         server {{ listen 127.0.0.1:{port}; root {p}; }} }}\n"
+    );
+    std::fs::write(d.join("nginx.conf"), conf).unwrap();
+    let script = format!(
+        "timeout 60 nginx -p {p} -c {p}/nginx.conf & n=$!\n\
+         for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:{port}/ && break; sleep 0.1; done\n\
+         for r in 1 2 3; do curl -s -H 'Accept-Encoding: gzip' -o out$r.gz http://127.0.0.1:{port}/big.txt; done\n\
+         kill $n; wait $n || true\n\
+         for r in 1 2 3; do gzip -dc out$r.gz | cmp - big.txt; done\n\
+         echo alerts=$(grep -c alert error.log || true)"
+    );
+    let out = ok(&sh(&d, &script, true, &[]));
+    assert!(
+        out.contains("alerts=0"),
+        "{out}\n{}",
+        std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+    );
+}
