@@ -725,10 +725,14 @@ fn deflate_side(s: &mut z_stream, block: bool) -> DeflateSide {
                 }
                 DeflateMode::Gathering(_) | DeflateMode::Replay(..) => {
                     // zlib-rs serves the call, with the gathered input in it
-                    // first (where the output has room for it).
-                    settle_deflate(s, d);
+                    // first; without output room for that, the call cannot
+                    // be honoured in order (as an offloaded stream's).
                     d.blocked |= block;
-                    DeflateSide::Forward
+                    if settle_deflate(s, d) {
+                        DeflateSide::Forward
+                    } else {
+                        DeflateSide::Core
+                    }
                 }
                 mode => {
                     if block {

@@ -72,6 +72,32 @@ int main(void) {
                tail <= HOLD_LIMIT, decodes(c, s.total_out, wb));
         deflateEnd(&s);
     }
+    /* Small pieces gathered before the decision, then the end with one byte
+     * of output room per call: the gathered input goes into software first
+     * (total_in and adler as zlib's all along). */
+    for (int wi = 0; wi < 3; wi++) {
+        int wb = wbs[wi], rs[3];
+        z_stream s; memset(&s, 0, sizeof s);
+        deflateInit2(&s, 6, Z_DEFLATED, wb, 8, Z_DEFAULT_STRATEGY);
+        for (int i = 0; i < 3; i++) {
+            s.next_in = data + i * 4096; s.avail_in = 4096;
+            s.next_out = c + s.total_out; s.avail_out = 65536;
+            rs[i] = deflate(&s, Z_NO_FLUSH);
+        }
+        unsigned long in = s.total_in, adler = s.adler;
+        int r, calls = 0;
+        do {
+            s.next_out = c + s.total_out; s.avail_out = 1;
+            r = deflate(&s, Z_FINISH); calls++;
+        } while (r == Z_OK && calls < 100000);
+        z_stream t; memset(&t, 0, sizeof t); inflateInit2(&t, wb);
+        unsigned char *u = malloc(12289); t.next_in = c; t.avail_in = (uInt)s.total_out;
+        t.next_out = u; t.avail_out = 12289; int ir = inflate(&t, Z_FINISH);
+        printf("gather w=%d %d %d %d in=%lu adler=%lu end=%d total_in=%lu decodes=%d\n", wb, rs[0], rs[1], rs[2],
+               in, adler, r, (unsigned long)s.total_in,
+               ir == Z_STREAM_END && t.total_out == 12288 && memcmp(u, data, 12288) == 0);
+        inflateEnd(&t); free(u); deflateEnd(&s);
+    }
     free(c); free(data);
     return 0;
 }
