@@ -46,6 +46,20 @@
  */
 #define WD_ERR_PANIC 13
 
+/**
+ * The AEAD of `wd_aead_seal_alg`/`wd_aead_open_alg`.
+ */
+typedef enum wd_aead {
+  /**
+   * AES-GCM: key 16/24/32 bytes, IV 1..=64 bytes, tag 4..=16 bytes.
+   */
+  WD_AEAD_AES_GCM = 0,
+  /**
+   * ChaCha20-Poly1305 (RFC 8439): key 32 bytes, nonce 12 bytes, tag 16 bytes.
+   */
+  WD_AEAD_CHACHA20_POLY1305 = 1,
+} wd_aead;
+
 typedef enum wd_cipher_mode {
   WD_CIPHER_CTR = 0,
   WD_CIPHER_CBC = 1,
@@ -188,6 +202,25 @@ int32_t wd_aead_seal(const uint8_t *key,
                      uintptr_t tag_len);
 
 /**
+ * [`wd_aead_seal`] with the AEAD `alg` (a `wd_aead`; any other value is
+ * WD_ERR_INVALID_ARGUMENT). The key, IV and tag lengths are `alg`'s: for
+ * ChaCha20-Poly1305 exactly 32, 12 and 16 (WD_ERR_INVALID_LENGTH otherwise).
+ */
+int32_t wd_aead_seal_alg(int alg,
+                         const uint8_t *key,
+                         uintptr_t key_len,
+                         const uint8_t *iv,
+                         uintptr_t iv_len,
+                         const uint8_t *aad,
+                         uintptr_t aad_len,
+                         const uint8_t *plaintext,
+                         uintptr_t len,
+                         uint8_t *out,
+                         uintptr_t out_len,
+                         uint8_t *tag,
+                         uintptr_t tag_len);
+
+/**
  * AES-GCM decryption; WD_ERR_AUTH_FAILED on a tag mismatch, with `out`
  * zeroed. `out` may not overlap another buffer.
  */
@@ -203,6 +236,24 @@ int32_t wd_aead_open(const uint8_t *key,
                      uintptr_t tag_len,
                      uint8_t *out,
                      uintptr_t out_len);
+
+/**
+ * [`wd_aead_open`] with the AEAD `alg` (a `wd_aead`), checked as for
+ * [`wd_aead_seal_alg`].
+ */
+int32_t wd_aead_open_alg(int alg,
+                         const uint8_t *key,
+                         uintptr_t key_len,
+                         const uint8_t *iv,
+                         uintptr_t iv_len,
+                         const uint8_t *aad,
+                         uintptr_t aad_len,
+                         const uint8_t *ciphertext,
+                         uintptr_t len,
+                         const uint8_t *tag,
+                         uintptr_t tag_len,
+                         uint8_t *out,
+                         uintptr_t out_len);
 
 /**
  * AES-CTR or AES-CBC (`mode`, a `wd_cipher_mode`) over a whole message;

@@ -49,6 +49,7 @@ static const char *const wd_alg_names[WD_ALG_MAX + 1] = {
 	[WD_ALG_SHA512] = "sha512", [WD_ALG_HMAC_SHA1] = "hmac-sha1",
 	[WD_ALG_HMAC_SHA224] = "hmac-sha224", [WD_ALG_HMAC_SHA256] = "hmac-sha256",
 	[WD_ALG_HMAC_SHA384] = "hmac-sha384", [WD_ALG_HMAC_SHA512] = "hmac-sha512",
+	[WD_ALG_CHACHA20_POLY1305] = "chacha20-poly1305",
 };
 
 static u32 wd_dev_features(struct wd_device *wd)
@@ -141,16 +142,27 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *a,
 
 	if (kstrtobool(buf, &v) || !v)
 		return -EINVAL;
+	struct wd_device *wd = to_wd(dev);
+	struct module *owner = wd->ops->owner;
+
 	/*
 	 * Once the file removed itself nothing waits for this call: hold the
-	 * device and the module (rmmod may be running) until it is done.
+	 * device, the framework and the driver until it is done. Without the
+	 * driver's reference, an rmmod of the driver meanwhile would find
+	 * wd->removed set, return from its own wd_device_remove() at once and
+	 * unload the code this call is still running through wd->ops.
 	 */
 	if (!try_module_get(THIS_MODULE))
 		return -ENODEV;
+	if (!try_module_get(owner)) {
+		module_put(THIS_MODULE);
+		return -ENODEV;
+	}
 	get_device(dev);
 	if (device_remove_file_self(dev, a))
-		wd_device_remove(to_wd(dev));
+		wd_device_remove(wd);
 	put_device(dev);
+	module_put(owner);
 	module_put(THIS_MODULE);
 	return count;
 }
@@ -1042,6 +1054,9 @@ static void wd_abi_checks(void)
 
 	/* the copy-once loop reads the descriptor as whole u64 words */
 	BUILD_BUG_ON(sizeof(struct wd_desc) % sizeof(u64));
+	/* every algorithm is a bit of the u64 algorithms masks */
+	BUILD_BUG_ON(WD_ALG_MAX >= 64);
+	BUILD_BUG_ON(WD_ALG_CHACHA20_POLY1305 != 17);
 	/* a buffer's mmap window must hold the largest buffer */
 	BUILD_BUG_ON(WD_MAX_BUFFER_BYTES > WD_BUF_SPAN);
 }

@@ -237,7 +237,8 @@ static bool wd_alg_ok(u8 op, u8 alg)
 		return alg >= WD_ALG_DEFLATE_RAW && alg <= WD_ALG_GZIP;
 	case WD_OP_ENCRYPT:
 	case WD_OP_DECRYPT:
-		return alg >= WD_ALG_AES_GCM && alg <= WD_ALG_AES_CBC;
+		return (alg >= WD_ALG_AES_GCM && alg <= WD_ALG_AES_CBC) ||
+		       alg == WD_ALG_CHACHA20_POLY1305;
 	case WD_OP_HASH:
 		return alg >= WD_ALG_SHA1 && alg <= WD_ALG_HMAC_SHA512;
 	}

@@ -90,7 +90,7 @@ struct wd_soft_q {
 	/* below: used only under q->consume_lock */
 	u8 *scratch;
 	void *dwork, *iwork;
-	struct crypto_aead *gcm;
+	struct crypto_aead *gcm, *chacha;
 	struct crypto_skcipher *ctr, *cbc;
 	struct crypto_shash *sh[WD_ALG_MAX + 1];
 	struct xarray streams;
@@ -779,9 +779,16 @@ static bool wd_aes_keylen(u8 n)
 	return n == 16 || n == 24 || n == 32;
 }
 
-static void wd_soft_gcm(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *c, bool enc)
+/*
+ * AES-GCM ("gcm(aes)": key 16/24/32, iv 12, tag 4..16) and ChaCha20-Poly1305
+ * ("rfc7539(chacha20,poly1305)", RFC 8439: key 32, iv 12, tag 16): the same
+ * request shape, AAD || data || tag in one buffer with the tag appended.
+ */
+static void wd_soft_aead(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *c, bool enc)
 {
 	const struct wd_desc *d = &r->d;
+	bool chacha = d->alg == WD_ALG_CHACHA20_POLY1305;
+	struct crypto_aead **tp = chacha ? &sq->chacha : &sq->gcm;
 	u32 aad = d->aad_len, len = d->src_len, tag = d->tag_len;
 	u32 kiv = d->key_len + d->iv_len;
 	size_t total = (size_t)aad + len + tag;
@@ -793,7 +800,11 @@ static void wd_soft_gcm(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *c
 	u32 st;
 	int err;
 
-	if (!wd_aes_keylen(d->key_len) || d->iv_len != 12 || tag < 4) {
+	if (chacha ? d->key_len != 32 || tag != 16 : !wd_aes_keylen(d->key_len) || tag < 4) {
+		c->status = WD_STATUS_INVALID_LENGTH;
+		return;
+	}
+	if (d->iv_len != 12) {
 		c->status = WD_STATUS_INVALID_LENGTH;
 		return;
 	}
@@ -802,22 +813,23 @@ static void wd_soft_gcm(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *c
 		c->needed = len;
 		return;
 	}
-	if (!sq->gcm) {
-		struct crypto_aead *t = crypto_alloc_aead("gcm(aes)", 0, CRYPTO_ALG_ASYNC);
+	if (!*tp) {
+		struct crypto_aead *t = crypto_alloc_aead(chacha ? "rfc7539(chacha20,poly1305)" :
+							  "gcm(aes)", 0, CRYPTO_ALG_ASYNC);
 
 		if (IS_ERR(t)) {
 			c->status = WD_STATUS_INTERNAL;
 			return;
 		}
-		sq->gcm = t;
+		*tp = t;
 	}
 	st = wd_span_read(sq->q, &r->aux, 0, key, d->key_len);
 	if (!st)
 		st = wd_span_read(sq->q, &r->aux, d->key_len, iv, 12);
 	if (st)
 		goto out;
-	if (crypto_aead_setkey(sq->gcm, key, d->key_len) ||
-	    crypto_aead_setauthsize(sq->gcm, tag)) {
+	if (crypto_aead_setkey(*tp, key, d->key_len) ||
+	    crypto_aead_setauthsize(*tp, tag)) {
 		st = WD_STATUS_INVALID_LENGTH;
 		goto out;
 	}
@@ -834,7 +846,7 @@ static void wd_soft_gcm(struct wd_soft_q *sq, struct wd_req *r, struct wd_cqe *c
 		st = wd_span_read(sq->q, &r->aux, kiv + aad, buf + aad + len, tag);
 	if (st)
 		goto out;
-	req = aead_request_alloc(sq->gcm, GFP_KERNEL);
+	req = aead_request_alloc(*tp, GFP_KERNEL);
 	if (!req || wd_sg_build(&sgt, buf, total)) {
 		st = WD_STATUS_NO_MEMORY;
 		goto out;
@@ -1000,8 +1012,8 @@ static void wd_soft_execute(struct wd_queue *q, struct wd_req *r, struct wd_cqe 
 			c->status = WD_STATUS_INVALID_FLAGS;
 			return;
 		}
-		if (d->alg == WD_ALG_AES_GCM)
-			wd_soft_gcm(sq, r, c, d->opcode == WD_OP_ENCRYPT);
+		if (d->alg == WD_ALG_AES_GCM || d->alg == WD_ALG_CHACHA20_POLY1305)
+			wd_soft_aead(sq, r, c, d->opcode == WD_OP_ENCRYPT);
 		else
 			wd_soft_skcipher(sq, r, c, d->opcode == WD_OP_ENCRYPT);
 		return;
@@ -1129,6 +1141,8 @@ static void wd_soft_release(struct wd_queue *q)
 			crypto_free_shash(sq->sh[i]);
 	if (sq->gcm)
 		crypto_free_aead(sq->gcm);
+	if (sq->chacha)
+		crypto_free_aead(sq->chacha);
 	if (sq->ctr)
 		crypto_free_skcipher(sq->ctr);
 	if (sq->cbc)

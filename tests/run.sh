@@ -77,7 +77,8 @@ for l in sys.stdin:
         case $name in
             # Removes soft0 and reloads the module: it must run last.
             kernel_removal) last="env WD_VM_ALLOW_REMOVE=1 RUST_BACKTRACE=1 $exe --test-threads=1" ;;
-            *) echo "env WARPDRIVE_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 $exe --test-threads=1" >>"$extra" ;;
+            # The guest starts with a clean environment: pass the Wycheproof directory on.
+            *) echo "env WARPDRIVE_REQUIRE_KERNEL=1 ${WARPDRIVE_VECTORS:+WARPDRIVE_VECTORS=$WARPDRIVE_VECTORS }RUST_BACKTRACE=1 $exe --test-threads=1" >>"$extra" ;;
         esac
         [ -z "${last:-}" ] || echo "$last" >"$extra.last"
     done

@@ -19,7 +19,9 @@
 use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use warpdrive::{CipherMode, Deflater, Direction, Error, Flush, Format, HashAlg, Hasher, Inflater};
+use warpdrive::{
+    Aead, CipherMode, Deflater, Direction, Error, Flush, Format, HashAlg, Hasher, Inflater,
+};
 
 /// Success.
 pub const WD_OK: i32 = 0;
@@ -65,6 +67,16 @@ pub enum wd_hash {
 pub enum wd_cipher_mode {
     WD_CIPHER_CTR = 0,
     WD_CIPHER_CBC = 1,
+}
+
+/// The AEAD of `wd_aead_seal_alg`/`wd_aead_open_alg`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub enum wd_aead {
+    /// AES-GCM: key 16/24/32 bytes, IV 1..=64 bytes, tag 4..=16 bytes.
+    WD_AEAD_AES_GCM = 0,
+    /// ChaCha20-Poly1305 (RFC 8439): key 32 bytes, nonce 12 bytes, tag 16 bytes.
+    WD_AEAD_CHACHA20_POLY1305 = 1,
 }
 
 #[repr(C)]
@@ -136,6 +148,14 @@ fn cipher_mode(m: c_int) -> Result<CipherMode, Error> {
         x if x == wd_cipher_mode::WD_CIPHER_CTR as c_int => CipherMode::Ctr,
         x if x == wd_cipher_mode::WD_CIPHER_CBC as c_int => CipherMode::Cbc,
         _ => return Err(Error::InvalidArgument("unknown wd_cipher_mode")),
+    })
+}
+
+fn aead(a: c_int) -> Result<Aead, Error> {
+    Ok(match a {
+        x if x == wd_aead::WD_AEAD_AES_GCM as c_int => Aead::AesGcm,
+        x if x == wd_aead::WD_AEAD_CHACHA20_POLY1305 as c_int => Aead::ChaCha20Poly1305,
+        _ => return Err(Error::InvalidArgument("unknown wd_aead")),
     })
 }
 
@@ -444,7 +464,47 @@ pub unsafe extern "C" fn wd_aead_seal(
     tag: *mut u8,
     tag_len: usize,
 ) -> i32 {
+    // SAFETY: the caller's contract is wd_aead_seal_alg's.
+    unsafe {
+        wd_aead_seal_alg(
+            wd_aead::WD_AEAD_AES_GCM as c_int,
+            key,
+            key_len,
+            iv,
+            iv_len,
+            aad,
+            aad_len,
+            plaintext,
+            len,
+            out,
+            out_len,
+            tag,
+            tag_len,
+        )
+    }
+}
+
+/// [`wd_aead_seal`] with the AEAD `alg` (a `wd_aead`; any other value is
+/// WD_ERR_INVALID_ARGUMENT). The key, IV and tag lengths are `alg`'s: for
+/// ChaCha20-Poly1305 exactly 32, 12 and 16 (WD_ERR_INVALID_LENGTH otherwise).
+#[no_mangle]
+pub unsafe extern "C" fn wd_aead_seal_alg(
+    alg: c_int,
+    key: *const u8,
+    key_len: usize,
+    iv: *const u8,
+    iv_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    plaintext: *const u8,
+    len: usize,
+    out: *mut u8,
+    out_len: usize,
+    tag: *mut u8,
+    tag_len: usize,
+) -> i32 {
     ffi_boundary!({
+        let alg = aead(alg)?;
         check_buffers(
             &[
                 (key, key_len),
@@ -465,7 +525,7 @@ pub unsafe extern "C" fn wd_aead_seal(
                 output(tag, tag_len)?,
             )
         };
-        warpdrive::aead_seal(k, i, a, p, o, t)
+        warpdrive::aead_seal_with(alg, k, i, a, p, o, t)
     })
 }
 
@@ -486,7 +546,46 @@ pub unsafe extern "C" fn wd_aead_open(
     out: *mut u8,
     out_len: usize,
 ) -> i32 {
+    // SAFETY: the caller's contract is wd_aead_open_alg's.
+    unsafe {
+        wd_aead_open_alg(
+            wd_aead::WD_AEAD_AES_GCM as c_int,
+            key,
+            key_len,
+            iv,
+            iv_len,
+            aad,
+            aad_len,
+            ciphertext,
+            len,
+            tag,
+            tag_len,
+            out,
+            out_len,
+        )
+    }
+}
+
+/// [`wd_aead_open`] with the AEAD `alg` (a `wd_aead`), checked as for
+/// [`wd_aead_seal_alg`].
+#[no_mangle]
+pub unsafe extern "C" fn wd_aead_open_alg(
+    alg: c_int,
+    key: *const u8,
+    key_len: usize,
+    iv: *const u8,
+    iv_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    ciphertext: *const u8,
+    len: usize,
+    tag: *const u8,
+    tag_len: usize,
+    out: *mut u8,
+    out_len: usize,
+) -> i32 {
     ffi_boundary!({
+        let alg = aead(alg)?;
         check_buffers(
             &[
                 (key, key_len),
@@ -508,7 +607,7 @@ pub unsafe extern "C" fn wd_aead_open(
                 output(out, out_len)?,
             )
         };
-        warpdrive::aead_open(k, i, a, c, t, o)
+        warpdrive::aead_open_with(alg, k, i, a, c, t, o)
     })
 }
 

@@ -20,7 +20,7 @@ pub struct BenchArgs {
     #[arg(long)]
     corpus: Option<PathBuf>,
     /// Algorithms (comma-separated): compress, decompress, aes-gcm, aes-ctr,
-    /// aes-cbc, sha1, sha256, sha512, hmac-sha256 (default: compress,
+    /// aes-cbc, chacha20-poly1305, sha1, sha256, sha512, hmac-sha256 (default: compress,
     /// decompress, aes-gcm, sha256).
     #[arg(long, value_delimiter = ',')]
     alg: Vec<String>,
@@ -40,12 +40,13 @@ pub struct BenchArgs {
     plot: Option<PathBuf>,
 }
 
-const ALGS: [&str; 11] = [
+const ALGS: [&str; 12] = [
     "compress",
     "decompress",
     "aes-gcm",
     "aes-ctr",
     "aes-cbc",
+    "chacha20-poly1305",
     "sha1",
     "sha224",
     "sha256",
@@ -226,6 +227,33 @@ fn one(w: &mut Work<'_>, wd: Option<&Warpdrive>) -> Result<(), String> {
             let mut tag = [0u8; 16];
             openssl::symm::encrypt_aead(
                 openssl::symm::Cipher::aes_256_gcm(),
+                &KEY,
+                Some(&IV[..12]),
+                &[],
+                &w.input,
+                &mut tag,
+            )
+            .map(drop)
+            .map_err(oerr)
+        }
+        ("chacha20-poly1305", Some(wd)) => {
+            let mut tag = [0u8; 16];
+            let n = w.input.len();
+            wd.aead_seal_with(
+                warpdrive::Aead::ChaCha20Poly1305,
+                &KEY,
+                &IV[..12],
+                &[],
+                &w.input,
+                &mut w.out[..n],
+                &mut tag,
+            )
+            .map_err(err)
+        }
+        ("chacha20-poly1305", None) => {
+            let mut tag = [0u8; 16];
+            openssl::symm::encrypt_aead(
+                openssl::symm::Cipher::chacha20_poly1305(),
                 &KEY,
                 Some(&IV[..12]),
                 &[],

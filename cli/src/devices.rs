@@ -37,6 +37,7 @@ pub const ALG_NAMES: [&str; WD_ALG_MAX as usize + 1] = [
     "hmac-sha256",
     "hmac-sha384",
     "hmac-sha512",
+    "chacha20-poly1305",
 ];
 
 /// Every algorithm of the ABI, in number order.

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use warpdrive::{
-    BackendChoice, CipherMode, Config, Direction, Error, Format, HashAlg, InlineMax, Warpdrive,
+    Aead, BackendChoice, CipherMode, Config, Direction, Error, Format, HashAlg, InlineMax,
+    Warpdrive,
 };
 
 use crate::devices::{self, ALG_NAMES, SOFTDEV};
@@ -337,6 +338,51 @@ fn t_gcm(wd: &Warpdrive, brk: bool) -> Result<(), String> {
     check("64 KiB tag vs OpenSSL", &t, &want_tag)
 }
 
+fn t_chacha(wd: &Warpdrive, brk: bool) -> Result<(), String> {
+    // RFC 8439 section 2.8.2.
+    const C: Aead = Aead::ChaCha20Poly1305;
+    let key: Vec<u8> = (0x80..0xa0).collect();
+    let iv = unhex("070000004041424344454647");
+    let aad = unhex("50515253c0c1c2c3c4c5c6c7");
+    let pt = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+    let ct = unhex("d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116");
+    let tag = unhex("1ae10b594f09e26a7e902ecbd0600691");
+    let mut out = vec![0u8; pt.len()];
+    let mut t = [0u8; 16];
+    wd.aead_seal_with(C, &key, &iv, &aad, pt, &mut out, &mut t)
+        .map_err(e("seal"))?;
+    check("ciphertext", &out, &expect(ct.clone(), brk))?;
+    check("tag", &t, &tag)?;
+    let mut back = vec![0u8; ct.len()];
+    wd.aead_open_with(C, &key, &iv, &aad, &ct, &tag, &mut back)
+        .map_err(e("open"))?;
+    check("plaintext", &back, pt)?;
+    let mut bad = tag.clone();
+    bad[15] ^= 1;
+    match wd.aead_open_with(C, &key, &iv, &aad, &ct, &bad, &mut back) {
+        Err(Error::AuthFailed) if back.iter().all(|&b| b == 0) => {}
+        Err(Error::AuthFailed) => return Err("forged tag: output not wiped".into()),
+        other => return Err(format!("forged tag accepted or wrong error: {other:?}")),
+    }
+    // 64 KiB against OpenSSL's default provider.
+    let data = pattern(64 << 10);
+    let mut out = vec![0u8; data.len()];
+    wd.aead_seal_with(C, &[7u8; 32], &iv, b"hdr", &data, &mut out, &mut t)
+        .map_err(e("seal 64 KiB"))?;
+    let mut want_tag = [0u8; 16];
+    let want = openssl::symm::encrypt_aead(
+        openssl::symm::Cipher::chacha20_poly1305(),
+        &[7u8; 32],
+        Some(&iv),
+        b"hdr",
+        &data,
+        &mut want_tag,
+    )
+    .map_err(|e| e.to_string())?;
+    check("64 KiB ciphertext vs OpenSSL", &out, &want)?;
+    check("64 KiB tag vs OpenSSL", &t, &want_tag)
+}
+
 fn t_ctr_cbc(wd: &Warpdrive, mode: CipherMode, brk: bool) -> Result<(), String> {
     // NIST SP 800-38A F.5.1 (CTR) and F.2.1 (CBC), AES-128.
     let key = unhex("2b7e151628aed2a6abf7158809cf4f3c");
@@ -379,6 +425,7 @@ pub fn run_alg(wd: &Warpdrive, alg: &str, brk: bool) -> Result<(), String> {
         "zlib" => t_compress(wd, Format::Zlib, brk),
         "gzip" => t_compress(wd, Format::Gzip, brk),
         "aes-gcm" => t_gcm(wd, brk),
+        "chacha20-poly1305" => t_chacha(wd, brk),
         "aes-ctr" => t_ctr_cbc(wd, CipherMode::Ctr, brk),
         "aes-cbc" => t_ctr_cbc(wd, CipherMode::Cbc, brk),
         a => {

@@ -91,6 +91,7 @@ fn list_shows_softdev_and_its_algorithms() {
         "aes-gcm",
         "sha256",
         "hmac-sha512",
+        "chacha20-poly1305",
     ] {
         assert!(line.contains(alg), "{alg} missing from {line}");
     }
@@ -104,7 +105,7 @@ fn list_json_has_every_algorithm_of_softdev() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let soft = softdev_in(&v).expect("softdev in list --json");
     assert_eq!(soft["kind"], "software");
-    assert_eq!(soft["algorithms"].as_array().unwrap().len(), 16);
+    assert_eq!(soft["algorithms"].as_array().unwrap().len(), 17);
     assert_eq!(soft["modes"][0], "sva");
 }
 
@@ -293,6 +294,7 @@ fn selftest_passes_on_every_device() {
             "aes-cbc",
             "sha384",
             "hmac-sha1",
+            "chacha20-poly1305",
         ] {
             assert!(
                 s.lines()
@@ -316,7 +318,7 @@ fn selftest_fails_when_an_answer_is_broken() {
     let failed: Vec<&str> = s.lines().filter(|l| l.contains("FAIL")).collect();
     assert_eq!(failed.len(), 1, "{s}");
     assert!(failed[0].contains("sha256"), "{s}");
-    assert!(s.contains("15 passed, 1 failed"), "{s}");
+    assert!(s.contains("16 passed, 1 failed"), "{s}");
 
     // Every algorithm's knob bites, on the inline path too.
     for alg in [
@@ -327,6 +329,7 @@ fn selftest_fails_when_an_answer_is_broken() {
         "aes-ctr",
         "aes-cbc",
         "hmac-sha512",
+        "chacha20-poly1305",
     ] {
         let o = cli()
             .args(["selftest", "--device", "inline", "--json"])

@@ -40,6 +40,32 @@ pub enum CipherMode {
     Cbc,
 }
 
+/// The AEADs of the one-shot calls ([`Warpdrive::aead_seal_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aead {
+    /// AES-GCM: key 16/24/32 bytes, IV 1..=64 bytes, tag 4..=16 bytes.
+    AesGcm,
+    /// ChaCha20-Poly1305 (RFC 8439): key 32 bytes, nonce 12 bytes, tag 16 bytes.
+    ChaCha20Poly1305,
+}
+
+impl Aead {
+    /// The `WD_ALG_*` number.
+    pub fn alg(self) -> u8 {
+        match self {
+            Aead::AesGcm => WD_ALG_AES_GCM,
+            Aead::ChaCha20Poly1305 => WD_ALG_CHACHA20_POLY1305,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Aead::AesGcm => "AES-GCM",
+            Aead::ChaCha20Poly1305 => "ChaCha20-Poly1305",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Encrypt,
@@ -121,6 +147,47 @@ fn check_gcm(iv: &[u8], tag_len: usize, aad: &[u8]) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The lengths each AEAD takes, checked before anything runs.
+pub(crate) fn check_aead(
+    alg: Aead,
+    key: &[u8],
+    iv: &[u8],
+    tag_len: usize,
+    aad: &[u8],
+) -> Result<()> {
+    match alg {
+        Aead::AesGcm => {
+            check_key(key)?;
+            check_gcm(iv, tag_len, aad)
+        }
+        Aead::ChaCha20Poly1305 => {
+            let bad = [
+                (
+                    "ChaCha20-Poly1305 key",
+                    key.len(),
+                    eng::CHACHA20_POLY1305_KEY,
+                ),
+                (
+                    "ChaCha20-Poly1305 nonce",
+                    iv.len(),
+                    eng::CHACHA20_POLY1305_NONCE,
+                ),
+                ("ChaCha20-Poly1305 tag", tag_len, eng::CHACHA20_POLY1305_TAG),
+            ];
+            if let Some(&(what, len, _)) = bad.iter().find(|(_, len, want)| len != want) {
+                return Err(Error::InvalidLength { what, len });
+            }
+            if aad.len() > WD_MAX_AAD_BYTES as usize {
+                return Err(Error::InvalidLength {
+                    what: "AAD",
+                    len: aad.len(),
+                });
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Builds key || iv || aad || tag for a descriptor's aux area.
@@ -341,39 +408,7 @@ impl Warpdrive {
         out: &mut [u8],
         tag: &mut [u8],
     ) -> Result<()> {
-        check_key(key)?;
-        check_gcm(iv, tag.len(), aad)?;
-        check_request_len(plaintext.len())?;
-        if out.len() < plaintext.len() {
-            return Err(Error::OutputTooSmall {
-                needed: Some(plaintext.len()),
-            });
-        }
-        let n = plaintext.len();
-        if let Some(r) = self.try_offload(n, self.inline_max().cipher, |q| {
-            let mut aux = aux_area(key, iv, aad, tag);
-            let desc = gcm_desc(WD_OP_ENCRYPT, key, iv, aad, tag.len());
-            run_checked(
-                q,
-                Job {
-                    desc,
-                    src: Src::Slice(plaintext),
-                    dst: &mut out[..n],
-                    aux: &mut aux,
-                },
-                "AES-GCM",
-            )?;
-            tag.copy_from_slice(&aux[aux.len() - tag.len()..]);
-            Ok(())
-        }) {
-            return r;
-        }
-        self.inline(
-            eng::gcm_seal(key, iv, aad, plaintext, out, tag)
-                .map(|_| ())
-                .map_err(inline_err("AES-GCM")),
-            |_| (n, n),
-        )
+        self.aead_seal_with(Aead::AesGcm, key, iv, aad, plaintext, out, tag)
     }
 
     /// AES-GCM decryption; on a tag mismatch returns `AuthFailed` and leaves
@@ -387,8 +422,71 @@ impl Warpdrive {
         tag: &[u8],
         out: &mut [u8],
     ) -> Result<()> {
-        check_key(key)?;
-        check_gcm(iv, tag.len(), aad)?;
+        self.aead_open_with(Aead::AesGcm, key, iv, aad, ciphertext, tag, out)
+    }
+
+    /// AEAD encryption with `alg`; `tag` receives the tag (its length is
+    /// checked against what `alg` takes, see [`Aead`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn aead_seal_with(
+        &self,
+        alg: Aead,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<()> {
+        check_aead(alg, key, iv, tag.len(), aad)?;
+        check_request_len(plaintext.len())?;
+        if out.len() < plaintext.len() {
+            return Err(Error::OutputTooSmall {
+                needed: Some(plaintext.len()),
+            });
+        }
+        let n = plaintext.len();
+        if let Some(r) = self.try_offload(n, self.inline_max().cipher, |q| {
+            let mut aux = aux_area(key, iv, aad, tag);
+            let desc = aead_desc(alg, WD_OP_ENCRYPT, key, iv, aad, tag.len());
+            run_checked(
+                q,
+                Job {
+                    desc,
+                    src: Src::Slice(plaintext),
+                    dst: &mut out[..n],
+                    aux: &mut aux,
+                },
+                alg.name(),
+            )?;
+            tag.copy_from_slice(&aux[aux.len() - tag.len()..]);
+            Ok(())
+        }) {
+            return r;
+        }
+        let r = match alg {
+            Aead::AesGcm => eng::gcm_seal(key, iv, aad, plaintext, out, tag),
+            Aead::ChaCha20Poly1305 => {
+                eng::chacha20_poly1305_seal(key, iv, aad, plaintext, out, tag)
+            }
+        };
+        self.inline(r.map(|_| ()).map_err(inline_err(alg.name())), |_| (n, n))
+    }
+
+    /// AEAD decryption with `alg`; on a tag mismatch returns `AuthFailed` and
+    /// leaves `out` zeroed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn aead_open_with(
+        &self,
+        alg: Aead,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        check_aead(alg, key, iv, tag.len(), aad)?;
         check_request_len(ciphertext.len())?;
         let n = ciphertext.len();
         if out.len() < n {
@@ -396,7 +494,7 @@ impl Warpdrive {
         }
         let r = match self.try_offload(n, self.inline_max().cipher, |q| {
             let mut aux = aux_area(key, iv, aad, tag);
-            let desc = gcm_desc(WD_OP_DECRYPT, key, iv, aad, tag.len());
+            let desc = aead_desc(alg, WD_OP_DECRYPT, key, iv, aad, tag.len());
             run_checked(
                 q,
                 Job {
@@ -405,17 +503,20 @@ impl Warpdrive {
                     dst: &mut out[..n],
                     aux: &mut aux,
                 },
-                "AES-GCM",
+                alg.name(),
             )
             .map(|_| ())
         }) {
             Some(r) => r,
-            None => self.inline(
-                eng::gcm_open(key, iv, aad, ciphertext, out, tag)
-                    .map(|_| ())
-                    .map_err(inline_err("AES-GCM")),
-                |_| (n, n),
-            ),
+            None => {
+                let r = match alg {
+                    Aead::AesGcm => eng::gcm_open(key, iv, aad, ciphertext, out, tag),
+                    Aead::ChaCha20Poly1305 => {
+                        eng::chacha20_poly1305_open(key, iv, aad, ciphertext, out, tag)
+                    }
+                };
+                self.inline(r.map(|_| ()).map_err(inline_err(alg.name())), |_| (n, n))
+            }
         };
         if r.is_err() {
             out[..n].fill(0);
@@ -489,10 +590,10 @@ impl Warpdrive {
     }
 }
 
-fn gcm_desc(opcode: u8, key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize) -> WdDesc {
+fn aead_desc(alg: Aead, opcode: u8, key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize) -> WdDesc {
     WdDesc {
         opcode,
-        alg: WD_ALG_AES_GCM,
+        alg: alg.alg(),
         key_len: key.len() as u8,
         iv_len: iv.len() as u8,
         tag_len: tag_len as u8,
@@ -612,6 +713,32 @@ pub fn aead_open(
     out: &mut [u8],
 ) -> Result<()> {
     with_global(|wd| wd.aead_open(key, iv, aad, ciphertext, tag, out))
+}
+
+/// [`Warpdrive::aead_seal_with`] on the process-wide instance.
+pub fn aead_seal_with(
+    alg: Aead,
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut [u8],
+    tag: &mut [u8],
+) -> Result<()> {
+    with_global(|wd| wd.aead_seal_with(alg, key, iv, aad, plaintext, out, tag))
+}
+
+/// [`Warpdrive::aead_open_with`] on the process-wide instance.
+pub fn aead_open_with(
+    alg: Aead,
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+    tag: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    with_global(|wd| wd.aead_open_with(alg, key, iv, aad, ciphertext, tag, out))
 }
 
 #[allow(clippy::too_many_arguments)]

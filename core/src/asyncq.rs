@@ -7,7 +7,8 @@
 use std::sync::atomic::Ordering;
 
 use crate::api::{
-    alg_of_format, alg_of_hash, aux_area, status_result, CipherMode, Direction, Format, HashAlg,
+    alg_of_format, alg_of_hash, aux_area, check_aead, status_result, Aead, CipherMode, Direction,
+    Format, HashAlg,
 };
 use crate::device::Warpdrive;
 use crate::error::{Error, Result};
@@ -30,15 +31,18 @@ pub enum Operation {
         alg: HashAlg,
         key: Vec<u8>,
     },
-    /// AES-GCM encryption; the tag comes back in `Completion::tag`.
+    /// AEAD encryption (AES-GCM or ChaCha20-Poly1305); the tag comes back in
+    /// `Completion::tag`.
     Seal {
+        alg: Aead,
         key: Vec<u8>,
         iv: Vec<u8>,
         aad: Vec<u8>,
         tag_len: usize,
     },
-    /// AES-GCM decryption against `tag`.
+    /// AEAD decryption against `tag`.
     Open {
+        alg: Aead,
         key: Vec<u8>,
         iv: Vec<u8>,
         aad: Vec<u8>,
@@ -70,7 +74,7 @@ pub struct Completion {
     pub cookie: u64,
     pub result: Result<usize>,
     pub output: Vec<u8>,
-    /// The GCM tag of a `Seal`.
+    /// The tag of a `Seal`.
     pub tag: Vec<u8>,
     /// The request's input, handed back for reuse.
     pub input: Vec<u8>,
@@ -166,25 +170,16 @@ fn build(op: &Operation) -> Result<(WdDesc, Vec<u8>, usize)> {
             )
         }
         Operation::Seal {
+            alg,
             key,
             iv,
             aad,
             tag_len,
         } => {
-            check_key(key)?;
-            if iv.is_empty()
-                || iv.len() > WD_MAX_IV_BYTES as usize
-                || !(4..=16).contains(tag_len)
-                || aad.len() > WD_MAX_AAD_BYTES as usize
-            {
-                return Err(Error::InvalidLength {
-                    what: "GCM IV, tag or AAD",
-                    len: iv.len(),
-                });
-            }
+            check_aead(*alg, key, iv, *tag_len, aad)?;
             let desc = WdDesc {
                 opcode: WD_OP_ENCRYPT,
-                alg: WD_ALG_AES_GCM,
+                alg: alg.alg(),
                 key_len: key.len() as u8,
                 iv_len: iv.len() as u8,
                 tag_len: *tag_len as u8,
@@ -193,21 +188,17 @@ fn build(op: &Operation) -> Result<(WdDesc, Vec<u8>, usize)> {
             };
             (desc, aux_area(key, iv, aad, &vec![0; *tag_len]), *tag_len)
         }
-        Operation::Open { key, iv, aad, tag } => {
-            check_key(key)?;
-            if iv.is_empty()
-                || iv.len() > WD_MAX_IV_BYTES as usize
-                || !(4..=16).contains(&tag.len())
-                || aad.len() > WD_MAX_AAD_BYTES as usize
-            {
-                return Err(Error::InvalidLength {
-                    what: "GCM IV, tag or AAD",
-                    len: iv.len(),
-                });
-            }
+        Operation::Open {
+            alg,
+            key,
+            iv,
+            aad,
+            tag,
+        } => {
+            check_aead(*alg, key, iv, tag.len(), aad)?;
             let desc = WdDesc {
                 opcode: WD_OP_DECRYPT,
-                alg: WD_ALG_AES_GCM,
+                alg: alg.alg(),
                 key_len: key.len() as u8,
                 iv_len: iv.len() as u8,
                 tag_len: tag.len() as u8,

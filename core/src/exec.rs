@@ -113,6 +113,7 @@ pub(crate) enum Op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CipherKind {
     Gcm,
+    ChaCha,
     Ctr,
     Cbc { padding: bool },
 }
@@ -213,10 +214,17 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
             }
         }
         WD_OP_ENCRYPT | WD_OP_DECRYPT => {
-            if !matches!(kl, 16 | 24 | 32) {
-                return Err(WD_STATUS_INVALID_LENGTH);
-            }
+            let aes_key = matches!(kl, 16 | 24 | 32);
             let kind = match d.alg {
+                WD_ALG_CHACHA20_POLY1305 => {
+                    if kl != 32 || il != 12 || tl != 16 || al > WD_MAX_AAD_BYTES {
+                        return Err(WD_STATUS_INVALID_LENGTH);
+                    }
+                    CipherKind::ChaCha
+                }
+                WD_ALG_AES_GCM | WD_ALG_AES_CTR | WD_ALG_AES_CBC if !aes_key => {
+                    return Err(WD_STATUS_INVALID_LENGTH)
+                }
                 WD_ALG_AES_GCM => {
                     if il == 0
                         || il > WD_MAX_IV_BYTES
@@ -241,6 +249,10 @@ pub(crate) fn decode(d: &WdDesc, mode: AddressMode<'_>) -> Result<Decoded, u32> 
                 }
                 _ => return Err(WD_STATUS_INVALID_ALG),
             };
+            // ChaCha20-Poly1305 is one-shot on every engine.
+            if kind == CipherKind::ChaCha && stream.is_some() {
+                return Err(WD_STATUS_INVALID_FLAGS);
+            }
             if d.opcode == WD_OP_ENCRYPT {
                 Op::Seal(kind)
             } else {
@@ -549,6 +561,7 @@ unsafe fn execute_inner(d: &Decoded, streams: &mut Streams) -> Done {
                     if first {
                         let (mode, padding) = match kind {
                             CipherKind::Gcm => (eng::CipherMode::Gcm, false),
+                            CipherKind::ChaCha => return Done::err(WD_STATUS_INVALID_ALG),
                             CipherKind::Ctr => (eng::CipherMode::Ctr, false),
                             CipherKind::Cbc { padding } => (eng::CipherMode::Cbc, padding),
                         };
@@ -642,6 +655,23 @@ unsafe fn one_shot_cipher(
                     eng::gcm_seal_in_place(key, iv, ro(d.aad), buf, rw(d.tag))
                 } else {
                     eng::gcm_open_in_place(key, iv, ro(d.aad), buf, ro(d.tag))
+                }
+            }
+            (CipherKind::ChaCha, false) if encrypt => {
+                eng::chacha20_poly1305_seal(key, iv, ro(d.aad), ro(d.src), rw(d.dst), rw(d.tag))
+            }
+            (CipherKind::ChaCha, false) => {
+                eng::chacha20_poly1305_open(key, iv, ro(d.aad), ro(d.src), rw(d.dst), ro(d.tag))
+            }
+            (CipherKind::ChaCha, true) => {
+                if d.dst.len < d.src.len {
+                    return Err(eng::Status::DstTooSmall { needed: d.src.len });
+                }
+                let buf = &mut rw(d.dst)[..d.src.len];
+                if encrypt {
+                    eng::chacha20_poly1305_seal_in_place(key, iv, ro(d.aad), buf, rw(d.tag))
+                } else {
+                    eng::chacha20_poly1305_open_in_place(key, iv, ro(d.aad), buf, ro(d.tag))
                 }
             }
             (CipherKind::Ctr, false) => eng::ctr(key, iv, ro(d.src), rw(d.dst)),
@@ -840,6 +870,42 @@ mod tests {
             WD_STATUS_INVALID_LENGTH
         );
     }
+
+    #[test]
+    fn chacha20_poly1305_lengths_and_flags_are_checked() {
+        let mut d = desc(WD_OP_DECRYPT, WD_ALG_CHACHA20_POLY1305);
+        (d.key_len, d.iv_len, d.tag_len, d.aad_len) = (32, 12, 16, 5);
+        (d.src_addr, d.src_len, d.dst_addr, d.dst_len) = (0x1000_0000, 64, 0x2000_0000, 64);
+        (d.aux_addr, d.src_buf) = (0x3000_0000, 0);
+        assert_eq!(
+            decode(&d, AddressMode::Sva).unwrap().op,
+            Op::Open(CipherKind::ChaCha)
+        );
+        let cases: [fn(&mut WdDesc); 8] = [
+            |d| d.key_len = 16, // AES-128's key
+            |d| d.key_len = 31,
+            |d| d.iv_len = 8, // the original 64-bit nonce
+            |d| d.iv_len = 16,
+            |d| d.tag_len = 12, // no truncated tags
+            |d| d.tag_len = 0,
+            |d| d.aad_len = WD_MAX_AAD_BYTES + 1,
+            |d| d.flags = WD_DESC_F_STREAM | WD_DESC_F_FIRST, // one-shot only
+        ];
+        for (i, break_it) in cases.iter().enumerate() {
+            let mut bad = d;
+            break_it(&mut bad);
+            let want = if i == 7 {
+                WD_STATUS_INVALID_FLAGS
+            } else {
+                WD_STATUS_INVALID_LENGTH
+            };
+            assert_eq!(
+                decode(&bad, AddressMode::Sva).unwrap_err(),
+                want,
+                "case {i}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -933,6 +999,57 @@ mod in_place {
             let back = run(alg, flags, false, &whole, &cuts, true);
             assert_eq!(back, msg, "alg {alg} flags {flags:#x}: decrypting in place");
         }
+    }
+
+    /// One ChaCha20-Poly1305 descriptor over `buf` (src == dst when `dst` is
+    /// None); aux is key || nonce || aad || tag.
+    fn chacha(encrypt: bool, buf: &mut [u8], dst: Option<&mut [u8]>, aux: &mut [u8]) -> Done {
+        let n = buf.len() as u32;
+        let d = WdDesc {
+            opcode: if encrypt {
+                WD_OP_ENCRYPT
+            } else {
+                WD_OP_DECRYPT
+            },
+            alg: WD_ALG_CHACHA20_POLY1305,
+            key_len: 32,
+            iv_len: 12,
+            tag_len: 16,
+            aad_len: aux.len() as u32 - 60,
+            src_addr: buf.as_mut_ptr() as u64,
+            src_len: n,
+            dst_addr: dst.map_or(buf.as_mut_ptr(), |d| d.as_mut_ptr()) as u64,
+            dst_len: n,
+            aux_addr: aux.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        let dec = decode(&d, AddressMode::Sva).unwrap();
+        // SAFETY: every region of `d` lies in buffers live for the call.
+        unsafe { execute(&dec, &mut Streams::new()) }
+    }
+
+    #[test]
+    fn chacha20_poly1305_in_place_matches_out_of_place() {
+        let msg: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let mut aux = [&[5u8; 32][..], &[6; 12], b"header", &[0; 16]].concat();
+        let (mut src, mut dst) = (msg.clone(), vec![0u8; msg.len()]);
+        assert_eq!(
+            chacha(true, &mut src, Some(&mut dst), &mut aux).status,
+            WD_STATUS_OK
+        );
+        let tag = aux[aux.len() - 16..].to_vec();
+        let mut buf = msg.clone();
+        assert_eq!(chacha(true, &mut buf, None, &mut aux).status, WD_STATUS_OK);
+        assert_eq!((&buf, &aux[aux.len() - 16..]), (&dst, &tag[..]));
+        assert_eq!(chacha(false, &mut buf, None, &mut aux).status, WD_STATUS_OK);
+        assert_eq!(buf, msg);
+        // A flipped tag bit: refused, the buffer wiped.
+        buf.copy_from_slice(&dst);
+        let at = aux.len() - 1;
+        aux[at] ^= 1;
+        let done = chacha(false, &mut buf, None, &mut aux);
+        assert_eq!(done.status, WD_STATUS_AUTH_FAILED);
+        assert!(buf.iter().all(|&b| b == 0), "plaintext released in place");
     }
 }
 

@@ -29,8 +29,8 @@ mod sys;
 pub mod uapi;
 
 pub use api::{
-    aead_open, aead_seal, cipher, compress, compress_bound, decompress, digest, hmac, CipherMode,
-    Direction, Flush, Format, HashAlg, Progress,
+    aead_open, aead_open_with, aead_seal, aead_seal_with, cipher, compress, compress_bound,
+    decompress, digest, hmac, Aead, CipherMode, Direction, Flush, Format, HashAlg, Progress,
 };
 pub use asyncq::{AsyncQueue, Completion, Operation, Request};
 pub use device::{
@@ -43,3 +43,5 @@ pub use queue::Queue;
 pub use softdev::DeviceStats;
 pub use stats::Stats;
 pub use stream::{CipherCtx, Deflater, Hasher, Inflater};
+/// The zlib-rs level the software paths run for a zlib level (see the engines crate).
+pub use warpdrive_engines::zlib_rs_level;

@@ -59,7 +59,8 @@ pub const WD_ALG_HMAC_SHA224: u8 = 13;
 pub const WD_ALG_HMAC_SHA256: u8 = 14;
 pub const WD_ALG_HMAC_SHA384: u8 = 15;
 pub const WD_ALG_HMAC_SHA512: u8 = 16;
-pub const WD_ALG_MAX: u8 = 16;
+pub const WD_ALG_CHACHA20_POLY1305: u8 = 17;
+pub const WD_ALG_MAX: u8 = 17;
 
 pub const WD_MAX_KEY_BYTES: u32 = 255;
 pub const WD_MAX_IV_BYTES: u32 = 64;
@@ -343,6 +344,12 @@ pub const LAYOUT: &[(&str, usize)] = &[
     ("WD_IOCTL_FREE_BUFFER", WD_IOCTL_FREE_BUFFER as usize),
     ("WD_IOCTL_DOORBELL", WD_IOCTL_DOORBELL as usize),
     ("WD_IOCTL_SUBMIT_SYNC", WD_IOCTL_SUBMIT_SYNC as usize),
+    ("WD_ALG_AES_GCM", WD_ALG_AES_GCM as usize),
+    (
+        "WD_ALG_CHACHA20_POLY1305",
+        WD_ALG_CHACHA20_POLY1305 as usize,
+    ),
+    ("WD_ALG_MAX", WD_ALG_MAX as usize),
 ];
 
 // The header's layout, pinned at compile time.
@@ -382,4 +389,8 @@ const _: () = {
     assert!(WD_IOCTL_FREE_BUFFER == 0x4008_D703);
     assert!(WD_IOCTL_DOORBELL == 0x0000_D704);
     assert!(WD_IOCTL_SUBMIT_SYNC == 0x0000_D705);
+    // Algorithm numbers are bits of the u64 `algorithms` masks.
+    assert!(WD_ALG_CHACHA20_POLY1305 == 17);
+    assert!(WD_ALG_MAX == WD_ALG_CHACHA20_POLY1305);
+    assert!(WD_ALG_MAX < 64);
 };

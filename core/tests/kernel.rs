@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+#[path = "common/wycheproof.rs"]
+mod wycheproof;
+
 use warpdrive::{
     BackendChoice, BackendKind, CipherMode, Config, Deflater, Direction, Flush, Format, HashAlg,
     InlineMax, KernelDevice, Warpdrive,
@@ -147,6 +150,35 @@ fn every_operation_through_the_kernel_ring_matches_the_reference() {
         assert_eq!(s.fallbacks, 0, "{}: {s:?}", dev.name);
         assert_eq!(s.offloaded, 27, "{}: {s:?}", dev.name);
         eprintln!("{}: {s:?}", dev.name);
+    }
+}
+
+#[test]
+fn chacha20_poly1305_wycheproof_through_the_kernel_ring() {
+    let devs = devices();
+    if devs.is_empty() {
+        return;
+    }
+    let Some(file) = wycheproof::chacha_vectors() else {
+        return;
+    };
+    for dev in devs {
+        let algs = std::fs::read_to_string(format!("/sys/class/warpdrive/{}/algorithms", dev.name))
+            .unwrap_or_default();
+        assert!(
+            algs.split_whitespace().any(|a| a == "chacha20-poly1305"),
+            "{}: sysfs algorithms {algs:?}",
+            dev.name
+        );
+        let wd = on(&dev);
+        let (valid, invalid) = wycheproof::run_chacha(&wd, &file, &dev.name);
+        let s = wd.stats();
+        assert!(s.offloaded >= 2 * valid as u64, "{}: {s:?}", dev.name);
+        assert_eq!((s.inline, s.fallbacks), (0, 0), "{}: {s:?}", dev.name);
+        println!(
+            "{}: chacha20-poly1305 {valid} valid, {invalid} invalid",
+            dev.name
+        );
     }
 }
 

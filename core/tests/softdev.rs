@@ -493,6 +493,7 @@ fn bad_requests_on_the_async_path_are_rejected_before_the_ring() {
     let mut q = AsyncQueue::new(&wd).unwrap();
     let bad = Request {
         op: Operation::Seal {
+            alg: warpdrive::Aead::AesGcm,
             key: vec![0; 20],
             iv: vec![0; 12],
             aad: vec![],

@@ -28,14 +28,28 @@ fn check(key: &[u8], nonce: &[u8], tag_len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Where the data is: separate input and output, or one buffer transformed in place.
+enum Data<'a> {
+    Split(&'a [u8], &'a mut [u8]),
+    InPlace(&'a mut [u8]),
+}
+
+impl Data<'_> {
+    fn out(&mut self) -> &mut [u8] {
+        match self {
+            Data::Split(_, dst) => dst,
+            Data::InPlace(buf) => buf,
+        }
+    }
+}
+
 fn run(
     ctx: &mut CipherCtxRef,
     encrypt: bool,
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
-    src: &[u8],
-    dst: &mut [u8],
+    data: &mut Data<'_>,
 ) -> std::result::Result<(), openssl::error::ErrorStack> {
     let c = algs().map_err(|_| openssl::error::ErrorStack::get())?;
     if encrypt {
@@ -46,10 +60,55 @@ fn run(
     for a in aad.chunks(CHUNK) {
         ctx.cipher_update(a, None)?;
     }
-    for (i, o) in src.chunks(CHUNK).zip(dst.chunks_mut(CHUNK)) {
-        ctx.cipher_update(i, Some(o))?;
+    match data {
+        Data::Split(src, dst) => {
+            for (i, o) in src.chunks(CHUNK).zip(dst.chunks_mut(CHUNK)) {
+                ctx.cipher_update(i, Some(o))?;
+            }
+        }
+        Data::InPlace(buf) => {
+            for b in buf.chunks_mut(CHUNK) {
+                let n = b.len();
+                ctx.cipher_update_inplace(b, n)?;
+            }
+        }
     }
     Ok(())
+}
+
+fn seal(key: &[u8], nonce: &[u8], aad: &[u8], mut data: Data<'_>, tag: &mut [u8]) -> Result<()> {
+    let mut ctx = CipherCtx::new().map_err(|_| Status::NoMemory)?;
+    let r = run(&mut ctx, true, key, nonce, aad, &mut data)
+        .and_then(|()| ctx.cipher_final(&mut []).map(|_| ()))
+        .and_then(|()| ctx.tag(tag));
+    if r.is_err() {
+        data.out().fill(0);
+        return Err(Status::Internal);
+    }
+    Ok(())
+}
+
+fn open(key: &[u8], nonce: &[u8], aad: &[u8], mut data: Data<'_>, tag: &[u8]) -> Result<()> {
+    let mut ctx = CipherCtx::new().map_err(|_| Status::NoMemory)?;
+    if run(&mut ctx, false, key, nonce, aad, &mut data).is_err() || ctx.set_tag(tag).is_err() {
+        data.out().fill(0);
+        return Err(Status::Internal);
+    }
+    if ctx.cipher_final(&mut []).is_err() {
+        let _ = openssl::error::ErrorStack::get();
+        data.out().fill(0);
+        std::hint::black_box(data.out());
+        return Err(Status::AuthFailed);
+    }
+    Ok(())
+}
+
+fn done(n: usize) -> Outcome {
+    Outcome {
+        produced: n,
+        consumed: n,
+        ..Outcome::default()
+    }
 }
 
 /// Encrypts `src` into `dst[..src.len()]` and writes the 16-byte tag into `tag`.
@@ -66,19 +125,8 @@ pub fn chacha20_poly1305_seal(
     if dst.len() < n {
         return Err(Status::DstTooSmall { needed: n });
     }
-    let mut ctx = CipherCtx::new().map_err(|_| Status::NoMemory)?;
-    let r = run(&mut ctx, true, key, nonce, aad, src, &mut dst[..n])
-        .and_then(|()| ctx.cipher_final(&mut []).map(|_| ()))
-        .and_then(|()| ctx.tag(tag));
-    if r.is_err() {
-        dst[..n].fill(0);
-        return Err(Status::Internal);
-    }
-    Ok(Outcome {
-        produced: n,
-        consumed: n,
-        ..Outcome::default()
-    })
+    seal(key, nonce, aad, Data::Split(src, &mut dst[..n]), tag)?;
+    Ok(done(n))
 }
 
 /// Decrypts `src` into `dst[..src.len()]` if `tag` authenticates it; on `AuthFailed`
@@ -96,22 +144,34 @@ pub fn chacha20_poly1305_open(
     if dst.len() < n {
         return Err(Status::DstTooSmall { needed: n });
     }
-    let mut ctx = CipherCtx::new().map_err(|_| Status::NoMemory)?;
-    if run(&mut ctx, false, key, nonce, aad, src, &mut dst[..n]).is_err()
-        || ctx.set_tag(tag).is_err()
-    {
-        dst[..n].fill(0);
-        return Err(Status::Internal);
-    }
-    if ctx.cipher_final(&mut []).is_err() {
-        let _ = openssl::error::ErrorStack::get();
-        dst[..n].fill(0);
-        std::hint::black_box(&mut dst[..n]);
-        return Err(Status::AuthFailed);
-    }
-    Ok(Outcome {
-        produced: n,
-        consumed: n,
-        ..Outcome::default()
-    })
+    open(key, nonce, aad, Data::Split(src, &mut dst[..n]), tag)?;
+    Ok(done(n))
+}
+
+/// [`chacha20_poly1305_seal`] of all of `buf`, in place.
+pub fn chacha20_poly1305_seal_in_place(
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &mut [u8],
+) -> Result<Outcome> {
+    check(key, nonce, tag.len())?;
+    let n = buf.len();
+    seal(key, nonce, aad, Data::InPlace(buf), tag)?;
+    Ok(done(n))
+}
+
+/// [`chacha20_poly1305_open`] of all of `buf`, in place; on `AuthFailed` `buf` is zeroed.
+pub fn chacha20_poly1305_open_in_place(
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8],
+) -> Result<Outcome> {
+    check(key, nonce, tag.len())?;
+    let n = buf.len();
+    open(key, nonce, aad, Data::InPlace(buf), tag)?;
+    Ok(done(n))
 }

@@ -44,6 +44,28 @@ pub enum Engine {
     Libdeflate(u32),
 }
 
+/// The zlib-rs level whose output is no larger than zlib's at `level` (streams
+/// and the drop-in's software path).
+///
+/// zlib-rs is not zlib: its levels 2-5 are other strategies, and their sizes
+/// against zlib's depend on the data. Measured 8 KiB `Z_NO_FLUSH` pieces and
+/// 128 KiB sync flushes over the first 1 MiB of generated text
+/// (`zlib-shim/tests/programs.rs`) and of each corpus file: zlib-rs 2, 3 and 5
+/// were up to 1.6% larger than zlib 2, 3 and 5 on the text; zlib-rs 3 is
+/// smaller than zlib 2 on every input measured, zlib-rs 7 smaller than zlib
+/// 3-6 on all but silesia-ooffice (+0.13% at 4, +1.3% at 5, +1.8% at 6);
+/// zlib-rs 9 is within 0.01% of zlib 8 and 9 on the text, +0.6% at 9 on cc.tar.
+/// Only zlib's own algorithm is exact; this mapping is the nearest zlib-rs has.
+pub fn zlib_rs_level(level: u32) -> u32 {
+    match level {
+        1 => 2,
+        2 => 3,
+        3..=6 => 7,
+        8 => 9,
+        l => l,
+    }
+}
+
 /// Which engine and engine level one-shot [`compress`] uses for a zlib level.
 ///
 /// Measured with `cargo run --release --example corpus_bench -- <corpus> --candidates`
@@ -494,13 +516,11 @@ impl DeflateStream {
     pub fn new(format: Format, level: u32) -> Result<Self> {
         match level {
             1 => Self::new_isal(format, 2),
-            6 => Self::new_exact(format, 7),
-            8 => Self::new_exact(format, 9),
-            _ => Self::new_exact(format, level),
+            l => Self::new_exact(format, zlib_rs_level(l)),
         }
     }
 
-    /// A stream at exactly zlib-rs's `level` (`new` may map levels).
+    /// A stream at exactly zlib-rs's `level` (`new` maps levels).
     pub fn new_exact(format: Format, level: u32) -> Result<Self> {
         if level > 9 {
             return Err(Status::InvalidParam);

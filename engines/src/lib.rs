@@ -29,7 +29,8 @@ mod isal_inflate;
 mod ossl;
 
 pub use chacha::{
-    chacha20_poly1305_open, chacha20_poly1305_seal, CHACHA20_POLY1305_KEY, CHACHA20_POLY1305_NONCE,
+    chacha20_poly1305_open, chacha20_poly1305_open_in_place, chacha20_poly1305_seal,
+    chacha20_poly1305_seal_in_place, CHACHA20_POLY1305_KEY, CHACHA20_POLY1305_NONCE,
     CHACHA20_POLY1305_TAG,
 };
 pub use crypto::{
@@ -38,7 +39,7 @@ pub use crypto::{
 };
 pub use deflate::{
     compress, compress_bound, compress_segment, decompress, engine_for_level, segment_bound,
-    DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
+    zlib_rs_level, DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
 };
 pub use hash::{digest, hmac, HashAlg, HashStream};
 pub use ossl::init_error as crypto_init_error;

@@ -5,8 +5,9 @@
 
 use serde::Deserialize;
 use warpdrive_engines::{
-    cbc, cbc_in_place, chacha20_poly1305_open, chacha20_poly1305_seal, gcm_open, gcm_open_in_place,
-    gcm_seal, gcm_seal_in_place, hmac, CipherMode, CipherStream, HashAlg, HashStream, Status,
+    cbc, cbc_in_place, chacha20_poly1305_open, chacha20_poly1305_open_in_place,
+    chacha20_poly1305_seal, chacha20_poly1305_seal_in_place, gcm_open, gcm_open_in_place, gcm_seal,
+    gcm_seal_in_place, hmac, CipherMode, CipherStream, HashAlg, HashStream, Status,
 };
 
 /// `WARPDRIVE_VECTORS` or the project's `../shared/vectors/wycheproof`.
@@ -350,6 +351,16 @@ fn chacha20_poly1305() {
                 if opened == Err(Status::AuthFailed) {
                     assert!(out.iter().all(|&b| b == 0), "tcId {}: output kept", t.id);
                 }
+                let mut buf = ct.clone();
+                let opened = chacha20_poly1305_open_in_place(&key, &iv, &aad, &mut buf, &tag);
+                assert!(
+                    opened.is_err(),
+                    "tcId {}: invalid case opened in place",
+                    t.id
+                );
+                if opened == Err(Status::AuthFailed) {
+                    assert!(buf.iter().all(|&b| b == 0), "tcId {}: buffer kept", t.id);
+                }
                 if g.iv_size != 96 {
                     let mut tg = [0u8; 16];
                     let sealed = chacha20_poly1305_seal(&key, &iv, &aad, &msg, &mut out, &mut tg);
@@ -365,6 +376,11 @@ fn chacha20_poly1305() {
             chacha20_poly1305_seal(&key, &iv, &aad, &msg, &mut sealed, &mut tg).unwrap();
             assert_eq!(sealed, ct, "tcId {}", t.id);
             assert_eq!(&tg[..], &tag[..], "tcId {}", t.id);
+            let mut buf = msg.clone();
+            chacha20_poly1305_seal_in_place(&key, &iv, &aad, &mut buf, &mut tg).unwrap();
+            assert_eq!((&buf, &tg[..]), (&ct, &tag[..]), "tcId {}: in place", t.id);
+            chacha20_poly1305_open_in_place(&key, &iv, &aad, &mut buf, &tag).unwrap();
+            assert_eq!(buf, msg, "tcId {}: opened in place", t.id);
             valid += 1;
         }
     }

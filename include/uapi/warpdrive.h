@@ -198,7 +198,8 @@ struct wd_device_info {
 #define WD_ALG_HMAC_SHA256	14
 #define WD_ALG_HMAC_SHA384	15
 #define WD_ALG_HMAC_SHA512	16
-#define WD_ALG_MAX		16
+#define WD_ALG_CHACHA20_POLY1305 17	/* RFC 8439: key 32, iv 12, tag 16 */
+#define WD_ALG_MAX		17
 
 #define WD_MAX_KEY_BYTES	255
 #define WD_MAX_IV_BYTES		64

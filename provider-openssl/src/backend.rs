@@ -16,6 +16,8 @@ pub enum Capability {
     Cipher(CipherMode),
     /// A hash (also covers HMAC over it).
     Hash(HashAlg),
+    /// An AEAD of the one-shot calls (ChaCha20-Poly1305).
+    Aead(warpdrive::Aead),
 }
 
 /// Whether the device (or the core's software path) can run `cap`.
@@ -253,8 +255,34 @@ pub fn gcm_seal(
     out: &mut [u8],
     tag: &mut [u8],
 ) -> Result<(), ProvError> {
+    aead_seal(warpdrive::Aead::AesGcm, key, iv, aad, pt, out, tag)
+}
+
+/// One-shot AES-GCM open through the instance (output wiped on a tag mismatch).
+pub fn gcm_open(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    ct: &[u8],
+    tag: &[u8],
+    out: &mut [u8],
+) -> Result<(), ProvError> {
+    aead_open(warpdrive::Aead::AesGcm, key, iv, aad, ct, tag, out)
+}
+
+/// One-shot AEAD seal (`alg`) through the instance.
+pub fn aead_seal(
+    alg: warpdrive::Aead,
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    pt: &[u8],
+    out: &mut [u8],
+    tag: &mut [u8],
+) -> Result<(), ProvError> {
     if in_job() && out.len() >= pt.len() {
         let op = warpdrive::Operation::Seal {
+            alg,
             key: key.to_vec(),
             iv: iv.to_vec(),
             aad: aad.to_vec(),
@@ -272,12 +300,13 @@ pub fn gcm_seal(
         // Any failure: the blocking path below (which falls back to software).
     }
     instance()?
-        .aead_seal(key, iv, aad, pt, out, tag)
+        .aead_seal_with(alg, key, iv, aad, pt, out, tag)
         .map_err(map)
 }
 
-/// One-shot AES-GCM open through the instance (output wiped on a tag mismatch).
-pub fn gcm_open(
+/// One-shot AEAD open (`alg`) through the instance (output wiped on a tag mismatch).
+pub fn aead_open(
+    alg: warpdrive::Aead,
     key: &[u8],
     iv: &[u8],
     aad: &[u8],
@@ -287,6 +316,7 @@ pub fn gcm_open(
 ) -> Result<(), ProvError> {
     if in_job() && out.len() >= ct.len() {
         let op = warpdrive::Operation::Open {
+            alg,
             key: key.to_vec(),
             iv: iv.to_vec(),
             aad: aad.to_vec(),
@@ -305,7 +335,7 @@ pub fn gcm_open(
         }
     }
     instance()?
-        .aead_open(key, iv, aad, ct, tag, out)
+        .aead_open_with(alg, key, iv, aad, ct, tag, out)
         .map_err(map)
 }
 

@@ -120,6 +120,10 @@ pub struct AesCtx {
     iv: [u8; GCM_IV_MAX],
     ivlen: usize,
     iv_state: IvState,
+    /// CBC/CTR keyed without ever being given an IV: like the default provider, run on
+    /// its zeroed IV, and a CBC re-init without an IV carries on from the chaining value
+    /// (there is no original IV to go back to).
+    iv_implicit: bool,
     padding: bool,
     stream: Option<Stream>,
     /// The last message's finished stream and its direction, kept for the
@@ -189,6 +193,7 @@ impl AesCtx {
             iv: [0; GCM_IV_MAX],
             ivlen: if mode == GCM { 12 } else { BLOCK },
             iv_state: IvState::Unset,
+            iv_implicit: false,
             padding: true,
             stream: None,
             spare: None,
@@ -413,8 +418,17 @@ impl AesCtx {
                 }
                 self.iv[..BLOCK].copy_from_slice(iv);
                 self.iv_state = IvState::Buffered;
+                self.iv_implicit = false;
                 self.ctr_base = self.oiv();
-            } else if self.iv_state != IvState::Unset {
+            } else if self.iv_state == IvState::Unset {
+                self.iv[..BLOCK].fill(0);
+                self.iv_state = IvState::Buffered;
+                self.iv_implicit = true;
+                self.ctr_base = self.oiv();
+            } else if self.iv_implicit && self.mode == CBC {
+                self.iv[..BLOCK].copy_from_slice(&self.chain);
+                self.iv_state = IvState::Buffered;
+            } else {
                 self.iv_state = IvState::Buffered;
                 // CTR carries on from the next counter block (as OpenSSL does); CBC
                 // restarts from the original IV.
@@ -1154,7 +1168,11 @@ impl AesCtx {
                 padding.uint(u32::from(self.padding))?;
                 num.uint(0)?;
             }
-            CTR => num.uint((self.ctr_done % BLOCK as u64) as u32)?,
+            CTR => {
+                // Kept and reported, without effect, as the default provider does.
+                padding.uint(u32::from(self.padding))?;
+                num.uint((self.ctr_done % BLOCK as u64) as u32)?;
+            }
             _ => {}
         }
         if (iv.present() || updated_iv.present()) && self.iv_state == IvState::Unset {
@@ -1235,18 +1253,15 @@ impl AesCtx {
             // SAFETY: the caller's array, NULL or terminated.
             return soft::check(unsafe { s.set_params(p.raw()) });
         }
-        if let Some(k) = keylen.size()? {
-            if k != self.keylen {
-                bail!(InvalidKeyLength, "keylen {k} (fixed at {})", self.keylen);
-            }
-        }
+        // A key length is read and, being fixed, ignored: the default provider's AES
+        // contexts answer success and keep theirs.
+        keylen.size()?;
         match self.mode {
-            CBC => {
+            CBC | CTR => {
                 if let Some(v) = padding.uint()? {
                     self.padding = v != 0;
                 }
             }
-            CTR => {}
             _ => {
                 if let Some(v) = ivlen.size()? {
                     if v == 0 {
@@ -1376,18 +1391,23 @@ static CBC_SETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
     p_end(),
 ]);
 
-static CTR_GETTABLE_CTX: StaticTable<OSSL_PARAM, 6> = StaticTable([
+static CTR_GETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
     p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
     p_size(ffi::OSSL_CIPHER_PARAM_IVLEN),
+    p_uint(ffi::OSSL_CIPHER_PARAM_PADDING),
     p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
     p_octets(ffi::OSSL_CIPHER_PARAM_IV),
     p_octets(ffi::OSSL_CIPHER_PARAM_UPDATED_IV),
     p_end(),
 ]);
 
-static CTR_SETTABLE_CTX: StaticTable<OSSL_PARAM, 3> = StaticTable([
+static CTR_SETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
+    p_uint(ffi::OSSL_CIPHER_PARAM_PADDING),
     p_uint(ffi::OSSL_CIPHER_PARAM_NUM),
     p_size(ffi::OSSL_CIPHER_PARAM_KEYLEN),
+    p_uint(ffi::OSSL_CIPHER_PARAM_USE_BITS),
+    p_uint(ffi::OSSL_CIPHER_PARAM_TLS_VERSION),
+    p_size(ffi::OSSL_CIPHER_PARAM_TLS_MAC_SIZE),
     p_end(),
 ]);
 
@@ -1780,5 +1800,12 @@ pub fn algorithms() -> Vec<AlgDef> {
             "AES-CBC/AES",
             CipherMode::Cbc,
         ),
+        AlgDef {
+            names: b"ChaCha20-Poly1305\0",
+            description: b"WarpDrive ChaCha20-Poly1305\0",
+            dispatch: crate::chacha::CHACHA20_POLY1305.as_ptr(),
+            family: "CHACHA20-POLY1305/CHACHA20",
+            needs: crate::backend::Capability::Aead(warpdrive::Aead::ChaCha20Poly1305),
+        },
     ]
 }

@@ -12,6 +12,7 @@
 pub mod asyncjob;
 pub mod backend;
 pub mod boundary;
+pub mod chacha;
 pub mod cipher;
 pub mod digest;
 pub mod ffi;

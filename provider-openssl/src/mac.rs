@@ -16,10 +16,15 @@ use std::ptr;
 /// An HMAC operation context.
 #[derive(Clone, Default)]
 struct HmacCtx {
+    /// The digest set last (the block size; the next key is applied with it).
     alg: Option<HashAlg>,
     /// The digest's name as the caller gave it (handed on with the state).
     digest: Option<std::ffi::CString>,
     key: Option<Vec<u8>>,
+    /// The digest the key was applied with: a re-init without a key keeps it, and the
+    /// MAC size is its size, as in the default provider (its HMAC_CTX keeps the digest
+    /// it was keyed with until the next key).
+    keyed: Option<HashAlg>,
     hash: Option<Hash>,
     /// Data went into `hash` since it was (re)started: the state cannot be handed on.
     absorbed: bool,
@@ -37,9 +42,18 @@ impl Drop for HmacCtx {
 }
 
 impl HmacCtx {
+    /// Applies the key with the digest set last.
+    fn rekey(&mut self) -> PResult<()> {
+        self.keyed = Some(
+            self.alg
+                .ok_or_else(|| prov_err!(NotInitialized, "no digest set"))?,
+        );
+        self.restart()
+    }
+
     fn restart(&mut self) -> PResult<()> {
         let alg = self
-            .alg
+            .keyed
             .ok_or_else(|| prov_err!(NotInitialized, "no digest set"))?;
         let key = self
             .key
@@ -53,7 +67,8 @@ impl HmacCtx {
     /// Hands the context to the default provider's HMAC with its digest and key.
     fn go_soft(&mut self) -> PResult<&mut SoftMac> {
         if self.soft.is_none() {
-            if self.absorbed {
+            // After final nothing is in progress (a re-init starts afresh).
+            if self.absorbed && self.hash.is_some() {
                 bail!(
                     UnsupportedParam,
                     "an HMAC in progress cannot change implementation"
@@ -106,9 +121,8 @@ impl HmacCtx {
                 crate::cipher::wipe(old);
             }
             self.key = Some(k.to_vec());
-            if self.alg.is_some() {
-                self.restart()?;
-            }
+            // Without a digest the default provider refuses the key too.
+            self.rekey()?;
         }
         Ok(())
     }
@@ -173,8 +187,10 @@ unsafe extern "C" fn hmac_init(
                 crate::cipher::wipe(old);
             }
             c.key = Some(k.to_vec());
+            c.rekey()?;
+        } else {
+            c.restart()?;
         }
-        c.restart()?;
         Ok(1)
     })
 }
@@ -218,8 +234,8 @@ unsafe extern "C" fn hmac_final(
             return Ok(unsafe { s.final_(out, outl, outsize) });
         }
         let alg = c
-            .alg
-            .ok_or_else(|| prov_err!(NotInitialized, "no digest set"))?;
+            .keyed
+            .ok_or_else(|| prov_err!(NotInitialized, "no key set"))?;
         let n = backend::digest_len(alg);
         if out.is_null() {
             // Size query.
@@ -275,7 +291,7 @@ unsafe extern "C" fn hmac_get_ctx_params(vctx: *mut c_void, params: *mut OSSL_PA
         let out = unsafe { ParamsOut::new(params) };
         out.size(
             ffi::OSSL_MAC_PARAM_SIZE,
-            c.alg.map_or(0, backend::digest_len),
+            c.keyed.map_or(0, backend::digest_len),
         )?;
         out.size(
             ffi::OSSL_MAC_PARAM_BLOCK_SIZE,

@@ -163,9 +163,15 @@ unsafe fn dup_ctx(
 
 /// One failed call of the default implementation: it raised its own error already.
 fn counted(rc: c_int, bytes: usize) -> c_int {
-    stats::bump(&stats::P.soft_ops, 1);
-    stats::bump(&stats::P.soft_bytes, bytes as u64);
+    count(1, bytes as u64);
     rc
+}
+
+/// Counts `ops` calls and `bytes` bytes run in the default implementation (for callers
+/// that count a whole message once instead of each update).
+pub fn count(ops: u64, bytes: u64) {
+    stats::bump(&stats::P.soft_ops, ops);
+    stats::bump(&stats::P.soft_bytes, bytes);
 }
 
 // ---- ciphers ----
@@ -182,6 +188,10 @@ struct CipherFns {
     cipher: ffi::OSSL_FUNC_cipher_cipher_fn,
     get: ffi::OSSL_FUNC_cipher_get_ctx_params_fn,
     set: ffi::OSSL_FUNC_cipher_set_ctx_params_fn,
+    alg_get: ffi::OSSL_FUNC_cipher_get_params_fn,
+    alg_gettable: ffi::OSSL_FUNC_cipher_gettable_params_fn,
+    gettable: ffi::OSSL_FUNC_cipher_gettable_ctx_params_fn,
+    settable: ffi::OSSL_FUNC_cipher_settable_ctx_params_fn,
 }
 
 static CIPHERS: Mutex<Vec<(String, &'static CipherFns)>> = Mutex::new(Vec::new());
@@ -192,35 +202,72 @@ pub struct SoftCipher {
     ctx: *mut c_void,
 }
 
+fn cipher_fns(name: &str) -> PResult<&'static CipherFns> {
+    cached(&CIPHERS, ffi::OSSL_OP_CIPHER, name, |d| {
+        let mut f = CipherFns::default();
+        // SAFETY: a dispatch table of the default provider; each id gets its type.
+        unsafe {
+            each(d, |id, e| match id {
+                ffi::OSSL_FUNC_CIPHER_NEWCTX => f.newctx = typed(e),
+                ffi::OSSL_FUNC_CIPHER_FREECTX => f.freectx = typed(e),
+                ffi::OSSL_FUNC_CIPHER_DUPCTX => f.dupctx = typed(e),
+                ffi::OSSL_FUNC_CIPHER_ENCRYPT_INIT => f.einit = typed(e),
+                ffi::OSSL_FUNC_CIPHER_DECRYPT_INIT => f.dinit = typed(e),
+                ffi::OSSL_FUNC_CIPHER_UPDATE => f.update = typed(e),
+                ffi::OSSL_FUNC_CIPHER_FINAL => f.final_ = typed(e),
+                ffi::OSSL_FUNC_CIPHER_CIPHER => f.cipher = typed(e),
+                ffi::OSSL_FUNC_CIPHER_GET_CTX_PARAMS => f.get = typed(e),
+                ffi::OSSL_FUNC_CIPHER_SET_CTX_PARAMS => f.set = typed(e),
+                ffi::OSSL_FUNC_CIPHER_GET_PARAMS => f.alg_get = typed(e),
+                ffi::OSSL_FUNC_CIPHER_GETTABLE_PARAMS => f.alg_gettable = typed(e),
+                ffi::OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS => f.gettable = typed(e),
+                ffi::OSSL_FUNC_CIPHER_SETTABLE_CTX_PARAMS => f.settable = typed(e),
+                _ => {}
+            })
+        };
+        if f.newctx.is_none() || f.freectx.is_none() || f.update.is_none() {
+            return Err(prov_err!(
+                CoreFailure,
+                "default {name}: incomplete dispatch"
+            ));
+        }
+        Ok(f)
+    })
+}
+
+/// The default implementation's algorithm parameters of cipher `name`
+/// (OSSL_FUNC_cipher_get_params), for an implementation that answers as it does.
+///
+/// # Safety
+/// `p` is NULL or a valid writable terminated array.
+pub unsafe fn cipher_get_params(name: &str, p: *mut OSSL_PARAM) -> PResult<c_int> {
+    let f = cipher_fns(name)?;
+    // SAFETY: forwarded contract.
+    Ok(f.alg_get.map_or(0, |g| unsafe { g(p) }))
+}
+
+/// The default implementation's parameter tables of cipher `name`: (gettable,
+/// gettable_ctx, settable_ctx), each NULL if it has none.
+pub fn cipher_param_tables(
+    name: &str,
+) -> PResult<(*const OSSL_PARAM, *const OSSL_PARAM, *const OSSL_PARAM)> {
+    let f = cipher_fns(name)?;
+    let pc = lib()?.provctx;
+    // SAFETY: the default provider's table getters with its own provider context; they
+    // return static tables and do not look at the (NULL) algorithm context.
+    unsafe {
+        Ok((
+            f.alg_gettable.map_or(ptr::null(), |g| g(pc)),
+            f.gettable.map_or(ptr::null(), |g| g(ptr::null_mut(), pc)),
+            f.settable.map_or(ptr::null(), |g| g(ptr::null_mut(), pc)),
+        ))
+    }
+}
+
 impl SoftCipher {
     /// A fresh context of the default provider's `name` (e.g. "AES-128-CBC").
     pub fn new(name: &str) -> PResult<SoftCipher> {
-        let f = cached(&CIPHERS, ffi::OSSL_OP_CIPHER, name, |d| {
-            let mut f = CipherFns::default();
-            // SAFETY: a dispatch table of the default provider; each id gets its type.
-            unsafe {
-                each(d, |id, e| match id {
-                    ffi::OSSL_FUNC_CIPHER_NEWCTX => f.newctx = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_FREECTX => f.freectx = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_DUPCTX => f.dupctx = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_ENCRYPT_INIT => f.einit = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_DECRYPT_INIT => f.dinit = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_UPDATE => f.update = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_FINAL => f.final_ = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_CIPHER => f.cipher = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_GET_CTX_PARAMS => f.get = typed(e),
-                    ffi::OSSL_FUNC_CIPHER_SET_CTX_PARAMS => f.set = typed(e),
-                    _ => {}
-                })
-            };
-            if f.newctx.is_none() || f.freectx.is_none() || f.update.is_none() {
-                return Err(prov_err!(
-                    CoreFailure,
-                    "default {name}: incomplete dispatch"
-                ));
-            }
-            Ok(f)
-        })?;
+        let f = cipher_fns(name)?;
         let ctx = new_ctx(f.newctx, name)?;
         Ok(SoftCipher { f, ctx })
     }
@@ -264,12 +311,29 @@ impl SoftCipher {
         inp: *const u8,
         inl: usize,
     ) -> c_int {
+        // SAFETY: forwarded contract.
+        counted(
+            unsafe { self.update_uncounted(out, outl, outsize, inp, inl) },
+            inl,
+        )
+    }
+
+    /// [`Self::update`] without counting it (the caller counts, see [`count`]).
+    ///
+    /// # Safety
+    /// EVP's update contract for the pointers.
+    pub unsafe fn update_uncounted(
+        &mut self,
+        out: *mut u8,
+        outl: *mut usize,
+        outsize: usize,
+        inp: *const u8,
+        inl: usize,
+    ) -> c_int {
         // SAFETY: forwarded contract; a live context.
-        let rc = self
-            .f
+        self.f
             .update
-            .map_or(0, |f| unsafe { f(self.ctx, out, outl, outsize, inp, inl) });
-        counted(rc, inl)
+            .map_or(0, |f| unsafe { f(self.ctx, out, outl, outsize, inp, inl) })
     }
 
     /// OSSL_FUNC_cipher_final.

@@ -11,6 +11,12 @@ pub struct Counters {
     pub gcm_bytes: AtomicU64,
     /// TLS 1.2 GCM records (tls1 AAD path).
     pub gcm_tls_records: AtomicU64,
+    /// ChaCha20-Poly1305 messages and TLS records run as one-shot requests.
+    pub chacha_ops: AtomicU64,
+    /// ChaCha20-Poly1305 payload bytes of those.
+    pub chacha_bytes: AtomicU64,
+    /// TLS 1.2 ChaCha20-Poly1305 records among them (tls1 AAD path).
+    pub chacha_tls_records: AtomicU64,
     /// AES-CTR bytes.
     pub ctr_bytes: AtomicU64,
     /// AES-CBC bytes.
@@ -39,6 +45,9 @@ pub static P: Counters = Counters {
     gcm_ops: AtomicU64::new(0),
     gcm_bytes: AtomicU64::new(0),
     gcm_tls_records: AtomicU64::new(0),
+    chacha_ops: AtomicU64::new(0),
+    chacha_bytes: AtomicU64::new(0),
+    chacha_tls_records: AtomicU64::new(0),
     ctr_bytes: AtomicU64::new(0),
     cbc_bytes: AtomicU64::new(0),
     digest_ops: AtomicU64::new(0),
@@ -61,10 +70,13 @@ pub fn bump(c: &AtomicU64, n: u64) {
 pub fn json() -> String {
     let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
     format!(
-        "{{\"provider\":{{\"gcm_ops\":{},\"gcm_bytes\":{},\"gcm_tls_records\":{},\"ctr_bytes\":{},\"cbc_bytes\":{},\"digest_ops\":{},\"digest_bytes\":{},\"hmac_ops\":{},\"errors\":{},\"oneshot\":{},\"async_pauses\":{},\"soft_ops\":{},\"soft_bytes\":{}}},\"core\":{},\"pid\":{}}}",
+        "{{\"provider\":{{\"gcm_ops\":{},\"gcm_bytes\":{},\"gcm_tls_records\":{},\"chacha_ops\":{},\"chacha_bytes\":{},\"chacha_tls_records\":{},\"ctr_bytes\":{},\"cbc_bytes\":{},\"digest_ops\":{},\"digest_bytes\":{},\"hmac_ops\":{},\"errors\":{},\"oneshot\":{},\"async_pauses\":{},\"soft_ops\":{},\"soft_bytes\":{}}},\"core\":{},\"pid\":{}}}",
         g(&P.gcm_ops),
         g(&P.gcm_bytes),
         g(&P.gcm_tls_records),
+        g(&P.chacha_ops),
+        g(&P.chacha_bytes),
+        g(&P.chacha_tls_records),
         g(&P.ctr_bytes),
         g(&P.cbc_bytes),
         g(&P.digest_ops),

@@ -427,10 +427,19 @@ fn tls_records_reach_the_queues_when_offload_pays() {
         ("-tls1_3", ["-ciphersuites", "TLS_AES_128_GCM_SHA256"]),
         ("-tls1_3", ["-ciphersuites", "TLS_AES_256_GCM_SHA384"]),
         ("-tls1_2", ["-cipher", "ECDHE-RSA-AES256-GCM-SHA384"]),
+        ("-tls1_3", ["-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"]),
+        ("-tls1_2", ["-cipher", "ECDHE-RSA-CHACHA20-POLY1305"]),
     ] {
         let payload = tls_payload();
         let (got, stats) =
             tls_session_env(version, &args, &payload, &[("WARPDRIVE_INLINE_MAX", "0")]);
+        if args[1].contains("CHACHA") {
+            // Every record a one-shot ChaCha20-Poly1305 request; TLS 1.2's by the tlsaad path.
+            assert!(counter(&stats, "chacha_ops") > 10, "{}: {stats:?}", args[1]);
+            if version == "-tls1_2" {
+                assert!(counter(&stats, "chacha_tls_records") > 10, "{stats:?}");
+            }
+        }
         let what = args[1];
         assert_session(what, &got, &payload, &stats);
         // The payload crossed the queues: once encrypted by the client, once decrypted
@@ -443,6 +452,21 @@ fn tls_records_reach_the_queues_when_offload_pays() {
             queued >= 2 * payload.len() as u64,
             "{what}: {queued} bytes through the queues: {stats:?}"
         );
+    }
+}
+
+/// The ChaCha20-Poly1305 suites with the default threshold: records below it run in the
+/// default implementation inside the provider (counted as soft_ops), the data intact.
+#[test]
+fn chacha_suites_through_provider() {
+    for (version, args) in [
+        ("-tls1_3", ["-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"]),
+        ("-tls1_2", ["-cipher", "ECDHE-RSA-CHACHA20-POLY1305"]),
+    ] {
+        let payload = tls_payload();
+        let (got, stats) = tls_session(version, &args, &payload);
+        assert_session(args[1], &got, &payload, &stats);
+        assert!(counter(&stats, "soft_ops") > 10, "{}: {stats:?}", args[1]);
     }
 }
 

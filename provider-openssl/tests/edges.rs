@@ -1,8 +1,9 @@
 //! Differential EVP edges against the default provider (tests/c/evp_edges.c): GCM IVs
 //! of 65..128 bytes, short tags, encryption without an IV, SET_IVLEN after the IV,
 //! IV_GEN with 0, TLS records through EVP_Cipher, CTR `num`, CBC with the TLS record
-//! parameters. What the engines cannot do runs in the default implementation; either
-//! way the transcripts of return values and output bytes must be identical.
+//! parameters, CBC/CTR keyed without an IV. What the engines cannot do runs in the
+//! default implementation; either way the transcripts of return values and output bytes
+//! must be identical.
 
 mod common;
 use common::*;

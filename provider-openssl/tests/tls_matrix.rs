@@ -1,7 +1,8 @@
 //! A TLS matrix with unmodified programs under the installed-style configuration (our
 //! provider preferred for every fetch): python's `ssl` as an HTTPS server, curl and
-//! python's `ssl` as clients, TLS 1.2 with CBC and GCM suites and TLS 1.3 with each of
-//! its three suites. Every download is compared byte for byte with the served file.
+//! python's `ssl` as clients, TLS 1.2 with CBC, GCM and ChaCha20-Poly1305 suites and TLS
+//! 1.3 with each of its three suites. Every download is compared byte for byte with the
+//! served file.
 
 mod common;
 use common::*;
@@ -85,11 +86,12 @@ fn python_server_curl_and_python_clients() {
     std::fs::create_dir_all(&root).unwrap();
     let body = Rng::new(5).bytes(300_000);
     std::fs::write(root.join("data"), &body).unwrap();
-    let cases: [(&str, &str); 7] = [
+    let cases: [(&str, &str); 8] = [
         ("1.2", "ECDHE-RSA-AES128-SHA"),
         ("1.2", "ECDHE-RSA-AES256-SHA384"),
         ("1.2", "AES256-SHA256"),
         ("1.2", "ECDHE-RSA-AES256-GCM-SHA384"),
+        ("1.2", "ECDHE-RSA-CHACHA20-POLY1305"),
         ("1.3", "TLS_AES_128_GCM_SHA256"),
         ("1.3", "TLS_AES_256_GCM_SHA384"),
         ("1.3", "TLS_CHACHA20_POLY1305_SHA256"),
@@ -151,7 +153,7 @@ fn python_server_curl_and_python_clients() {
         );
     }
     let s = read_stats(&stats);
-    // Server runs and client runs: 7 + 14 processes, each with the provider loaded.
+    // Server runs and client runs: 8 + 16 processes, each with the provider loaded.
     assert!(s.len() >= 14, "{} stats lines: {s:?}", s.len());
     assert!(counter(&s, "soft_ops") > 0, "CBC suites in software: {s:?}");
     assert!(counter(&s, "gcm_ops") > 0, "GCM suites ours: {s:?}");

@@ -38,6 +38,13 @@ static void bad_enums(void)
 			CHECK(rc == WD_ERR_INVALID_ARGUMENT, "wd_cipher(encrypt %d) = %d", v, rc);
 			rc = wd_cipher(WD_CIPHER_CBC, 1, v, key, 16, iv, 16, src, 64, dst, sizeof(dst), &w);
 			CHECK(rc == WD_ERR_INVALID_ARGUMENT, "wd_cipher(padding %d) = %d", v, rc);
+			/* wd_aead: 0 and 1 exist; nothing runs, dst stays as it was */
+			unsigned char k32[32] = { 0 }, tag[16];
+			memset(dst, 0x5a, 64);
+			rc = wd_aead_seal_alg(v, k32, 32, iv, 12, NULL, 0, src, 64, dst, 64, tag, 16);
+			CHECK(rc == WD_ERR_INVALID_ARGUMENT && dst[0] == 0x5a, "wd_aead_seal_alg(alg %d) = %d", v, rc);
+			rc = wd_aead_open_alg(v, k32, 32, iv, 12, NULL, 0, src, 64, tag, 16, dst, 64);
+			CHECK(rc == WD_ERR_INVALID_ARGUMENT && dst[0] == 0x5a, "wd_aead_open_alg(alg %d) = %d", v, rc);
 		}
 		if (OUTSIDE(v, 5)) {
 			/* Algorithms 0..4 exist; 5 and above smashed the stack once. */

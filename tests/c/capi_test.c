@@ -136,6 +136,56 @@ static void test_crypto(void)
 	free(in); free(ct); free(pt); free(ref); free(cbc);
 }
 
+/* ChaCha20-Poly1305 through wd_aead_seal_alg/wd_aead_open_alg against OpenSSL's,
+ * a wrong tag refused with the output wiped, and its exact lengths. */
+static void test_chacha(void)
+{
+	size_t sizes[] = { 0, 1, 20000, 300000 };
+	unsigned char key[32], iv[12], tag[16], ref_tag[16];
+	for (int i = 0; i < 32; i++) key[i] = (unsigned char)(i * 7);
+	memset(iv, 9, sizeof(iv));
+	const unsigned char *aad = (const unsigned char *)"record header";
+	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+		unsigned char *in = sample(n, 11 + s), *ct = malloc(n + 1), *pt = malloc(n + 1), *ref = malloc(n + 1);
+		int rc = wd_aead_seal_alg(WD_AEAD_CHACHA20_POLY1305, key, 32, iv, 12, aad, 13, in, n, ct, n, tag, 16);
+		CHECK(rc == WD_OK, "chacha seal(%zu) rc %d", n, rc);
+		EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+		int len = 0, fl = 0;
+		EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, key, iv);
+		EVP_EncryptUpdate(ctx, NULL, &len, aad, 13);
+		EVP_EncryptUpdate(ctx, ref, &len, in, (int)n);
+		EVP_EncryptFinal_ex(ctx, ref + len, &fl);
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, ref_tag);
+		EVP_CIPHER_CTX_free(ctx);
+		CHECK(memcmp(ref, ct, n) == 0 && memcmp(ref_tag, tag, 16) == 0, "ChaCha20-Poly1305(%zu) differs from OpenSSL", n);
+		rc = wd_aead_open_alg(WD_AEAD_CHACHA20_POLY1305, key, 32, iv, 12, aad, 13, ct, n, tag, 16, pt, n);
+		CHECK(rc == WD_OK && memcmp(pt, in, n) == 0, "chacha open(%zu) rc %d", n, rc);
+		tag[15] ^= 0x40;
+		memset(pt, 0xAA, n);
+		rc = wd_aead_open_alg(WD_AEAD_CHACHA20_POLY1305, key, 32, iv, 12, aad, 13, ct, n, tag, 16, pt, n);
+		int wiped = 1;
+		for (size_t i = 0; i < n; i++)
+			wiped &= pt[i] == 0;
+		CHECK(rc == WD_ERR_AUTH_FAILED && wiped, "chacha bad tag(%zu): rc %d wiped %d", n, rc, wiped);
+		/* The same bytes as AES-256-GCM give another answer. */
+		if (n) {
+			rc = wd_aead_seal_alg(WD_AEAD_AES_GCM, key, 32, iv, 12, aad, 13, in, n, pt, n, tag, 16);
+			CHECK(rc == WD_OK && memcmp(pt, ct, n) != 0, "WD_AEAD_AES_GCM rc %d", rc);
+		}
+		free(in); free(ct); free(pt); free(ref);
+	}
+	unsigned char in[16] = { 0 }, out[16];
+	int rc = wd_aead_seal_alg(WD_AEAD_CHACHA20_POLY1305, key, 16, iv, 12, NULL, 0, in, 16, out, 16, tag, 16);
+	CHECK(rc == WD_ERR_INVALID_LENGTH, "chacha 16-byte key: rc %d", rc);
+	rc = wd_aead_seal_alg(WD_AEAD_CHACHA20_POLY1305, key, 32, iv, 8, NULL, 0, in, 16, out, 16, tag, 16);
+	CHECK(rc == WD_ERR_INVALID_LENGTH, "chacha 8-byte nonce: rc %d", rc);
+	rc = wd_aead_open_alg(WD_AEAD_CHACHA20_POLY1305, key, 32, iv, 12, NULL, 0, in, 16, tag, 12, out, 16);
+	CHECK(rc == WD_ERR_INVALID_LENGTH, "chacha 12-byte tag: rc %d", rc);
+	rc = wd_aead_seal_alg(WD_AEAD_CHACHA20_POLY1305, key, 32, iv, 12, NULL, 0, in, 16, out, 15, tag, 16);
+	CHECK(rc == WD_ERR_OUTPUT_TOO_SMALL, "chacha short output: rc %d", rc);
+}
+
 static void test_streaming(void)
 {
 	size_t n = 300000;
@@ -170,6 +220,7 @@ int main(void)
 	test_compression();
 	test_bad_input();
 	test_crypto();
+	test_chacha();
 	test_streaming();
 	wd_stats st;
 	CHECK(wd_get_stats(&st) == WD_OK, "stats");

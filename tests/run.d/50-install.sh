@@ -154,6 +154,39 @@ else
     fi
 fi
 
+# The installed openssl.cnf (our provider preferred for every fetch) gives the answers
+# of the default provider alone: HMAC over digests the engines lack (they run in the
+# default implementation inside the provider) and the default provider's KDFs on top.
+sed "s|$PREFIX/|$P/|g" "$P/etc/warpdrive/openssl.cnf" >"$scratch/inst.cnf"
+sed "s|$PREFIX/|$P/|g" "$P/etc/warpdrive/warpdrive-provider.cnf" >"$scratch/inst-p.cnf"
+sed -i "s|$P/etc/warpdrive/warpdrive-provider.cnf|$scratch/inst-p.cnf|" "$scratch/inst.cnf"
+printf 'openssl_conf = openssl_init\n[openssl_init]\nproviders = p\n[p]\ndefault = d\n[d]\nactivate = 1\n' >"$scratch/def.cnf"
+head -c 5000 /dev/urandom >"$scratch/hmac.in"
+same=0 differ=0
+compare() {
+    local a b
+    a=$(OPENSSL_CONF=$scratch/inst.cnf WARPDRIVE_PROVIDER_STATS=$scratch/inst.stats openssl "$@" 2>&1) || a="FAILED: $a"
+    b=$(OPENSSL_CONF=$scratch/def.cnf openssl "$@" 2>&1) || b="FAILED: $b"
+    if [ "$a" = "$b" ] && [ "${a#FAILED}" = "$a" ]; then same=$((same + 1)); else
+        echo "installed config: openssl $*: '$a' where the default provider gives '$b'" >&2
+        differ=$((differ + 1))
+    fi
+}
+for md in md5 sha3-256 sha512-256 sha256; do
+    compare dgst "-$md" -hmac "a secret key" -r "$scratch/hmac.in"
+done
+for md in MD5-SHA1 SHA256; do
+    compare kdf -keylen 48 -kdfopt "digest:$md" -kdfopt "secret:a secret" -kdfopt "seed:a seed" TLS1-PRF
+done
+for md in SHA256 SHA3-256; do
+    compare kdf -keylen 48 -kdfopt "digest:$md" -kdfopt "key:input key" -kdfopt salt:salt -kdfopt info:info HKDF
+done
+if [ "$differ" = 0 ] && grep -q '"hmac_ops":[1-9]' "$scratch/inst.stats"; then
+    ok "installed openssl.cnf: $same dgst -hmac / kdf outputs equal the default provider's (our HMAC ran)"
+else
+    bad "installed openssl.cnf: $differ of $((same + differ)) dgst -hmac / kdf outputs differ, or our HMAC never ran"
+fi
+
 make --no-print-directory uninstall PREFIX=$PREFIX DESTDIR="$DESTDIR"
 left=$(find "$DESTDIR" \( -type f -o -type l \) | wc -l)
 if [ "$left" = 0 ]; then ok "uninstall removed every file"; else

@@ -48,6 +48,16 @@ echo 3000 >/sys/module/warpdrive_test/parameters/stop_ms
 if "$ASYNC" --remove-lock >/tmp/async.out 2>&1; then ok; else no "close during a slow removal"; fi
 cat /tmp/async.out
 rmmod warpdrive_test && ok || no "rmmod test last loaded first"
+# sysfs remove racing rmmod of the driver (the remover holds the driver:
+# rmmod either fails with EBUSY or runs after it); the console is checked
+# for splats by run.sh, and the driver must load again each time
+for i in 1 2 3 4 5; do
+    (echo 1 >/sys/class/warpdrive/soft0/remove) 2>/dev/null &
+    rmmod warpdrive_soft 2>/dev/null || { wait; rmmod warpdrive_soft; }
+    wait
+    loaded warpdrive_soft && { no "remove race $i: soft still loaded"; break; }
+    insmod "$WD_SOFT_KO" $WD_MODPARAMS && [ -e /dev/warpdrive/soft1 ] && ok || { no "remove race $i: reload"; break; }
+done
 loaded warpdrive_soft && loaded warpdrive && ok || no "soft and framework must stay"
 echo "modules: load/unload orders and the second driver"
 echo "$P passed, $F failed"

@@ -21,18 +21,14 @@ pub fn compress_bound(n: c_ulong) -> c_ulong {
         .wrapping_add(13)
 }
 
-/// The zlib-rs level whose output is no larger than zlib's at `level`.
-///
-/// Measured with 8 KiB `Z_NO_FLUSH` pieces (python's zipfile, pg_dump) on
-/// the corpus, first 4 MiB of each file (`zlib-shim/tests/programs.rs`
-/// `software_levels_are_no_larger_than_zlibs` holds it): zlib-rs 1 is
-/// +25.6% over zlib 1, zlib-rs 6 +0.30% over zlib 6, zlib-rs 8 +0.08% over
-/// zlib 8; zlib-rs 2, 7 and 9 are smaller than zlib 1, 6 and 8.
+/// The zlib-rs level whose output is no larger than zlib's at `level`: the
+/// engines' one table (`warpdrive::zlib_rs_level`, with its measurements);
+/// `Z_DEFAULT_COMPRESSION` is 6, and anything else passes through for zlib-rs
+/// to judge.
 pub fn sw_level(level: i32) -> i32 {
     match level {
-        1 => 2,
-        -1 | 6 => 7,
-        8 => 9,
+        -1 => warpdrive::zlib_rs_level(6) as i32,
+        1..=9 => warpdrive::zlib_rs_level(level as u32) as i32,
         l => l,
     }
 }

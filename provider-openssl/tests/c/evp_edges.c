@@ -4,7 +4,9 @@
  * 1..3-byte tags on decryption, encryption with a key and no IV (random IV, checked by
  * decrypting on the other provider), SET_IVLEN after the IV (must refuse), IV_GEN with
  * 0, TLS records through EVP_Cipher (empty ones included), CTR `num`, CBC with TLS
- * record parameters. Usage: evp_edges MODULE_DIR. Exit 0 when every check held. */
+ * record parameters, CBC/CTR keyed without an IV, the parameter lists, padding and key
+ * length parameters; HMAC's digest and key order. Usage: evp_edges MODULE_DIR.
+ * Exit 0 when every check held. */
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <openssl/core_names.h>
@@ -261,6 +263,108 @@ static void cbc_tls(const EVP_CIPHER *c, const EVP_CIPHER *ref, struct tr *t) {
     }
 }
 
+/* CBC/CTR keyed without an IV ever given (KRB5KDF does this): the default provider runs
+ * on its zeroed IV; a re-init without an IV carries on (CBC from the chaining value).
+ * Then the IV the context reports. */
+static void no_iv(const EVP_CIPHER *c, struct tr *t) {
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    unsigned char out[128], upd[16];
+    int l = 0, l2 = 0;
+    rc(t, EVP_EncryptInit_ex(x, c, NULL, key, NULL));
+    rc(t, EVP_CIPHER_CTX_set_padding(x, 0));
+    rc(t, EVP_EncryptUpdate(x, out, &l, pt, 48));
+    rc(t, l);
+    rc(t, EVP_EncryptFinal_ex(x, out + l, &l2));
+    put(t, out, 48);
+    rc(t, EVP_EncryptInit_ex(x, NULL, NULL, NULL, NULL));
+    rc(t, EVP_EncryptUpdate(x, out, &l, pt, 32));
+    put(t, out, 32);
+    rc(t, EVP_CIPHER_CTX_get_updated_iv(x, upd, 16));
+    put(t, upd, 16);
+    /* A fresh context keyed in two steps, decrypting. */
+    rc(t, EVP_DecryptInit_ex(x, c, NULL, NULL, NULL));
+    rc(t, EVP_DecryptInit_ex(x, NULL, NULL, key, NULL));
+    rc(t, EVP_CIPHER_CTX_set_padding(x, 0));
+    rc(t, EVP_DecryptUpdate(x, out, &l, pt, 64));
+    put(t, out, 64);
+    EVP_CIPHER_CTX_free(x);
+}
+
+/* Parameters: what the context lists as settable/gettable (each name the default lists,
+ * present or not), padding set and read back (CTR keeps it without effect), a key length
+ * set through the parameters (the default ignores it and answers success). */
+static void params(const EVP_CIPHER *c, const EVP_CIPHER *ref, struct tr *t) {
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    const OSSL_PARAM *want, *have;
+    rc(t, EVP_EncryptInit_ex(x, c, NULL, key, iv));
+    want = EVP_CIPHER_settable_ctx_params(ref);
+    have = EVP_CIPHER_settable_ctx_params(c);
+    for (const OSSL_PARAM *p = want; p != NULL && p->key != NULL; p++)
+        rc(t, OSSL_PARAM_locate_const(have, p->key) != NULL);
+    want = EVP_CIPHER_gettable_ctx_params(ref);
+    have = EVP_CIPHER_gettable_ctx_params(c);
+    for (const OSSL_PARAM *p = want; p != NULL && p->key != NULL; p++)
+        /* tls-mac is answered only by the default implementation that runs TLS CBC. */
+        if (strcmp(p->key, OSSL_CIPHER_PARAM_TLS_MAC) != 0)
+            rc(t, OSSL_PARAM_locate_const(have, p->key) != NULL);
+    rc(t, EVP_CIPHER_CTX_set_padding(x, 0));
+    unsigned int pad = 77;
+    OSSL_PARAM g[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad), OSSL_PARAM_END};
+    rc(t, EVP_CIPHER_CTX_get_params(x, g));
+    rc(t, (int)pad);
+    rc(t, OSSL_PARAM_modified(g));
+    size_t kl = 24;
+    OSSL_PARAM k[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_KEYLEN, &kl), OSSL_PARAM_END};
+    rc(t, EVP_CIPHER_CTX_set_params(x, k));
+    rc(t, EVP_CIPHER_CTX_get_key_length(x));
+    EVP_CIPHER_CTX_free(x);
+}
+
+/* HMAC: a key set through the parameters before any digest (refused), the digest
+ * changed after keying (the MAC size and a key-less re-init keep the keyed digest; the
+ * next key takes the new one), a digest the engines lack set after a final. */
+static void hmac_edges(EVP_MAC *m, struct tr *t) {
+    EVP_MAC_CTX *x = EVP_MAC_CTX_new(m);
+    unsigned char out[64];
+    size_t n = 0;
+    OSSL_PARAM k[] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key, 20), OSSL_PARAM_END};
+    rc(t, EVP_MAC_CTX_set_params(x, k));
+    OSSL_PARAM d256[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0), OSSL_PARAM_END};
+    OSSL_PARAM d1[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA1", 0), OSSL_PARAM_END};
+    OSSL_PARAM md5[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "MD5", 0), OSSL_PARAM_END};
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, EVP_MAC_CTX_set_params(x, d256));
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, EVP_MAC_init(x, key, 20, NULL));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    put(t, out, n);
+    rc(t, EVP_MAC_CTX_set_params(x, d1));
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, (int)EVP_MAC_CTX_get_block_size(x));
+    rc(t, EVP_MAC_init(x, NULL, 0, NULL));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    n = 0;
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    rc(t, (int)n);
+    put(t, out, n);
+    rc(t, EVP_MAC_init(x, key, 20, NULL));
+    rc(t, (int)EVP_MAC_CTX_get_mac_size(x));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    n = 0;
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    rc(t, (int)n);
+    put(t, out, n);
+    rc(t, EVP_MAC_CTX_set_params(x, md5));
+    rc(t, EVP_MAC_init(x, key, 20, NULL));
+    rc(t, EVP_MAC_update(x, pt, 50));
+    n = 0;
+    rc(t, EVP_MAC_final(x, out, &n, sizeof(out)));
+    rc(t, (int)n);
+    put(t, out, n);
+    EVP_MAC_CTX_free(x);
+}
+
 static void compare(const char *what, struct tr *a, struct tr *b) {
     if (a->n != b->n || memcmp(a->b, b->b, a->n) != 0) {
         size_t i = 0;
@@ -330,6 +434,13 @@ int main(int argc, char **argv) {
             snprintf(what, sizeof(what), "%s TLS records via EVP_Cipher", names[n]);
             compare(what, &a, &b);
         }
+        {
+            struct tr a = {{0}, 0}, b = {{0}, 0};
+            params(ours, ref, &a);
+            params(ref, ref, &b);
+            snprintf(what, sizeof(what), "%s parameters", names[n]);
+            compare(what, &a, &b);
+        }
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
     }
@@ -345,6 +456,16 @@ int main(int argc, char **argv) {
         ctr_num(ref, &b);
         snprintf(what, sizeof(what), "%s num", ctrs[n]);
         compare(what, &a, &b);
+        struct tr e = {{0}, 0}, f = {{0}, 0};
+        no_iv(ours, &e);
+        no_iv(ref, &f);
+        snprintf(what, sizeof(what), "%s key without IV", ctrs[n]);
+        compare(what, &e, &f);
+        struct tr e2 = {{0}, 0}, f2 = {{0}, 0};
+        params(ours, ref, &e2);
+        params(ref, ref, &f2);
+        snprintf(what, sizeof(what), "%s parameters", ctrs[n]);
+        compare(what, &e2, &f2);
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
         ours = EVP_CIPHER_fetch(lc, cbcs[n], "provider=warpdrive");
@@ -355,8 +476,29 @@ int main(int argc, char **argv) {
         cbc_tls(ref, ref, &d);
         snprintf(what, sizeof(what), "%s TLS record parameters", cbcs[n]);
         compare(what, &c, &d);
+        struct tr g = {{0}, 0}, h = {{0}, 0};
+        no_iv(ours, &g);
+        no_iv(ref, &h);
+        snprintf(what, sizeof(what), "%s key without IV", cbcs[n]);
+        compare(what, &g, &h);
+        struct tr g2 = {{0}, 0}, h2 = {{0}, 0};
+        params(ours, ref, &g2);
+        params(ref, ref, &h2);
+        snprintf(what, sizeof(what), "%s parameters", cbcs[n]);
+        compare(what, &g2, &h2);
         EVP_CIPHER_free(ours);
         EVP_CIPHER_free(ref);
+    }
+    {
+        EVP_MAC *ours = EVP_MAC_fetch(lc, "HMAC", "provider=warpdrive");
+        EVP_MAC *ref = EVP_MAC_fetch(lc, "HMAC", "provider=default");
+        struct tr a = {{0}, 0}, b = {{0}, 0};
+        if (!ours || !ref) return 2;
+        hmac_edges(ours, &a);
+        hmac_edges(ref, &b);
+        compare("HMAC digest and key order", &a, &b);
+        EVP_MAC_free(ours);
+        EVP_MAC_free(ref);
     }
     printf("%s (%d failures)\n", fails ? "FAILED" : "OK", fails);
     return fails ? 1 : 0;

@@ -91,8 +91,10 @@ static void descriptor_attacks(const char *dev, uint32_t flags)
 	expect_reject(&t, d, WD_STATUS_INVALID_OPCODE, "opcode 7");
 	d = good(&t); d.opcode = 255;
 	expect_reject(&t, d, WD_STATUS_INVALID_OPCODE, "opcode 255");
-	d = good(&t); d.alg = 17;
-	expect_reject(&t, d, WD_STATUS_INVALID_ALG, "alg 17");
+	d = good(&t); d.alg = WD_ALG_MAX + 1;
+	expect_reject(&t, d, WD_STATUS_INVALID_ALG, "alg past WD_ALG_MAX");
+	d = good(&t); d.alg = WD_ALG_CHACHA20_POLY1305;
+	expect_reject(&t, d, WD_STATUS_INVALID_ALG, "hash with chacha20-poly1305 alg");
 	d = good(&t); d.alg = WD_ALG_AES_GCM;
 	expect_reject(&t, d, WD_STATUS_INVALID_ALG, "hash with aes alg");
 	d = good(&t); d.flags = 0x80;

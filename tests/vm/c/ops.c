@@ -369,6 +369,74 @@ static void test_ciphers(void)
 	wmem_reset(&M);
 }
 
+/* ChaCha20-Poly1305 (RFC 8439) against OpenSSL's, out of place and in place;
+ * a flipped tag bit is refused with dst untouched; lengths other than key 32,
+ * iv 12, tag 16 and cipher streams are refused. */
+static void test_chacha(void)
+{
+	static const int sizes[] = { 0, 1, 64, 1000, 70000 };
+	for (int s = 0; s < 5; s++)
+	for (int in_place = 0; in_place < 2; in_place++) {
+		int n = sizes[s], aadlen = (s & 1) * 13, cap = n + 16, l = 0;
+		struct wref src = wmem_get(&M, cap), dst = wmem_get(&M, cap), aux = wmem_get(&M, 128);
+		struct wref back = wmem_get(&M, cap);
+		static uint8_t ref[70100], plain[70100];
+		uint8_t reftag[16];
+		fill_text(src.p, n, s + 7);
+		memcpy(plain, src.p, n);
+		for (int k = 0; k < 32 + 12 + aadlen; k++) aux.p[k] = k * 29 + s;
+		uint8_t *key = aux.p, *iv = aux.p + 32, *aad = iv + 12, *tag = aad + aadlen;
+		EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+		EVP_EncryptInit_ex(x, EVP_chacha20_poly1305(), NULL, key, iv);
+		if (aadlen) EVP_EncryptUpdate(x, NULL, &l, aad, aadlen);
+		EVP_EncryptUpdate(x, ref, &l, src.p, n);
+		EVP_EncryptFinal_ex(x, ref + l, &l);
+		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, reftag);
+		EVP_CIPHER_CTX_free(x);
+		struct wd_desc d = { .opcode = WD_OP_ENCRYPT, .alg = WD_ALG_CHACHA20_POLY1305,
+				     .key_len = 32, .iv_len = 12, .aad_len = aadlen, .tag_len = 16 };
+		struct wref out = in_place ? src : dst;
+		d_src(&d, src, n); d_dst(&d, out, cap); d_aux(&d, aux);
+		struct wd_cqe c;
+		if (run(&d, &c)) continue;
+		CHECK(c.status == 0 && (int)c.produced == n && !memcmp(out.p, ref, n) &&
+		      !memcmp(tag, reftag, 16), "chacha encrypt n %d in place %d st %u prod %u",
+		      n, in_place, c.status, c.produced);
+		struct wd_desc e = d;
+		e.opcode = WD_OP_DECRYPT;
+		d_src(&e, out, n); d_dst(&e, in_place ? out : back, cap);
+		tag[15] ^= 0x80;
+		memset(back.p, 0xee, cap);
+		if (!run(&e, &c)) {
+			CHECK(c.status == WD_STATUS_AUTH_FAILED, "chacha bad tag st %u", c.status);
+			/* nothing written: in place the ciphertext stays for the retry below */
+			CHECK(in_place ? !memcmp(out.p, ref, n) : back.p[0] == 0xee,
+			      "chacha dst written on auth failure");
+		}
+		tag[15] ^= 0x80;
+		if (!run(&e, &c))
+			CHECK(c.status == 0 && (int)c.produced == n &&
+			      !memcmp(in_place ? out.p : back.p, plain, n),
+			      "chacha decrypt n %d in place %d st %u", n, in_place, c.status);
+		wmem_reset(&M);
+	}
+	struct wref aux = wmem_get(&M, 128), dst = wmem_get(&M, 64);
+	struct wd_desc d = { .opcode = WD_OP_ENCRYPT, .alg = WD_ALG_CHACHA20_POLY1305,
+			     .key_len = 16, .iv_len = 12, .tag_len = 16 };
+	d_aux(&d, aux); d_dst(&d, dst, 64);
+	struct wd_cqe c;
+	if (!run(&d, &c)) CHECK(c.status == WD_STATUS_INVALID_LENGTH, "chacha key16 st %u", c.status);
+	d.key_len = 32; d.iv_len = 8;
+	if (!run(&d, &c)) CHECK(c.status == WD_STATUS_INVALID_LENGTH, "chacha iv8 st %u", c.status);
+	d.iv_len = 12; d.tag_len = 12;
+	if (!run(&d, &c)) CHECK(c.status == WD_STATUS_INVALID_LENGTH, "chacha tag12 st %u", c.status);
+	d.tag_len = 16; d.flags = WD_DESC_F_STREAM | WD_DESC_F_FIRST;
+	if (!run(&d, &c)) CHECK(c.status == WD_STATUS_INVALID_FLAGS, "chacha stream st %u", c.status);
+	d.flags = 0;
+	if (!run(&d, &c)) CHECK(c.status == 0 && c.produced == 0, "chacha empty st %u", c.status);
+	wmem_reset(&M);
+}
+
 static void test_nop(void)
 {
 	struct wd_desc d = { .opcode = WD_OP_NOP };
@@ -418,6 +486,7 @@ int main(void)
 		test_zlib();
 		test_zlib_stream();
 		test_ciphers();
+		test_chacha();
 		printf("ops: mode %-16s %s in %.1fs (doorbells %lu, submit_sync %lu)\n", modes[i].name,
 		       wdt_fail == f0 ? "ok" : "FAILURES", now_s() - t0, Q.doorbells, Q.syncs);
 		wmem_reset(&M);
