@@ -116,13 +116,15 @@ pub struct Deflater {
     produced: u64,
 }
 
-/// Input fed with `Flush::None` is only buffered: when `Flush::Finish` comes
-/// the whole stream is compressed in one request, on the one-shot engines
-/// (ISA-L, libdeflate), which are several times faster than any streaming
-/// deflate at the same or better ratio. A sync or full flush, or more input
-/// than the buffer may hold, turns the session into a true stream, fed the
-/// buffered input first. zlib's contract holds throughout: deflate may
-/// consume input without producing output.
+/// Input fed with `Flush::None` is only buffered, up to `deflate_hold()`
+/// (128 KiB): when `Flush::Finish` comes with the rest, the whole stream is
+/// compressed in one request, on the one-shot engines (ISA-L, libdeflate),
+/// which are several times faster than any streaming deflate at the same or
+/// better ratio. A sync or full flush, or more unflushed input than the hold,
+/// turns the session into a true stream, fed the buffered input first, whose
+/// output comes out as input goes in (held input stays within 1 MiB). zlib's
+/// contract holds throughout: deflate may consume input without producing
+/// output.
 enum DeflateMode {
     Buffering {
         buf: Vec<u8>,
@@ -199,15 +201,22 @@ fn adler32_combine(a: u32, b: u32, len_b: u64) -> u32 {
     (s1 | (s2 << 16)) as u32
 }
 
-/// The most input a Deflater buffers before it becomes a true stream
-/// (`WARPDRIVE_DEFLATE_BUFFER_MAX`, default 48 MiB: one request must fit
+/// The input a Deflater buffers before it becomes a true stream (once a
+/// call starts with this much held): a stream that ends before is one
+/// request, and one that goes on sends its first output after about this
+/// much input (zlib's comes after its 16 Ki
+/// symbols, some 30-100 KiB of text). `WARPDRIVE_DEFLATE_BUFFER_MAX` lowers
+/// it (0: every stream is a true stream).
+/// The most input one request at `Flush::Finish` takes (a request must fit
 /// WD_MAX_REQUEST_BYTES with its compressed output).
-fn deflate_buffer_max() -> usize {
+const ONE_REQUEST_MAX: usize = 48 << 20;
+
+fn deflate_hold() -> usize {
     static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *MAX.get_or_init(|| {
-        crate::settings::size("WARPDRIVE_DEFLATE_BUFFER_MAX", "48m")
-            .unwrap_or(48 << 20)
-            .min(48 << 20)
+        crate::settings::size("WARPDRIVE_DEFLATE_BUFFER_MAX", "128k")
+            .unwrap_or(segment::HOLD_FIRST)
+            .min(segment::HOLD_FIRST)
     })
 }
 
@@ -233,6 +242,25 @@ impl Deflater {
             gen: fork_generation(),
             produced: 0,
         })
+    }
+
+    /// A raw stream's preset dictionary (zlib's deflateSetDictionary before
+    /// any input): its last 32 KiB become the history the first segment is
+    /// compressed with. Only raw streams, only before the first call, and
+    /// only where the device takes segments (the one-shot engines take no
+    /// dictionary): otherwise `Unsupported`, and nothing changes.
+    pub fn set_dictionary(&mut self, dict: &[u8]) -> Result<()> {
+        let DeflateMode::Buffering { buf, .. } = &mut self.mode else {
+            return Err(Error::Unsupported("a dictionary after the stream started"));
+        };
+        if self.format != Format::Raw || !buf.is_empty() || self.produced != 0 {
+            return Err(Error::Unsupported("a dictionary on a zlib or gzip stream"));
+        }
+        let mut seg = Segmenter::new(&self.wd, self.level, buf)
+            .ok_or(Error::Unsupported("a dictionary without segment queues"))?;
+        seg.set_history(dict);
+        self.mode = DeflateMode::Segments(Box::new(seg));
+        Ok(())
     }
 
     /// Whether this stream's state lives in a device engine.
@@ -422,9 +450,14 @@ impl Deflater {
         self.leave_parent()?;
         match &mut self.mode {
             DeflateMode::Buffering { buf, check } => {
-                let fits = buf.len() + input.len() <= deflate_buffer_max();
+                let size = buf.len() + input.len();
                 match flush {
-                    Flush::None if fits => {
+                    // Input is taken while it fits the hold; a call that
+                    // would overflow it starts the stream. A stream is cut
+                    // only between calls, so one call's input (compress()
+                    // and compressobj() alike, which python's test_zlib
+                    // compares) is compressed as a whole.
+                    Flush::None if buf.is_empty() || size <= deflate_hold() => {
                         buf.extend_from_slice(input);
                         check.update(input);
                         return Ok(Progress {
@@ -433,7 +466,7 @@ impl Deflater {
                             done: false,
                         });
                     }
-                    Flush::Finish if fits => {
+                    Flush::Finish if deflate_hold() > 0 && size <= ONE_REQUEST_MAX => {
                         check.update(input);
                         let checksum = check.value();
                         let whole: std::borrow::Cow<'_, [u8]> = if buf.is_empty() {
@@ -461,13 +494,20 @@ impl Deflater {
                     _ => {
                         // A flush point, or too much to buffer: become a stream,
                         // fed what was buffered before this call's input. Raw
-                        // streams big enough to offload go out in segments.
-                        let size = buf.len() + input.len();
-                        if self.format == Format::Raw
-                            && segment::worth_segments(self.level)
+                        // streams big enough to offload go out in segments,
+                        // and so do unflushed streams of any framing (the
+                        // hold's worth at a time, on all engines at once).
+                        let unflushed = flush == Flush::None;
+                        if (unflushed
+                            || self.format == Format::Raw && segment::worth_segments(self.level))
                             && size >= self.wd.inline_max().compress
                         {
-                            if let Some(seg) = Segmenter::new(&self.wd, self.level, buf) {
+                            let seg = if self.format == Format::Raw {
+                                Segmenter::new(&self.wd, self.level, buf)
+                            } else {
+                                Segmenter::start(&self.wd, self.format, self.level, buf)
+                            };
+                            if let Some(seg) = seg {
                                 self.mode = DeflateMode::Segments(Box::new(seg));
                                 let DeflateMode::Segments(seg) = &mut self.mode else {
                                     unreachable!()
