@@ -308,7 +308,10 @@ void wd_deflater_free(struct wd_deflater *d);
 int32_t wd_inflater_new(int fmt, struct wd_inflater **out);
 
 /**
- * One step of zlib-style streaming decompression.
+ * One step of zlib-style streaming decompression. As with zlib, the
+ * input is never all reported consumed while decoded output is still
+ * held: call again with the unconsumed input (from `src + *consumed`, or a
+ * copy of it elsewhere) until `*produced < dst_len` with no input left.
  */
 int32_t wd_inflater_inflate(struct wd_inflater *d,
                             const uint8_t *src,

@@ -732,7 +732,10 @@ pub unsafe extern "C" fn wd_inflater_new(fmt: c_int, out: *mut *mut wd_inflater)
     })
 }
 
-/// One step of zlib-style streaming decompression.
+/// One step of zlib-style streaming decompression. As with zlib, the
+/// input is never all reported consumed while decoded output is still
+/// held: call again with the unconsumed input (from `src + *consumed`, or a
+/// copy of it elsewhere) until `*produced < dst_len` with no input left.
 #[no_mangle]
 pub unsafe extern "C" fn wd_inflater_inflate(
     d: *mut wd_inflater,

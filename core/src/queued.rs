@@ -40,6 +40,8 @@ pub(crate) struct Queued {
     fed: u64,
     checksum: u32,
     finished: bool,
+    /// Unflushed input held before a request: HOLD_FIRST, doubling up to PIECE.
+    hold: usize,
 }
 
 impl Queued {
@@ -61,6 +63,7 @@ impl Queued {
             fed: 0,
             checksum: RunningCheck::new(format).value(),
             finished: false,
+            hold: crate::segment::HOLD_FIRST.min(PIECE),
         }
     }
 
@@ -105,27 +108,21 @@ impl Queued {
         if self.pos < self.out.len() || self.finished {
             return Ok(self.progress(0, produced));
         }
-        let mut consumed = 0;
         if flush == Flush::None {
-            // Held back up to PIECE, then compressed with a sync flush, so
-            // that memory stays bounded and output flows as input comes.
-            loop {
-                let take = PIECE
-                    .saturating_sub(self.held.len())
-                    .min(input.len() - consumed);
-                let part = &input[consumed..consumed + take];
-                self.held.extend_from_slice(part);
-                self.held_check.update(part);
-                consumed += take;
-                if self.held.len() < PIECE || self.pos < self.out.len() {
-                    break;
-                }
+            // Held back until a call's input would overflow the hold
+            // (growing to PIECE), then compressed with a sync flush before
+            // that call's input is taken: memory stays bounded and output
+            // flows as input comes.
+            if !self.held.is_empty() && self.held.len() + input.len() > self.hold {
                 self.feed_held(Flush::Sync, output, &mut produced)?;
-                if self.pos < self.out.len() {
-                    break;
+                self.hold = (self.hold * 2).min(PIECE);
+                if !self.held.is_empty() || self.pos < self.out.len() {
+                    return Ok(self.progress(0, produced));
                 }
             }
-            return Ok(self.progress(consumed, produced));
+            self.held.extend_from_slice(input);
+            self.held_check.update(input);
+            return Ok(self.progress(input.len(), produced));
         }
         if !self.held.is_empty() {
             let f = if input.is_empty() { flush } else { Flush::Sync };
@@ -136,7 +133,7 @@ impl Queued {
                 return Ok(self.progress(0, produced));
             }
         }
-        consumed = self.feed(input, flush, output, &mut produced)?;
+        let consumed = self.feed(input, flush, output, &mut produced)?;
         Ok(self.progress(consumed, produced))
     }
 

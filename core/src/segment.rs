@@ -42,8 +42,11 @@ pub(crate) fn worth_segments(level: u32) -> bool {
 
 /// The most one piece carries (a descriptor moves at most 64 MiB each way).
 const PIECE_MAX: usize = 8 << 20;
-/// Input taken without a flush is compressed once this much is held.
-const HOLD_MAX: usize = 1 << 20;
+/// Input taken without a flush is compressed once this much is held: first
+/// `HOLD_FIRST` (so the first output comes early, as zlib's does), then
+/// twice as much each time up to `HOLD_MAX` (the most a stream holds).
+pub(crate) const HOLD_FIRST: usize = 128 << 10;
+pub(crate) const HOLD_MAX: usize = 1 << 20;
 /// The most engines one stream spreads over.
 const WAYS_MAX: usize = 8;
 
@@ -88,9 +91,47 @@ pub(crate) struct Segmenter {
     pos: usize,
     crc: crc32fast::Hasher,
     finished: bool,
+    /// Unflushed input held before it is compressed (grows to HOLD_MAX).
+    hold: usize,
 }
 
 impl Segmenter {
+    /// Starts the stream with `dict` as its history (a raw stream's preset
+    /// dictionary, deflateSetDictionary: its last 32 KiB count), before any
+    /// input is compressed.
+    pub(crate) fn set_history(&mut self, dict: &[u8]) {
+        self.history.clear();
+        push_history(&mut self.history, dict);
+    }
+
+    /// A stream of any framing on `wd`'s segment queues, starting with
+    /// `held` (input taken but not compressed yet; the header is not out):
+    /// None, leaving `held` alone, when the device takes no segments.
+    pub(crate) fn start(
+        wd: &Arc<Warpdrive>,
+        format: Format,
+        level: u32,
+        held: &mut Vec<u8>,
+    ) -> Option<Segmenter> {
+        if !wd.checkout_owned()?.queue().supports_segments() {
+            return None;
+        }
+        let r = Resume {
+            format,
+            level,
+            history: Vec::new(),
+            held: std::mem::take(held),
+            out: Vec::new(),
+            checksum: RunningCheck::new(format).value(),
+            total: 0,
+            header_done: false,
+            finished: false,
+        };
+        let mut seg = Segmenter::resume(wd, r).ok()?;
+        seg.hold = HOLD_FIRST;
+        Some(seg)
+    }
+
     /// A segmenter on `wd`'s engines that takes over `held` (input taken
     /// but not compressed yet); None, leaving `held` alone, when the device
     /// cannot compress segments or has no queue to give.
@@ -111,6 +152,7 @@ impl Segmenter {
             pos: 0,
             crc: crc32fast::Hasher::new(),
             finished: false,
+            hold: HOLD_FIRST,
         })
     }
 
@@ -141,6 +183,7 @@ impl Segmenter {
                 crc32fast::Hasher::new_with_initial_len(r.checksum, r.total)
             },
             finished: r.finished,
+            hold: HOLD_MAX,
         })
     }
 
@@ -160,6 +203,7 @@ impl Segmenter {
             pos: 0,
             crc: self.crc.clone(),
             finished: self.finished,
+            hold: self.hold,
         }
     }
 
@@ -192,35 +236,42 @@ impl Segmenter {
         if self.pos < self.out.len() || self.finished {
             return Ok(self.progress(0, produced));
         }
-        match flush {
-            Flush::None => {
-                self.held.extend_from_slice(input);
-                if self.held.len() >= HOLD_MAX {
-                    let held = std::mem::take(&mut self.held);
-                    let r = self.compress(&held, false);
-                    self.held = held;
-                    self.held.clear();
-                    r?;
+        if flush == Flush::None {
+            // A call whose input would overflow the hold compresses what is
+            // held first (without a flush), then takes its input: output
+            // comes out as input goes in, and a stream is cut only between
+            // calls, so one call's input is compressed as a whole, as zlib
+            // would (compress() and compressobj() give the same bytes).
+            if !self.held.is_empty() && self.held.len() + input.len() > self.hold {
+                let held = std::mem::take(&mut self.held);
+                let r = self.compress(&held, false);
+                self.held = held;
+                self.held.clear();
+                r?;
+                self.hold = (self.hold * 2).min(HOLD_MAX);
+                produced += self.drain(&mut output[produced..]);
+                if self.pos < self.out.len() {
+                    return Ok(self.progress(0, produced));
                 }
             }
-            Flush::Sync | Flush::Full | Flush::Finish => {
-                let last = flush == Flush::Finish;
-                if self.held.is_empty() {
-                    self.compress(input, last)?;
-                } else {
-                    let mut held = std::mem::take(&mut self.held);
-                    held.extend_from_slice(input);
-                    let r = self.compress(&held, last);
-                    held.clear();
-                    self.held = held;
-                    r?;
-                }
-                if flush == Flush::Full {
-                    self.history.clear();
-                }
-                self.finished = last;
-            }
+            self.held.extend_from_slice(input);
+            return Ok(self.progress(input.len(), produced));
         }
+        let last = flush == Flush::Finish;
+        if self.held.is_empty() {
+            self.compress(input, last)?;
+        } else {
+            let mut held = std::mem::take(&mut self.held);
+            held.extend_from_slice(input);
+            let r = self.compress(&held, last);
+            held.clear();
+            self.held = held;
+            r?;
+        }
+        if flush == Flush::Full {
+            self.history.clear();
+        }
+        self.finished = last;
         produced += self.drain(&mut output[produced..]);
         Ok(self.progress(input.len(), produced))
     }
@@ -248,7 +299,11 @@ impl Segmenter {
         } else {
             Vec::new()
         };
-        let ways = queues.len().max(1);
+        let ways = if self.queues {
+            self.wd.config().engines.clamp(1, WAYS_MAX)
+        } else {
+            1
+        };
         let mut start = 0;
         loop {
             let round = (data.len() - start).min(ways * PIECE_MAX);
@@ -298,11 +353,16 @@ impl Segmenter {
             history,
             out,
             crc,
+            queues: use_queues,
             ..
         } = self;
         let level = *level;
         let len = end - start;
-        let k = queues.len().min(len / piece_min(level)).clamp(1, WAYS_MAX);
+        // As many pieces as the device has engines (not as many queues as
+        // were free): the output depends only on the input. Pieces without a
+        // queue run inline.
+        let engines = if *use_queues { wd.config().engines } else { 1 };
+        let k = engines.min(len / piece_min(level)).clamp(1, WAYS_MAX);
         let piece = len.div_ceil(k);
         let mut pieces: Vec<(usize, usize)> = (0..k)
             .map(|i| (start + i * piece, (start + (i + 1) * piece).min(end)))

@@ -119,13 +119,15 @@ pub struct Deflater {
     produced: u64,
 }
 
-/// Input fed with `Flush::None` is only buffered: when `Flush::Finish` comes
-/// the whole stream is compressed in one request, on the one-shot engines
-/// (ISA-L, libdeflate), which are several times faster than any streaming
-/// deflate at the same or better ratio. A sync or full flush, or more input
-/// than the buffer may hold, turns the session into a true stream, fed the
-/// buffered input first. zlib's contract holds throughout: deflate may
-/// consume input without producing output.
+/// Input fed with `Flush::None` is only buffered, up to `deflate_hold()`
+/// (128 KiB): when `Flush::Finish` comes with the rest, the whole stream is
+/// compressed in one request, on the one-shot engines (ISA-L, libdeflate),
+/// which are several times faster than any streaming deflate at the same or
+/// better ratio. A sync or full flush, or more unflushed input than the hold,
+/// turns the session into a true stream, fed the buffered input first, whose
+/// output comes out as input goes in (held input stays within 1 MiB). zlib's
+/// contract holds throughout: deflate may consume input without producing
+/// output.
 enum DeflateMode {
     Buffering {
         buf: Vec<u8>,
@@ -202,15 +204,22 @@ fn adler32_combine(a: u32, b: u32, len_b: u64) -> u32 {
     (s1 | (s2 << 16)) as u32
 }
 
-/// The most input a Deflater buffers before it becomes a true stream
-/// (`WARPDRIVE_DEFLATE_BUFFER_MAX`, default 48 MiB: one request must fit
+/// The input a Deflater buffers before it becomes a true stream (once a
+/// call starts with this much held): a stream that ends before is one
+/// request, and one that goes on sends its first output after about this
+/// much input (zlib's comes after its 16 Ki
+/// symbols, some 30-100 KiB of text). `WARPDRIVE_DEFLATE_BUFFER_MAX` lowers
+/// it (0: every stream is a true stream).
+/// The most input one request at `Flush::Finish` takes (a request must fit
 /// WD_MAX_REQUEST_BYTES with its compressed output).
-fn deflate_buffer_max() -> usize {
+const ONE_REQUEST_MAX: usize = 48 << 20;
+
+fn deflate_hold() -> usize {
     static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *MAX.get_or_init(|| {
-        crate::settings::size("WARPDRIVE_DEFLATE_BUFFER_MAX", "48m")
-            .unwrap_or(48 << 20)
-            .min(48 << 20)
+        crate::settings::size("WARPDRIVE_DEFLATE_BUFFER_MAX", "128k")
+            .unwrap_or(segment::HOLD_FIRST)
+            .min(segment::HOLD_FIRST)
     })
 }
 
@@ -236,6 +245,25 @@ impl Deflater {
             gen: fork_generation(),
             produced: 0,
         })
+    }
+
+    /// A raw stream's preset dictionary (zlib's deflateSetDictionary before
+    /// any input): its last 32 KiB become the history the first segment is
+    /// compressed with. Only raw streams, only before the first call, and
+    /// only where the device takes segments (the one-shot engines take no
+    /// dictionary): otherwise `Unsupported`, and nothing changes.
+    pub fn set_dictionary(&mut self, dict: &[u8]) -> Result<()> {
+        let DeflateMode::Buffering { buf, .. } = &mut self.mode else {
+            return Err(Error::Unsupported("a dictionary after the stream started"));
+        };
+        if self.format != Format::Raw || !buf.is_empty() || self.produced != 0 {
+            return Err(Error::Unsupported("a dictionary on a zlib or gzip stream"));
+        }
+        let mut seg = Segmenter::new(&self.wd, self.level, buf)
+            .ok_or(Error::Unsupported("a dictionary without segment queues"))?;
+        seg.set_history(dict);
+        self.mode = DeflateMode::Segments(Box::new(seg));
+        Ok(())
     }
 
     /// Whether this stream's state lives in a device engine.
@@ -425,9 +453,14 @@ impl Deflater {
         self.leave_parent()?;
         match &mut self.mode {
             DeflateMode::Buffering { buf, check } => {
-                let fits = buf.len() + input.len() <= deflate_buffer_max();
+                let size = buf.len() + input.len();
                 match flush {
-                    Flush::None if fits => {
+                    // Input is taken while it fits the hold; a call that
+                    // would overflow it starts the stream. A stream is cut
+                    // only between calls, so one call's input (compress()
+                    // and compressobj() alike, which python's test_zlib
+                    // compares) is compressed as a whole.
+                    Flush::None if buf.is_empty() || size <= deflate_hold() => {
                         buf.extend_from_slice(input);
                         check.update(input);
                         return Ok(Progress {
@@ -436,7 +469,7 @@ impl Deflater {
                             done: false,
                         });
                     }
-                    Flush::Finish if fits => {
+                    Flush::Finish if deflate_hold() > 0 && size <= ONE_REQUEST_MAX => {
                         check.update(input);
                         let checksum = check.value();
                         let whole: std::borrow::Cow<'_, [u8]> = if buf.is_empty() {
@@ -464,13 +497,20 @@ impl Deflater {
                     _ => {
                         // A flush point, or too much to buffer: become a stream,
                         // fed what was buffered before this call's input. Raw
-                        // streams big enough to offload go out in segments.
-                        let size = buf.len() + input.len();
-                        if self.format == Format::Raw
-                            && segment::worth_segments(self.level)
+                        // streams big enough to offload go out in segments,
+                        // and so do unflushed streams of any framing (the
+                        // hold's worth at a time, on all engines at once).
+                        let unflushed = flush == Flush::None;
+                        if (unflushed
+                            || self.format == Format::Raw && segment::worth_segments(self.level))
                             && size >= self.wd.inline_max().compress
                         {
-                            if let Some(seg) = Segmenter::new(&self.wd, self.level, buf) {
+                            let seg = if self.format == Format::Raw {
+                                Segmenter::new(&self.wd, self.level, buf)
+                            } else {
+                                Segmenter::start(&self.wd, self.format, self.level, buf)
+                            };
+                            if let Some(seg) = seg {
                                 self.mode = DeflateMode::Segments(Box::new(seg));
                                 let DeflateMode::Segments(seg) = &mut self.mode else {
                                     unreachable!()
@@ -619,6 +659,16 @@ pub struct Inflater {
     /// The engine holding the stream was the parent's (after fork): the
     /// stream cannot go on here (`Error::DeviceGone`) until reset.
     lost: bool,
+    /// Input the engine has read that was reported as not consumed, as the
+    /// caller presents it again at the start of its next input. zlib never
+    /// reports all of its input consumed while it still holds output (it
+    /// writes straight into the caller's buffer and stops reading when that
+    /// is full), and programs rely on it: Pillow's PNG decoder and others
+    /// loop while avail_in > 0 and, at the end of their input, stop. So
+    /// while output is held here or in the engine, the last input byte read
+    /// is kept back; once nothing is held it is reported consumed, without
+    /// being decoded again.
+    owed: usize,
 }
 
 /// Output decoded ahead for callers that offer small buffers: one request
@@ -634,6 +684,9 @@ struct Staged {
     end: bool,
     /// The last request filled its buffer: the engine may hold more output.
     more: bool,
+    /// While staged output is partly handed out: the checksum of the output
+    /// handed out so far (the engine's covers all of `buf[..len]`).
+    check: Option<u32>,
 }
 
 /// Output buffers at least this large are decoded into directly.
@@ -651,10 +704,11 @@ impl Inflater {
             wd,
             format,
             backing: Backing::Undecided,
-            checksum: 0,
+            checksum: RunningCheck::new(format).value(),
             staged: Staged::default(),
             gen: fork_generation(),
             lost: false,
+            owed: 0,
         })
     }
 
@@ -683,11 +737,53 @@ impl Inflater {
         matches!(self.backing, Backing::Queue { .. })
     }
 
-    /// The checksum of the output decoded so far (staged output included).
+    /// The checksum of the output handed out so far (zlib's `strm->adler`):
+    /// output still staged or held by an engine is not in it.
     pub fn checksum(&self) -> u32 {
-        match &self.backing {
-            Backing::Inline(s) => s.checksum(),
-            _ => self.checksum,
+        match (&self.backing, &self.staged.check) {
+            (Backing::Inline(s), _) => s.checksum(),
+            (_, Some(c)) => *c,
+            (_, None) => self.checksum,
+        }
+    }
+
+    /// Input bytes the engine has read beyond those reported consumed
+    /// (`owed`): the first bytes of the caller's unconsumed input. A caller
+    /// that replays the consumed input into another decoder adds them.
+    pub fn input_held(&self) -> usize {
+        self.owed
+    }
+
+    /// Whether decoded output waits here or in the engine (conservatively:
+    /// an engine that filled its buffer may hold more).
+    fn holds_output(&self) -> bool {
+        self.staged.pos < self.staged.len || self.staged.more
+    }
+
+    /// The owed bytes at the front of `input` (fewer if the caller presents
+    /// fewer: those it dropped are forgotten).
+    fn take_owed(&mut self, input: &[u8]) -> usize {
+        let skip = self.owed.min(input.len());
+        self.owed = 0;
+        skip
+    }
+
+    /// Reports a step's progress on the caller's input, the `skip` owed
+    /// bytes included, keeping the last byte back while output is held.
+    fn settle(&mut self, skip: usize, r: Result<Progress>) -> Result<Progress> {
+        match r {
+            Ok(mut p) => {
+                p.consumed += skip;
+                if !p.done && p.consumed > 0 && self.holds_output() {
+                    p.consumed -= 1;
+                    self.owed = 1;
+                }
+                Ok(p)
+            }
+            Err(e) => {
+                self.owed = skip;
+                Err(e)
+            }
         }
     }
 
@@ -702,15 +798,26 @@ impl Inflater {
             }
             Backing::Undecided => Backing::Undecided,
         };
-        self.checksum = 0;
+        self.checksum = RunningCheck::new(self.format).value();
         self.staged.len = 0;
         self.staged.pos = 0;
         self.staged.end = false;
         self.staged.more = false;
+        self.staged.check = None;
+        self.owed = 0;
     }
 
+    /// zlib's contract: output never exceeds `output`, and input is never
+    /// all consumed while output is held (`owed`). The caller presents the
+    /// unconsumed input again, possibly at another address.
     pub fn inflate(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
         self.leave_parent()?;
+        let skip = self.take_owed(input);
+        let r = self.step(&input[skip..], output);
+        self.settle(skip, r)
+    }
+
+    fn step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
         let drained = self.drain(output);
         // Staged output goes first. With no room at all the engine still
         // gets the call, as zlib reads a stream's end and trailer with
@@ -756,6 +863,8 @@ impl Inflater {
     fn stage_step(&mut self, input: &[u8], rest: &mut [u8]) -> Result<Progress> {
         let mut buf = std::mem::take(&mut self.staged.buf);
         buf.resize(STAGE_BYTES, 0);
+        // All output so far has been handed out: its checksum is the engine's.
+        let handed_out = self.checksum;
         let r = self.stream_step(input, &mut buf);
         self.staged.buf = buf;
         let p = r?;
@@ -763,6 +872,7 @@ impl Inflater {
         self.staged.pos = 0;
         self.staged.end = p.done;
         self.staged.more = !p.done && p.produced == STAGE_BYTES;
+        self.staged.check = Some(handed_out);
         let out = self.drain(rest);
         Ok(Progress {
             consumed: p.consumed,
@@ -774,6 +884,12 @@ impl Inflater {
     fn drain(&mut self, output: &mut [u8]) -> Progress {
         let st = &mut self.staged;
         let n = hand_out(&st.buf[..st.len], &mut st.pos, output);
+        if st.pos == st.len {
+            // Everything staged is out: the engine's checksum is exact again.
+            st.check = None;
+        } else if let Some(c) = &mut st.check {
+            *c = eng::update_check(self.format, *c, &output[..n]);
+        }
         Progress {
             consumed: 0,
             produced: n,
@@ -819,11 +935,12 @@ impl Inflater {
             return (self.inflate(input, output), r);
         }
         let n = output.len();
-        let (p, r) = self.queue_step(input, output, during);
+        let skip = self.take_owed(input);
+        let (p, r) = self.queue_step(&input[skip..], output, during);
         if let Ok(p) = &p {
             self.staged.more = !p.done && p.produced == n;
         }
-        (p, r)
+        (self.settle(skip, p), r)
     }
 
     /// One piece of the stream on the session's queue.

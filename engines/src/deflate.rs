@@ -113,6 +113,20 @@ fn wrapper_len(format: Format) -> usize {
     }
 }
 
+/// `format`'s running check, as the streaming engines report it (Adler-32
+/// for zlib, CRC-32 for gzip and raw), of the data `value` covers followed
+/// by `data`: libdeflate's vectorized sums, chained like zlib's.
+pub fn update_check(format: Format, value: u32, data: &[u8]) -> u32 {
+    let (ptr, len) = (data.as_ptr().cast(), data.len());
+    // SAFETY: `ptr` and `len` describe `data`, which libdeflate only reads.
+    unsafe {
+        match format {
+            Format::Zlib => ld::libdeflate_adler32(value, ptr, len),
+            _ => ld::libdeflate_crc32(value, ptr, len),
+        }
+    }
+}
+
 /// An output size that always holds [`compress`]'s result for `len` input bytes
 /// at any level (covers libdeflate's and ISA-L's worst cases: stored blocks).
 pub fn compress_bound(format: Format, len: usize) -> usize {

@@ -51,7 +51,8 @@ pub use crypto::{
 };
 pub use deflate::{
     compress, compress_bound, compress_segment, decompress, engine_for_level, segment_bound,
-    zlib_rs_level, DeflateStream, Engine, Flush, Format, InflateStream, SEGMENT_HISTORY_MAX,
+    update_check, zlib_rs_level, DeflateStream, Engine, Flush, Format, InflateStream,
+    SEGMENT_HISTORY_MAX,
 };
 #[cfg(feature = "crypto")]
 pub use hash::{digest, hmac, HashStream};

@@ -6,8 +6,8 @@ mod common;
 use common::{data, z_check, z_compress, z_decompress, FORMATS};
 use proptest::prelude::*;
 use warpdrive_engines::{
-    compress, compress_bound, compress_segment, decompress, segment_bound, DeflateStream, Flush,
-    Format, InflateStream, Status, SEGMENT_HISTORY_MAX,
+    compress, compress_bound, compress_segment, decompress, segment_bound, update_check,
+    DeflateStream, Flush, Format, InflateStream, Status, SEGMENT_HISTORY_MAX,
 };
 
 fn size_strategy() -> impl Strategy<Value = usize> {
@@ -586,4 +586,20 @@ fn fuzz_found_inflate_inputs_fail_cleanly() {
         seen += 1;
     }
     assert!(seen >= 2);
+}
+
+/// update_check chains like zlib's adler32()/crc32(): pieces of any size,
+/// from the empty check, give the check of the whole.
+#[test]
+fn update_check_chains_like_zlibs() {
+    let src = data(300_000, 5, 3);
+    for format in FORMATS {
+        let empty = if format == Format::Zlib { 1 } else { 0 };
+        for piece in [1, 7, 3001, 65536, 300_000] {
+            let c = src
+                .chunks(piece)
+                .fold(empty, |c, p| update_check(format, c, p));
+            assert_eq!(c, z_check(format, &src), "{format:?} in pieces of {piece}");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use libz_rs_sys as zrs;
 use libz_rs_sys::{gzFile, gz_headerp, in_func, out_func, z_off64_t, z_off_t, z_stream, z_streamp};
-use warpdrive::Format;
+use warpdrive::{Flush, Format};
 
 use crate::bound::{self, sw_level};
 use crate::stats::{self, Why, COUNTERS};
@@ -187,10 +187,69 @@ unsafe fn register_deflate(
             strategy,
             blocked: false,
             gzhead: false,
+            dict: None,
             mode: DeflateMode::Undecided,
         };
         stream::insert(key, s.state as usize, Entry::Deflate(e));
     }
+}
+
+/// The allocator zlib-rs sets up for a stream whose zalloc is NULL, seen at
+/// the first deflateInit (its functions and opaque as `usize`).
+static OWN_ALLOC: std::sync::OnceLock<(usize, usize, usize)> = std::sync::OnceLock::new();
+
+/// The caller's `zalloc`, `zfree` and `opaque`.
+type CallerAlloc = (Option<zrs::alloc_func>, Option<zrs::free_func>, *mut c_void);
+
+/// Runs a zlib-rs call that allocates or frees a deflate stream's state with
+/// zlib-rs's own allocator in place of the caller's, then puts the caller's
+/// back (a NULL zalloc stays zlib-rs's, as zlib sets zcalloc).
+///
+/// zlib-rs keeps all its deflate state in one block larger than zlib's
+/// footprint for the same windowBits and memLevel (a 64 Ki-entry hash table,
+/// a separate symbol buffer, 64-byte alignment): 380,041 bytes at 15/8
+/// against zlib's 268,000. Callers that size a pool from zlib's formula
+/// (nginx's gzip filter) would see it overflow, so none of it goes through
+/// their zalloc. `init` is true for an Init call (the stream's fields may
+/// hold anything but the caller's allocator).
+///
+/// # Safety
+/// `strm` is NULL or a caller-owned stream; `f` is one zlib-rs call on it.
+unsafe fn own_alloc(strm: z_streamp, init: bool, f: impl FnOnce() -> c_int) -> c_int {
+    // SAFETY: per this function's contract.
+    let Some(s) = (unsafe { strm.as_mut() }) else {
+        return f();
+    };
+    let caller: CallerAlloc = (s.zalloc, s.zfree, s.opaque);
+    match (init, OWN_ALLOC.get()) {
+        (true, _) | (false, None) => {
+            s.zalloc = None;
+            s.zfree = None;
+        }
+        (false, Some(&(a, fr, o))) => {
+            // SAFETY: the values zlib-rs itself stored in a stream's
+            // zalloc/zfree fields (function pointers of these types).
+            unsafe {
+                s.zalloc = Some(std::mem::transmute::<usize, zrs::alloc_func>(a));
+                s.zfree = Some(std::mem::transmute::<usize, zrs::free_func>(fr));
+            }
+            s.opaque = o as *mut c_void;
+        }
+    }
+    let ret = f();
+    // SAFETY: as above; the call may only have set the allocator fields.
+    let s = unsafe { &mut *strm };
+    if init {
+        if let (Some(a), Some(fr)) = (s.zalloc, s.zfree) {
+            OWN_ALLOC.get_or_init(|| (a as usize, fr as usize, s.opaque as usize));
+        }
+    }
+    if caller.0.is_some() && caller.1.is_some() {
+        (s.zalloc, s.zfree, s.opaque) = caller;
+    } else if !init {
+        s.opaque = caller.2;
+    }
+    ret
 }
 
 #[unsafe(no_mangle)]
@@ -202,7 +261,11 @@ pub unsafe extern "C" fn deflateInit_(
 ) -> c_int {
     boundary!(Z_MEM_ERROR, {
         // SAFETY: arguments as zlib documents them; zlib-rs checks them alike.
-        let ret = unsafe { zrs::deflateInit_(strm, sw_level(level), version, stream_size) };
+        let ret = unsafe {
+            own_alloc(strm, true, || {
+                zrs::deflateInit_(strm, sw_level(level), version, stream_size)
+            })
+        };
         // SAFETY: strm is NULL or the stream just initialised.
         unsafe { register_deflate(strm, ret, level, 15, 8, 0) };
         ret
@@ -223,16 +286,18 @@ pub unsafe extern "C" fn deflateInit2_(
     boundary!(Z_MEM_ERROR, {
         // SAFETY: arguments as zlib documents them; zlib-rs checks them alike.
         let ret = unsafe {
-            zrs::deflateInit2_(
-                strm,
-                sw_level(level),
-                method,
-                windowBits,
-                memLevel,
-                strategy,
-                version,
-                stream_size,
-            )
+            own_alloc(strm, true, || {
+                zrs::deflateInit2_(
+                    strm,
+                    sw_level(level),
+                    method,
+                    windowBits,
+                    memLevel,
+                    strategy,
+                    version,
+                    stream_size,
+                )
+            })
         };
         // SAFETY: strm is NULL or the stream just initialised.
         unsafe { register_deflate(strm, ret, level, windowBits, memLevel, strategy) };
@@ -264,6 +329,62 @@ pub unsafe extern "C" fn deflate(strm: z_streamp, flush: c_int) -> c_int {
     })
 }
 
+fn deflate_offload(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> c_int {
+    if let DeflateMode::Undecided | DeflateMode::Gathering(_) = d.mode {
+        if let Some(r) = decide_deflate(s, d, flush) {
+            return r;
+        }
+        // From here on the stream belongs to one side: once zlib-rs has seen a
+        // call (header, data, a flush), the core must never take over.
+    }
+    match &mut d.mode {
+        DeflateMode::Core(c) => {
+            let r = core_deflate(s, c, flush);
+            if r == Z_STREAM_ERROR
+                && c.consumed == 0
+                && c.produced == 0
+                && c.last_flush == -3
+                && stats::software(Why::Fallback)
+            {
+                // The core failed before anything happened: software takes
+                // over, after the gathered input.
+                d.mode = DeflateMode::Replay(std::mem::take(&mut c.carry), 0);
+                return deflate_offload(s, d, flush);
+            }
+            r
+        }
+        DeflateMode::Replay(..) => {
+            if !settle_deflate(s, d) {
+                return Z_OK;
+            }
+            if s.avail_out == 0 {
+                // The gathered input filled the output: progress all the same.
+                return Z_OK;
+            }
+            sw_deflate_entry(s, d, flush)
+        }
+        _ => sw_deflate_entry(s, d, flush),
+    }
+}
+
+/// zlib-rs's deflate for a stream with an entry.
+fn sw_deflate_entry(s: &mut z_stream, d: &DeflateEntry, flush: c_int) -> c_int {
+    // zlib-rs runs level 1 as its level 2 (bound::sw_level): the gzip
+    // header's XFL is zlib's "fastest" (4) all the same.
+    let (before, out) = (s.total_out, s.next_out);
+    let r = sw_deflate(s, flush);
+    if d.wbits == 31 && d.level == 1 && !d.gzhead && before < 9 && s.total_out >= 9 {
+        // SAFETY: byte 8 of the stream is among those this call wrote at
+        // `out` (total_out went from `before` past 8).
+        unsafe { *out.add((8 - before) as usize) = 4 };
+    }
+    r
+}
+
+/// The decision for a stream nothing has reached yet, or that is gathering
+/// small unflushed pieces: the core once `WARPDRIVE_ZLIB_MIN` bytes have
+/// come (the gathered ones first), zlib-rs when a flush or the end comes
+/// before that. `Some` is the call's result when it ends here.
 /// Strict mode refused to run this stream in software: zlib's "inconsistent
 /// stream" code, with the reason in `msg`; nothing was consumed or written.
 fn refuse(s: &mut z_stream) -> c_int {
@@ -281,85 +402,147 @@ fn deflate_why() -> Why {
     }
 }
 
-fn deflate_offload(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> c_int {
-    if let DeflateMode::Undecided = d.mode {
-        if s.next_out.is_null()
-            || (s.avail_in != 0 && s.next_in.is_null())
-            || !(0..=Z_BLOCK).contains(&flush)
-        {
+fn decide_deflate(s: &mut z_stream, d: &mut DeflateEntry, flush: c_int) -> Option<c_int> {
+    let gathered = match &d.mode {
+        DeflateMode::Gathering(b) => b.len(),
+        _ => 0,
+    };
+    if s.next_out.is_null()
+        || (s.avail_in != 0 && s.next_in.is_null())
+        || !(0..=Z_BLOCK).contains(&flush)
+    {
+        if gathered == 0 {
             // zlib-rs rejects the call without touching its state.
-            return sw_deflate(s, flush);
+            return Some(sw_deflate(s, flush));
         }
-        if s.avail_in == 0 && flush == Z_NO_FLUSH && s.avail_out != 0 {
-            // Nothing to do yet; zlib would only emit its header early.
-            return Z_OK;
+        set_msg(s, c"stream error");
+        return Some(Z_STREAM_ERROR);
+    }
+    if s.avail_out == 0 || (gathered > 0 && s.avail_in == 0 && flush == Z_NO_FLUSH) {
+        // zlib's checks before it does anything.
+        set_msg(s, c"buffer error");
+        return Some(Z_BUF_ERROR);
+    }
+    if s.avail_in == 0 && flush == Z_NO_FLUSH {
+        // Nothing to do yet; zlib would only emit its header early.
+        return Some(Z_OK);
+    }
+    let cfg = crate::config::get();
+    let total = gathered + s.avail_in as usize;
+    let take = |mode: &mut DeflateMode| match std::mem::replace(mode, DeflateMode::Undecided) {
+        DeflateMode::Gathering(b) => b,
+        _ => Vec::new(),
+    };
+    // Z_BLOCK and Z_PARTIAL_FLUSH are served as a sync flush: the output
+    // then ends on a byte boundary and deflatePending reports 0 bits, which
+    // is what pigz checks before it would call deflatePrime.
+    d.mode = match d.offloadable() {
+        Some((format, level)) if total >= cfg.min => {
+            let made = warpdrive::Deflater::new(format, level).and_then(|mut def| {
+                if let Some(dict) = &d.dict {
+                    def.set_dictionary(dict)?;
+                }
+                Ok(def)
+            });
+            match made {
+                Ok(def) => {
+                    stats::bump(&COUNTERS.deflate_streams_offloaded);
+                    DeflateMode::Core(Box::new(CoreDeflate {
+                        d: def,
+                        format,
+                        last_flush: -2,
+                        finishing: false,
+                        done: false,
+                        consumed: 0,
+                        produced: 0,
+                        carry: take(&mut d.mode),
+                        carry_pos: 0,
+                    }))
+                }
+                Err(_) if stats::software(Why::Fallback) => {
+                    DeflateMode::Replay(take(&mut d.mode), 0)
+                }
+                Err(_) => return Some(refuse(s)),
+            }
         }
-        let cfg = crate::config::get();
-        // Z_BLOCK and Z_PARTIAL_FLUSH are served as a sync flush: the output
-        // then ends on a byte boundary and deflatePending reports 0 bits, which
-        // is what pigz checks before it would call deflatePrime.
-        d.mode = match d.offloadable() {
-            Some((format, level)) if s.avail_in as usize >= cfg.min => {
-                match warpdrive::Deflater::new(format, level) {
-                    Ok(def) => {
-                        stats::bump(&COUNTERS.deflate_streams_offloaded);
-                        DeflateMode::Core(Box::new(CoreDeflate {
-                            d: def,
-                            format,
-                            last_flush: -2,
-                            finishing: false,
-                            done: false,
-                            consumed: 0,
-                            produced: 0,
-                        }))
-                    }
-                    Err(_) if stats::software(Why::Fallback) => DeflateMode::Software,
-                    Err(_) => return refuse(s),
-                }
+        Some(_) if flush == Z_NO_FLUSH => {
+            let mut buf = take(&mut d.mode);
+            // SAFETY: the caller's input, checked non-NULL above.
+            let inp = unsafe { input(s) };
+            buf.extend_from_slice(inp);
+            // zlib's adler: the check of the input read so far.
+            let (p, n) = (inp.as_ptr(), inp.len() as c_uint);
+            match d.wbits {
+                // SAFETY: n readable bytes at p.
+                31 => s.adler = unsafe { zrs::crc32(s.adler, p, n) },
+                // SAFETY: as above.
+                15 => s.adler = unsafe { zrs::adler32(s.adler, p, n) },
+                _ => {}
             }
-            o => {
-                let why = if o.is_some() {
-                    Why::Small
-                } else {
-                    deflate_why()
-                };
-                if !stats::software(why) {
-                    return refuse(s);
-                }
-                DeflateMode::Software
+            advance(s, inp.len(), 0);
+            d.mode = DeflateMode::Gathering(buf);
+            return Some(Z_OK);
+        }
+        o => {
+            let why = if o.is_some() {
+                Why::Small
+            } else {
+                deflate_why()
+            };
+            if !stats::software(why) {
+                return Some(refuse(s));
             }
+            match take(&mut d.mode) {
+                b if b.is_empty() => DeflateMode::Software,
+                b => DeflateMode::Replay(b, 0),
+            }
+        }
+    };
+    None
+}
+
+/// Moves a gathering stream to zlib-rs and feeds it the gathered input
+/// (with the caller's output room); true once all of it is in zlib-rs (the
+/// stream is then plain software).
+fn settle_deflate(s: &mut z_stream, d: &mut DeflateEntry) -> bool {
+    if let DeflateMode::Gathering(_) = d.mode {
+        let DeflateMode::Gathering(b) = std::mem::replace(&mut d.mode, DeflateMode::Software)
+        else {
+            unreachable!()
         };
-        // From here on the stream belongs to one side: once zlib-rs has seen a
-        // call (header, data, a flush), the core must never take over.
+        // Gathered below WARPDRIVE_ZLIB_MIN (never in strict mode, where
+        // that is 0).
+        let _ = stats::software(Why::Small);
+        d.mode = DeflateMode::Replay(b, 0);
     }
-    match &mut d.mode {
-        DeflateMode::Core(c) => {
-            let r = core_deflate(s, c, flush);
-            if r == Z_STREAM_ERROR
-                && c.consumed == 0
-                && c.produced == 0
-                && c.last_flush == -3
-                && stats::software(Why::Fallback)
-            {
-                // The core failed before anything happened: software takes over.
-                d.mode = DeflateMode::Software;
-                return sw_deflate(s, flush);
-            }
-            r
+    let DeflateMode::Replay(buf, pos) = &mut d.mode else {
+        return true;
+    };
+    if !s.next_out.is_null() && s.avail_out != 0 {
+        let (next_in, avail_in, total_in) = (s.next_in, s.avail_in, s.total_in);
+        if *pos == 0 {
+            // zlib-rs computes adler from here as it reads the input.
+            s.adler = if d.wbits == 31 { 0 } else { 1 };
         }
-        _ => {
-            // zlib-rs runs level 1 as its level 2 (bound::sw_level): the
-            // gzip header's XFL is zlib's "fastest" (4) all the same.
-            let (before, out) = (s.total_out, s.next_out);
-            let r = sw_deflate(s, flush);
-            if d.wbits == 31 && d.level == 1 && !d.gzhead && before < 9 && s.total_out >= 9 {
-                // SAFETY: byte 8 of the stream is among those this call wrote
-                // at `out` (total_out went from `before` past 8).
-                unsafe { *out.add((8 - before) as usize) = 4 };
-            }
-            r
+        s.next_in = buf[*pos..].as_ptr().cast_mut();
+        s.avail_in = (buf.len() - *pos) as c_uint;
+        let before = s.avail_in;
+        let (total_out, out) = (s.total_out, s.next_out);
+        // SAFETY: a live stream; next_in points into `buf` for this call.
+        unsafe { zrs::deflate(s, Z_NO_FLUSH) };
+        if d.wbits == 31 && d.level == 1 && !d.gzhead && total_out < 9 && s.total_out >= 9 {
+            // SAFETY: as in sw_deflate_entry.
+            unsafe { *out.add((8 - total_out) as usize) = 4 };
         }
+        *pos += (before - s.avail_in) as usize;
+        // The gathered bytes were counted when they were taken.
+        (s.next_in, s.avail_in, s.total_in) = (next_in, avail_in, total_in);
     }
+    if *pos < buf.len() {
+        return false;
+    }
+    d.mode = DeflateMode::Software;
+    true
 }
 
 fn core_deflate(s: &mut z_stream, c: &mut CoreDeflate, flush: c_int) -> c_int {
@@ -389,6 +572,44 @@ fn core_deflate(s: &mut z_stream, c: &mut CoreDeflate, flush: c_int) -> c_int {
         return Z_STREAM_END;
     }
     let f = core_flush(flush);
+    while c.carry_pos < c.carry.len() {
+        // The gathered input goes in first, unflushed.
+        // SAFETY: the caller's output as zlib's contract describes it.
+        let out = unsafe { output(s) };
+        let out_len = out.len();
+        match c.d.deflate(&c.carry[c.carry_pos..], out, Flush::None) {
+            Ok(p) => {
+                let consumed = p.consumed.min(c.carry.len() - c.carry_pos);
+                let produced = p.produced.min(out_len);
+                c.carry_pos += consumed;
+                advance(s, 0, produced);
+                c.consumed += consumed as u64;
+                c.produced += produced as u64;
+                stats::add_bytes(consumed, produced);
+                if consumed == 0 && produced == 0 {
+                    set_msg(s, c"warpdrive: compression engine made no progress");
+                    return Z_STREAM_ERROR;
+                }
+                if s.avail_out == 0 {
+                    c.last_flush = -1;
+                    s.adler = c_ulong::from(c.d.checksum());
+                    return Z_OK;
+                }
+            }
+            Err(e) => {
+                if e.is_device_failure() && c.consumed == 0 && c.produced == 0 {
+                    c.last_flush = -3; // tells the caller to fall back
+                } else {
+                    set_msg(s, c"warpdrive: compression engine failed mid-stream");
+                }
+                return Z_STREAM_ERROR;
+            }
+        }
+    }
+    if !c.carry.is_empty() {
+        c.carry = Vec::new();
+        c.carry_pos = 0;
+    }
     loop {
         // SAFETY: the stream's buffers as zlib's contract describes them.
         let (inp, out) = unsafe { (input(s), output(s)) };
@@ -448,19 +669,24 @@ pub unsafe extern "C" fn deflateEnd(strm: z_streamp) -> c_int {
         // SAFETY: strm is NULL or a caller-owned stream.
         if let Some(s) = unsafe { stream_ref(strm) } {
             if let Some(e) = stream::take(strm as usize, s.state as usize) {
-                if let Entry::Deflate(DeflateEntry {
-                    mode: DeflateMode::Core(c),
-                    ..
-                }) = *e
-                {
-                    busy = !c.finishing;
-                    stats::report();
+                if let Entry::Deflate(d) = *e {
+                    match d.mode {
+                        DeflateMode::Core(c) => {
+                            busy = !c.finishing;
+                            stats::report();
+                        }
+                        // zlib has read input: its stream is busy.
+                        DeflateMode::Gathering(_) => busy = true,
+                        DeflateMode::Replay(b, pos) => busy = pos < b.len(),
+                        _ => {}
+                    }
                 }
             }
         }
         bound::remove(strm as usize);
-        // SAFETY: zlib-rs frees its state (and rejects bad streams).
-        let ret = unsafe { zrs::deflateEnd(strm) };
+        // SAFETY: zlib-rs frees its state (and rejects bad streams), with
+        // the allocator it was made with.
+        let ret = unsafe { own_alloc(strm, false, || zrs::deflateEnd(strm)) };
         if ret == Z_OK && busy {
             Z_DATA_ERROR
         } else {
@@ -491,6 +717,7 @@ unsafe fn deflate_reset_with(
                     // zlib's reset drops the dictionary, primed bits and tuning;
                     // only a gzip header set with deflateSetHeader stays.
                     d.blocked = d.gzhead;
+                    d.dict = None;
                 }
             },
         );
@@ -525,9 +752,22 @@ fn deflate_side(s: &mut z_stream, block: bool) -> DeflateSide {
     with_entry(
         s,
         |_| DeflateSide::Forward,
-        |_, e| match e {
+        |s, e| match e {
             Entry::Deflate(d) => match &d.mode {
-                DeflateMode::Core(c) if c.consumed > 0 || c.produced > 0 => DeflateSide::Core,
+                DeflateMode::Core(c) if c.consumed > 0 || c.produced > 0 || !c.carry.is_empty() => {
+                    DeflateSide::Core
+                }
+                DeflateMode::Gathering(_) | DeflateMode::Replay(..) => {
+                    // zlib-rs serves the call, with the gathered input in it
+                    // first; without output room for that, the call cannot
+                    // be honoured in order (as an offloaded stream's).
+                    d.blocked |= block;
+                    if settle_deflate(s, d) {
+                        DeflateSide::Forward
+                    } else {
+                        DeflateSide::Core
+                    }
+                }
                 mode => {
                     if block {
                         d.blocked = true;
@@ -558,6 +798,11 @@ pub unsafe extern "C" fn deflateParams(strm: z_streamp, level: c_int, strategy: 
         };
         with_entry(s, fwd, |s, e| {
             let Entry::Deflate(d) = e else { return fwd(s) };
+            if !settle_deflate(s, d) {
+                // Gathered input zlib-rs has no room to take: as zlib when it
+                // cannot flush what it holds.
+                return Z_BUF_ERROR;
+            }
             let (old_level, old_strategy) = (d.level, d.strategy);
             if let DeflateMode::Core(c) = &mut d.mode {
                 if c.consumed > 0 || c.produced > 0 {
@@ -647,10 +892,25 @@ pub unsafe extern "C" fn deflateSetDictionary(
     dictLength: c_uint,
 ) -> c_int {
     boundary!(Z_STREAM_ERROR, {
+        // A raw stream nothing has reached yet keeps the dictionary for the
+        // core (the segment history carries it: pigz's blocks); others stay
+        // in software.
+        let mut carried = false;
         // SAFETY: strm is NULL or a caller-owned stream.
         if let Some(s) = unsafe { stream_ref(strm) } {
-            if let DeflateSide::Core = deflate_side(s, true) {
-                return Z_STREAM_ERROR;
+            carried = !dictionary.is_null()
+                && with_entry(
+                    s,
+                    |_| false,
+                    |_, e| {
+                        matches!(e, Entry::Deflate(d)
+                            if d.wbits == -15 && matches!(d.mode, DeflateMode::Undecided))
+                    },
+                );
+            if !carried {
+                if let DeflateSide::Core = deflate_side(s, true) {
+                    return Z_STREAM_ERROR;
+                }
             }
         }
         // SAFETY: forwarded contract; zlib-rs validates the stream.
@@ -658,6 +918,21 @@ pub unsafe extern "C" fn deflateSetDictionary(
         // SAFETY: strm is NULL or a caller-owned stream.
         if let (Z_OK, Some(s)) = (r, unsafe { stream_ref(strm) }) {
             bound::update(strm as usize, s.state as usize, |p| p.dict = true);
+            if carried {
+                // SAFETY: zlib's contract: dictLength readable bytes at
+                // dictionary (zlib-rs has just read them).
+                let all = unsafe { std::slice::from_raw_parts(dictionary, dictLength as usize) };
+                let keep = all[all.len().saturating_sub(32 << 10)..].to_vec();
+                with_entry(
+                    s,
+                    |_| (),
+                    |_, e| {
+                        if let Entry::Deflate(d) = e {
+                            d.dict = Some(keep);
+                        }
+                    },
+                );
+            }
         }
         r
     })
@@ -819,6 +1094,8 @@ pub unsafe extern "C" fn deflateCopy(dest: z_streamp, source: z_streamp) -> c_in
                                     done: c.done,
                                     consumed: c.consumed,
                                     produced: c.produced,
+                                    carry: c.carry[c.carry_pos..].to_vec(),
+                                    carry_pos: 0,
                                 }))),
                                 // An engine's mid-stream state cannot be duplicated.
                                 Err(_) => Err(Z_STREAM_ERROR),
@@ -827,6 +1104,8 @@ pub unsafe extern "C" fn deflateCopy(dest: z_streamp, source: z_streamp) -> c_in
                         // Nothing reached zlib-rs or the core yet.
                         DeflateMode::Core(_) | DeflateMode::Undecided => Ok(DeflateMode::Undecided),
                         DeflateMode::Software => Ok(DeflateMode::Software),
+                        DeflateMode::Gathering(b) => Ok(DeflateMode::Gathering(b.clone())),
+                        DeflateMode::Replay(b, pos) => Ok(DeflateMode::Replay(b.clone(), *pos)),
                     };
                     Some(mode.map(|mode| DeflateEntry {
                         level: d.level,
@@ -835,6 +1114,7 @@ pub unsafe extern "C" fn deflateCopy(dest: z_streamp, source: z_streamp) -> c_in
                         strategy: d.strategy,
                         blocked: d.blocked,
                         gzhead: d.gzhead,
+                        dict: d.dict.clone(),
                         mode,
                     }))
                 },
@@ -845,8 +1125,16 @@ pub unsafe extern "C" fn deflateCopy(dest: z_streamp, source: z_streamp) -> c_in
             Some(Ok(e)) => Some(e),
             None => None,
         };
-        // SAFETY: forwarded contract; zlib-rs copies the state and the z_stream.
-        let ret = unsafe { zrs::deflateCopy(dest, source) };
+        // SAFETY: forwarded contract; zlib-rs copies the state and the
+        // z_stream (so dest gets the caller's allocator fields back too).
+        let ret = unsafe { own_alloc(source, false, || zrs::deflateCopy(dest, source)) };
+        if ret == Z_OK {
+            // SAFETY: dest and source are valid, distinct streams after a
+            // successful copy.
+            if let (Some(d), Some(s)) = unsafe { (dest.as_mut(), source.as_ref()) } {
+                (d.zalloc, d.zfree, d.opaque) = (s.zalloc, s.zfree, s.opaque);
+            }
+        }
         if ret == Z_OK {
             stream::remove(dest as usize);
             // SAFETY: both streams are valid after a successful copy.
@@ -1023,7 +1311,7 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
                 }
             }
         },
-        InflateMode::Pending(buf, pos) => {
+        InflateMode::Pending(buf, pos, held) => {
             if s.next_out.is_null() || (s.avail_in != 0 && s.next_in.is_null()) {
                 return Z_STREAM_ERROR;
             }
@@ -1036,9 +1324,12 @@ fn inflate_offload(s: &mut z_stream, e: &mut InflateEntry, flush: c_int) -> c_in
             if *pos < buf.len() {
                 return Z_OK;
             }
+            // The input zlib-rs already has, presented again: consumed now.
+            let k = (*held).min(s.avail_in as usize);
+            advance(s, k, 0);
             e.mode = InflateMode::Software;
             let r = sw_inflate(s, flush);
-            if r == Z_BUF_ERROR && n > 0 {
+            if r == Z_BUF_ERROR && (n > 0 || k > 0) {
                 Z_OK
             } else {
                 r
@@ -1161,11 +1452,12 @@ impl Drop for ScratchInflate {
     }
 }
 
-/// Replays the input an offloaded inflate stream consumed into zlib-rs's
-/// (untouched) state for `s`, and returns the output it yields beyond the
-/// `produced` bytes the caller already has. The caller's visible fields are
-/// left as they were.
-fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<Vec<u8>, c_int> {
+/// Replays the input an offloaded inflate stream's engine read (`pieces`:
+/// the input it consumed, then any it holds) into zlib-rs's (untouched)
+/// state for `s`, and returns the output it yields beyond the `produced`
+/// bytes the caller already has. The caller's visible fields are left as
+/// they were.
+fn replay_into_zlib(s: &mut z_stream, pieces: &[&[u8]], produced: u64) -> Result<Vec<u8>, c_int> {
     let saved = (
         s.next_in,
         s.avail_in,
@@ -1180,30 +1472,36 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
     let mut extra = Vec::new();
     let mut scratch = vec![0u8; 64 * 1024];
     let mut result = Ok(());
-    s.next_in = retained.as_ptr().cast_mut();
-    s.avail_in = retained.len() as c_uint;
-    loop {
-        s.next_out = scratch.as_mut_ptr();
-        s.avail_out = scratch.len() as c_uint;
-        let r = sw_inflate(s, 0);
-        let n = scratch.len() - s.avail_out as usize;
-        let drop_n = (skip.min(n as u64)) as usize;
-        skip -= drop_n as u64;
-        extra.extend_from_slice(&scratch[drop_n..n]);
-        match r {
-            Z_STREAM_END => break,
-            Z_OK if s.avail_in == 0 && n < scratch.len() => break,
-            Z_OK => {}
-            Z_BUF_ERROR if s.avail_in == 0 => break,
-            Z_DATA_ERROR => {
-                // zlib-rs keeps the error (and its message) for the next
-                // call; the output before it is the caller's.
-                bad = true;
-                break;
-            }
-            _ => {
-                result = Err(Z_DATA_ERROR);
-                break;
+    let mut pieces = pieces.iter().filter(|p| !p.is_empty()).peekable();
+    s.avail_in = 0;
+    'replay: while let Some(piece) = pieces.next() {
+        s.next_in = piece.as_ptr().cast_mut();
+        s.avail_in = piece.len() as c_uint;
+        let last = pieces.peek().is_none();
+        loop {
+            s.next_out = scratch.as_mut_ptr();
+            s.avail_out = scratch.len() as c_uint;
+            let r = sw_inflate(s, 0);
+            let n = scratch.len() - s.avail_out as usize;
+            let drop_n = (skip.min(n as u64)) as usize;
+            skip -= drop_n as u64;
+            extra.extend_from_slice(&scratch[drop_n..n]);
+            match r {
+                Z_STREAM_END => break 'replay,
+                // This piece is used up: the next one, if any.
+                Z_OK if s.avail_in == 0 && (n < scratch.len() || !last) => break,
+                Z_OK => {}
+                Z_BUF_ERROR if s.avail_in == 0 => break,
+                Z_DATA_ERROR => {
+                    // zlib-rs keeps the error (and its message) for the next
+                    // call; the output before it is the caller's.
+                    bad = true;
+                    break 'replay;
+                }
+                _ => {
+                    result = Err(Z_DATA_ERROR);
+                    break 'replay;
+                }
             }
         }
     }
@@ -1226,6 +1524,14 @@ fn replay_into_zlib(s: &mut z_stream, retained: &[u8], produced: u64) -> Result<
     result.map(|()| extra)
 }
 
+/// The input an offloaded stream's engine holds: the start of the caller's
+/// unconsumed input (`Inflater::input_held`).
+fn held_input<'a>(s: &z_stream, i: &warpdrive::Inflater) -> &'a [u8] {
+    // SAFETY: the stream's input buffer as zlib's contract describes it.
+    let inp = unsafe { input(s) };
+    &inp[..i.input_held().min(inp.len())]
+}
+
 /// Turns an offloaded inflate stream into a zlib-rs one at the same point.
 fn demote_inflate(s: &mut z_stream, e: &mut InflateEntry) -> Result<(), c_int> {
     let InflateMode::Core(c) = &e.mode else {
@@ -1245,11 +1551,12 @@ fn demote_inflate(s: &mut z_stream, e: &mut InflateEntry) -> Result<(), c_int> {
     if !stats::software(Why::Demoted) {
         return Err(refuse(s));
     }
-    let extra = replay_into_zlib(s, retained, c.produced)?;
-    e.mode = if extra.is_empty() {
+    let held = held_input(s, &c.i);
+    let extra = replay_into_zlib(s, &[retained, held], c.produced)?;
+    e.mode = if extra.is_empty() && held.is_empty() {
         InflateMode::Software
     } else {
-        InflateMode::Pending(extra, 0)
+        InflateMode::Pending(extra, 0, held.len())
     };
     Ok(())
 }
@@ -1336,7 +1643,11 @@ pub unsafe extern "C" fn inflateReset2(strm: z_streamp, windowBits: c_int) -> c_
 
 /// Before a zlib-only call on an inflate stream: an offloaded stream moves to
 /// zlib-rs first; an undecided one stays in software if `block`.
-fn inflate_prepare(s: &mut z_stream, block: bool) -> Result<(), c_int> {
+/// Before a zlib-only call: an offloaded stream moves to zlib-rs. For a
+/// call that reads the input (`reads_input`: inflateSync), the input the
+/// core held, which zlib-rs read in the replay, is reported consumed now
+/// rather than read twice.
+fn inflate_prepare(s: &mut z_stream, block: bool, reads_input: bool) -> Result<(), c_int> {
     with_entry(
         s,
         |_| Ok(()),
@@ -1346,7 +1657,13 @@ fn inflate_prepare(s: &mut z_stream, block: bool) -> Result<(), c_int> {
                     i.blocked = true;
                 }
                 match i.mode {
-                    InflateMode::Core(_) => demote_inflate(s, i),
+                    InflateMode::Core(_) => demote_inflate(s, i).map(|()| {
+                        if let (InflateMode::Pending(_, _, held), true) = (&mut i.mode, reads_input)
+                        {
+                            advance(s, (*held).min(s.avail_in as usize), 0);
+                            *held = 0;
+                        }
+                    }),
                     InflateMode::Undecided if block => {
                         i.mode = InflateMode::Software;
                         Ok(())
@@ -1366,7 +1683,7 @@ macro_rules! inflate_zlib_only {
             boundary!($err, {
                 // SAFETY: strm is NULL or a caller-owned stream.
                 if let Some(s) = unsafe { stream_ref($strm as *mut z_stream) } {
-                    if let Err(r) = inflate_prepare(s, $block) {
+                    if let Err(r) = inflate_prepare(s, $block, stringify!($name) == "inflateSync") {
                         return r as $r;
                     }
                 }
@@ -1402,21 +1719,25 @@ pub unsafe extern "C" fn inflateCopy(dest: z_streamp, source: *const z_stream) -
         let copy = with_entry(
             src,
             |_| Ok(None),
-            |_, e| match e {
+            |src, e| match e {
                 Entry::Inflate(i) => match &i.mode {
                     InflateMode::Core(c) => match c.retained.as_deref() {
                         Some(r) if c.bad.is_none() => {
-                            replay_into_zlib(dst, r, c.produced).map(|extra| {
-                                Some(if extra.is_empty() {
+                            // The copy presents the same unconsumed input.
+                            let held = held_input(src, &c.i);
+                            replay_into_zlib(dst, &[r, held], c.produced).map(|extra| {
+                                Some(if extra.is_empty() && held.is_empty() {
                                     InflateMode::Software
                                 } else {
-                                    InflateMode::Pending(extra, 0)
+                                    InflateMode::Pending(extra, 0, held.len())
                                 })
                             })
                         }
                         _ => Err(Z_MEM_ERROR),
                     },
-                    InflateMode::Pending(b, p) => Ok(Some(InflateMode::Pending(b.clone(), *p))),
+                    InflateMode::Pending(b, p, h) => {
+                        Ok(Some(InflateMode::Pending(b.clone(), *p, *h)))
+                    }
                     InflateMode::Undecided => Ok(Some(InflateMode::Undecided)),
                     InflateMode::Software => Ok(None),
                 }
@@ -1658,7 +1979,7 @@ unsafe fn inflate_back_core(
                         s,
                         &retained,
                         delivered,
-                        (next, have),
+                        (next, have, inf.input_held()),
                         (in_f, in_desc),
                         (out_f, out_desc),
                     )
@@ -1682,7 +2003,7 @@ unsafe fn inflate_back_core(
                         s,
                         &retained,
                         delivered,
-                        (next, have),
+                        (next, have, inf.input_held()),
                         (in_f, in_desc),
                         (out_f, out_desc),
                     )
@@ -1700,7 +2021,7 @@ unsafe fn inflate_back_software(
     s: &mut z_stream,
     retained: &[u8],
     delivered: u64,
-    (mut next, mut have): (*const u8, usize),
+    (mut next, mut have, held): (*const u8, usize, usize),
     (in_f, in_desc): (in_func, *mut c_void),
     (out_f, out_desc): (out_func, *mut c_void),
 ) -> c_int {
@@ -1709,7 +2030,16 @@ unsafe fn inflate_back_software(
         Err(init) => return init,
     };
     let mut run = || -> Result<c_int, c_int> {
-        let mut extra = replay_into_zlib(&mut t, retained, delivered)?;
+        // The engine also read the first `held` bytes of the current input.
+        let held = held.min(have);
+        let held_bytes = if held == 0 {
+            &[][..]
+        } else {
+            // SAFETY: in() returned `have` >= `held` readable bytes at `next`.
+            unsafe { std::slice::from_raw_parts(next, held) }
+        };
+        let mut extra = replay_into_zlib(&mut t, &[retained, held_bytes], delivered)?;
+        (next, have) = (next.wrapping_add(held), have - held);
         // SAFETY: forwarded inflateBack contract.
         if unsafe { back_output(out_f, out_desc, &mut extra) } {
             return Err(Z_BUF_ERROR);

@@ -98,11 +98,22 @@ pub struct CoreDeflate {
     pub done: bool,
     pub consumed: u64,
     pub produced: u64,
+    /// Input gathered before the decision, fed to the core before the
+    /// caller's (from `carry_pos` on); already counted in `total_in`.
+    pub carry: Vec<u8>,
+    pub carry_pos: usize,
 }
 
 pub enum DeflateMode {
     Undecided,
+    /// Offloadable, and fed `Z_NO_FLUSH` pieces adding up to less than
+    /// `WARPDRIVE_ZLIB_MIN` so far: they are taken here and the decision
+    /// waits for more (python's 8 KiB writes, pg_dump, git's header).
+    Gathering(Vec<u8>),
     Software,
+    /// Decided for zlib-rs after gathering: the gathered bytes go into
+    /// zlib-rs (from the position on) before any of the caller's.
+    Replay(Vec<u8>, usize),
     Core(Box<CoreDeflate>),
 }
 
@@ -116,6 +127,9 @@ pub struct DeflateEntry {
     pub blocked: bool,
     /// deflateSetHeader was called: survives deflateReset, as in zlib.
     pub gzhead: bool,
+    /// A raw stream's dictionary (its last 32 KiB), set before any data:
+    /// zlib-rs has it too, and the core starts from it (pigz's blocks).
+    pub dict: Option<Vec<u8>>,
     pub mode: DeflateMode,
 }
 
@@ -153,8 +167,11 @@ pub enum InflateMode {
     Software,
     Core(Box<CoreInflate>),
     /// Demoted to zlib-rs; output zlib-rs produced during the replay beyond
-    /// what the caller had already received, delivered first.
-    Pending(Vec<u8>, usize),
+    /// what the caller had already received, delivered first (buffer, how
+    /// much is out). Then the input the core held (`Inflater::input_held`),
+    /// which zlib-rs read in the replay and the caller presents again: it
+    /// is reported consumed once the output is out.
+    Pending(Vec<u8>, usize, usize),
 }
 
 pub struct InflateEntry {
