@@ -47,9 +47,12 @@ fn quoted_names(text: &str) -> BTreeSet<String> {
 fn documented(text: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for line in text.lines().filter(|l| l.starts_with("| `WARPDRIVE_")) {
-        let cell = line.trim_start_matches("| `");
-        if let Some(name) = cell.split('`').next() {
-            names.insert(name.to_string());
+        // Every `WARPDRIVE_*` name of the first cell (a row may list two).
+        let cell = line.trim_start_matches('|').split('|').next().unwrap_or("");
+        for (i, part) in cell.split('`').enumerate() {
+            if i % 2 == 1 && part.starts_with("WARPDRIVE_") {
+                names.insert(part.to_string());
+            }
         }
     }
     names
