@@ -86,6 +86,11 @@ pub(crate) struct Segmenter {
     history: Vec<u8>,
     /// Input taken without a flush, not yet compressed.
     held: Vec<u8>,
+    /// The check of everything taken so far, `held` included, kept as
+    /// `held` grows: zlib callers read `adler` after every call, and summing
+    /// all of `held` each time was quadratic (pg_dump's small writes took
+    /// 3.4 s instead of 0.2 s).
+    taken_sum: RunningCheck,
     /// Compressed output not yet handed out, from `pos` on.
     out: Vec<u8>,
     pos: usize,
@@ -147,6 +152,7 @@ impl Segmenter {
             total: 0,
             queues: true,
             history: Vec::new(),
+            taken_sum: RunningCheck::Crc(crc32fast::Hasher::new()),
             held: std::mem::take(held),
             out: Vec::new(),
             pos: 0,
@@ -154,6 +160,7 @@ impl Segmenter {
             finished: false,
             hold: HOLD_FIRST,
         })
+        .map(Segmenter::with_held_summed)
     }
 
     /// A stream going on from `r` on `wd`'s engines (inline where they
@@ -174,6 +181,7 @@ impl Segmenter {
             total: r.total,
             queues,
             history: r.history,
+            taken_sum: RunningCheck::Crc(crc32fast::Hasher::new()),
             held: r.held,
             out,
             pos: 0,
@@ -184,7 +192,22 @@ impl Segmenter {
             },
             finished: r.finished,
             hold: HOLD_MAX,
-        })
+        }
+        .with_held_summed())
+    }
+
+    /// The check of the input compressed so far, before `held`.
+    fn compressed_sum(&self) -> RunningCheck {
+        match &self.adler {
+            Some(a) => a.clone(),
+            None => RunningCheck::Crc(self.crc.clone()),
+        }
+    }
+
+    fn with_held_summed(mut self) -> Segmenter {
+        self.taken_sum = self.compressed_sum();
+        self.taken_sum.update(&self.held);
+        self
     }
 
     /// An independent copy (deflateCopy): the same history, held input and
@@ -199,6 +222,7 @@ impl Segmenter {
             queues: self.queues,
             history: self.history.clone(),
             held: self.held.clone(),
+            taken_sum: self.taken_sum.clone(),
             out: self.out[self.pos..].to_vec(),
             pos: 0,
             crc: self.crc.clone(),
@@ -209,14 +233,7 @@ impl Segmenter {
 
     /// CRC-32 (Adler-32 for zlib) of the input taken so far.
     pub(crate) fn checksum(&self) -> u32 {
-        if let Some(a) = &self.adler {
-            let mut all = a.clone();
-            all.update(&self.held);
-            return all.value();
-        }
-        let mut all = self.crc.clone();
-        all.update(&self.held);
-        all.finalize()
+        self.taken_sum.value()
     }
 
     /// One `deflate()` call with zlib's contract: pending output goes out
@@ -247,6 +264,7 @@ impl Segmenter {
                 let r = self.compress(&held, false);
                 self.held = held;
                 self.held.clear();
+                self.taken_sum = self.compressed_sum();
                 r?;
                 self.hold = (self.hold * 2).min(HOLD_MAX);
                 produced += self.drain(&mut output[produced..]);
@@ -255,6 +273,7 @@ impl Segmenter {
                 }
             }
             self.held.extend_from_slice(input);
+            self.taken_sum.update(input);
             return Ok(self.progress(input.len(), produced));
         }
         let last = flush == Flush::Finish;
@@ -268,6 +287,7 @@ impl Segmenter {
             self.held = held;
             r?;
         }
+        self.taken_sum = self.compressed_sum();
         if flush == Flush::Full {
             self.history.clear();
         }
