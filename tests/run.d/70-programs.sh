@@ -33,21 +33,17 @@ gcc -O2 -Wall -Wextra -Werror -shared -fPIC tests/programs/wrong.c -o "$scratch/
 # Known failures, by defect (issue 11). Take a line off when its fix lands:
 # the matrix prints "KNOWN FAILURE NOW PASSES" for an entry that no longer fails.
 known_default=(
-    # Larger output than zlib (defect 4): level 9, and level 6 in streams.
-    python-zlib:size python-gzip-L9:size python-zipfile-L6:size python-zipfile-L9:size
-    python-tarfile:size pigz-p1-L6:size pigz-p1-L9:size pigz-default-L6:size
-    rsync-z:size pngcrush-l9:size pg_dump-Z9:size
-    # The first call decides: programs that feed small pieces never offload.
-    python-gzip-L6:offload python-gzip-L9:offload python-zipfile-L6:offload
-    python-zipfile-L9:offload python-tarfile:offload curl:offload git-add:offload
-    pg_dump-Z1:offload pg_dump-Z6:offload pg_dump-Z9:offload pg_restore:offload
-    pillow-write:offload pngcrush-l9:offload
-    # pigz's default threads give each block a dictionary: not offloaded.
-    pigz-default-L6:offload
-    # nginx: buffering beyond zlib's memory formula and its streaming contract.
-    nginx-gzip:alert nginx-gzip:rss nginx-gzip:ttfb
-    # Pillow's PNG read through the offloaded inflate comes out truncated.
-    pillow-read:content pillow-read:errors
+    # Larger output than zlib (defect 4): zlib-rs is not zlib. Level 6 and
+    # 7 streams run zlib-rs 7, which is larger on some inputs (silesia-ooffice
+    # +1.8%); level 9 is within 0.03% of zlib 9 on these inputs, either side
+    # (the L9 entries pass today and stay listed: they flip with the inputs).
+    python-zlib:size python-gzip-L6:size python-gzip-L9:size python-zipfile-L6:size
+    python-zipfile-L9:size python-tarfile:size pigz-p1-L6:size pigz-p1-L9:size
+    pigz-default-L6:size rsync-z:size pg_dump-Z9:size
+    # Not offloaded: python gzip's 8 KiB reads, curl's inflate, Pillow's and
+    # pngcrush's writes (small streams), pg_restore's reads.
+    python-gzip-L6:offload python-gzip-L9:offload curl:offload
+    pg_restore:offload pillow-write:offload pngcrush-l9:offload
     # Found by this matrix: offloaded inflate hands out a byte less than zlib
     # on some calls (68967 for 68968, the byte comes a call later), so a
     # program that stops at an error sees less, depending on the input
