@@ -144,23 +144,25 @@ impl Segmenter {
         if !wd.checkout_owned()?.queue().supports_segments() {
             return None;
         }
-        Some(Segmenter {
-            wd: wd.clone(),
-            level,
-            format: Format::Raw,
-            adler: None,
-            total: 0,
-            queues: true,
-            history: Vec::new(),
-            taken_sum: RunningCheck::Crc(crc32fast::Hasher::new()),
-            held: std::mem::take(held),
-            out: Vec::new(),
-            pos: 0,
-            crc: crc32fast::Hasher::new(),
-            finished: false,
-            hold: HOLD_FIRST,
-        })
-        .map(Segmenter::with_held_summed)
+        Some(
+            Segmenter {
+                wd: wd.clone(),
+                level,
+                format: Format::Raw,
+                adler: None,
+                total: 0,
+                queues: true,
+                history: Vec::new(),
+                taken_sum: RunningCheck::Crc(crc32fast::Hasher::new()),
+                held: std::mem::take(held),
+                out: Vec::new(),
+                pos: 0,
+                crc: crc32fast::Hasher::new(),
+                finished: false,
+                hold: HOLD_FIRST,
+            }
+            .with_held_summed(),
+        )
     }
 
     /// A stream going on from `r` on `wd`'s engines (inline where they
