@@ -545,6 +545,18 @@ fn settle_deflate(s: &mut z_stream, d: &mut DeflateEntry) -> bool {
     true
 }
 
+/// A core deflate call failed: a device failure before any byte went in or
+/// out marks the stream for the caller to fall back to software
+/// (`last_flush == -3`); any other failure is the stream's error.
+fn core_deflate_failed(s: &mut z_stream, c: &mut CoreDeflate, e: &warpdrive::Error) -> c_int {
+    if e.is_device_failure() && c.consumed == 0 && c.produced == 0 {
+        c.last_flush = -3; // tells the caller to fall back
+    } else {
+        set_msg(s, c"warpdrive: compression engine failed mid-stream");
+    }
+    Z_STREAM_ERROR
+}
+
 fn core_deflate(s: &mut z_stream, c: &mut CoreDeflate, flush: c_int) -> c_int {
     if s.next_out.is_null()
         || (s.avail_in != 0 && s.next_in.is_null())
@@ -596,14 +608,7 @@ fn core_deflate(s: &mut z_stream, c: &mut CoreDeflate, flush: c_int) -> c_int {
                     return Z_OK;
                 }
             }
-            Err(e) => {
-                if e.is_device_failure() && c.consumed == 0 && c.produced == 0 {
-                    c.last_flush = -3; // tells the caller to fall back
-                } else {
-                    set_msg(s, c"warpdrive: compression engine failed mid-stream");
-                }
-                return Z_STREAM_ERROR;
-            }
+            Err(e) => return core_deflate_failed(s, c, &e),
         }
     }
     if !c.carry.is_empty() {
@@ -633,14 +638,7 @@ fn core_deflate(s: &mut z_stream, c: &mut CoreDeflate, flush: c_int) -> c_int {
                     break;
                 }
             }
-            Err(e) => {
-                if e.is_device_failure() && c.consumed == 0 && c.produced == 0 {
-                    c.last_flush = -3; // tells the caller to fall back
-                } else {
-                    set_msg(s, c"warpdrive: compression engine failed mid-stream");
-                }
-                return Z_STREAM_ERROR;
-            }
+            Err(e) => return core_deflate_failed(s, c, &e),
         }
     }
     if flush == Z_FINISH && s.avail_in == 0 {
