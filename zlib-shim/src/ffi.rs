@@ -1,5 +1,11 @@
 //! zlib's C ABI: every exported function, and all raw-pointer handling.
 //!
+//! This file is the glue the entry points share (the macros below, the
+//! stream and slice helpers, the versioned-name list); the entry points
+//! live by the object they serve: [`deflate`], [`inflate`] (with
+//! inflateBack), [`gz`] (gzFile) and [`utility`] (one-shot calls,
+//! checksums, bounds, version).
+//!
 //! Each function runs behind [`boundary!`] (a panic becomes an error value).
 //! Unversioned (Base) names are `#[no_mangle]`; names that zlib.map puts in a
 //! version node are ordinary Rust functions given their C name by
