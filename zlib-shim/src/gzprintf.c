@@ -1,7 +1,7 @@
 /* gzprintf/gzvprintf for the WarpDrive libz.so.1 drop-in.
  *
  * They are variadic, which stable Rust cannot define, so they live here; the
- * Rust side exports them under zlib's names (src/ffi.rs). Semantics follow
+ * Rust side exports them under zlib's names (src/ffi/gz.rs). Semantics follow
  * zlib 1.2.13: format into a buffer of the default gz buffer size (8192), and
  * write nothing, returning 0, when the result is empty or does not fit. */
 #include <stdarg.h>
