@@ -18,6 +18,7 @@
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 
+use crate::algctx;
 use crate::backend;
 use crate::boundary::PResult;
 use crate::cipher::wipe;
@@ -365,33 +366,19 @@ impl ChaChaCtx {
 /// # Safety
 /// `vctx` is NULL or a context returned by newctx/dupctx not yet freed.
 unsafe fn ctx_mut<'a>(vctx: *mut c_void) -> PResult<&'a mut ChaChaCtx> {
-    // SAFETY: per the function contract; OpenSSL never shares an algctx between threads
-    // concurrently.
-    unsafe { (vctx as *mut ChaChaCtx).as_mut() }
-        .ok_or_else(|| prov_err!(NotInitialized, "NULL context"))
+    // SAFETY: per the function contract.
+    unsafe { algctx::get_mut(vctx) }
 }
 
 unsafe extern "C" fn newctx(_provctx: *mut c_void) -> *mut c_void {
-    crate::ffi_entry!(ptr::null_mut(), {
-        Ok(Box::into_raw(Box::new(ChaChaCtx::new()?)).cast())
-    })
-}
-
-unsafe extern "C" fn freectx(vctx: *mut c_void) {
-    crate::ffi_entry!((), {
-        if !vctx.is_null() {
-            // SAFETY: from Box::into_raw in newctx/dupctx, freed once.
-            drop(unsafe { Box::from_raw(vctx as *mut ChaChaCtx) });
-        }
-        Ok(())
-    })
+    crate::ffi_entry!(ptr::null_mut(), { Ok(algctx::into_raw(ChaChaCtx::new()?)) })
 }
 
 unsafe extern "C" fn dupctx(vctx: *mut c_void) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
-        Ok(Box::into_raw(Box::new(c.try_clone()?)).cast())
+        Ok(algctx::into_raw(c.try_clone()?))
     })
 }
 
@@ -587,7 +574,7 @@ unsafe extern "C" fn settable_ctx_params(_c: *mut c_void, _p: *mut c_void) -> *c
 
 crate::dispatch_table!(pub static CHACHA20_POLY1305 = {
     OSSL_FUNC_CIPHER_NEWCTX: OSSL_FUNC_cipher_newctx_fn = newctx,
-    OSSL_FUNC_CIPHER_FREECTX: OSSL_FUNC_cipher_freectx_fn = freectx,
+    OSSL_FUNC_CIPHER_FREECTX: OSSL_FUNC_cipher_freectx_fn = algctx::free::<ChaChaCtx>,
     OSSL_FUNC_CIPHER_DUPCTX: OSSL_FUNC_cipher_dupctx_fn = dupctx,
     OSSL_FUNC_CIPHER_ENCRYPT_INIT: OSSL_FUNC_cipher_encrypt_init_fn = encrypt_init,
     OSSL_FUNC_CIPHER_DECRYPT_INIT: OSSL_FUNC_cipher_decrypt_init_fn = decrypt_init,

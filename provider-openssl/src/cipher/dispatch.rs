@@ -1,6 +1,7 @@
 //! The OSSL glue for `AesCtx`: parameter tables, C entry points, dispatch tables.
 
 use super::*;
+use crate::algctx;
 
 static ALG_GETTABLE: StaticTable<OSSL_PARAM, 10> = StaticTable([
     p_uint(ffi::OSSL_CIPHER_PARAM_MODE),
@@ -81,27 +82,15 @@ static CTR_SETTABLE_CTX: StaticTable<OSSL_PARAM, 7> = StaticTable([
 /// # Safety
 /// `vctx` is NULL or a context returned by `cipher_newctx`/`cipher_dupctx` not yet freed.
 unsafe fn ctx_mut<'a>(vctx: *mut c_void) -> PResult<&'a mut AesCtx> {
-    // SAFETY: per the function contract; OpenSSL never shares an algctx between threads
-    // concurrently.
-    unsafe { (vctx as *mut AesCtx).as_mut() }
-        .ok_or_else(|| prov_err!(NotInitialized, "NULL context"))
+    // SAFETY: per the function contract.
+    unsafe { algctx::get_mut(vctx) }
 }
 
 unsafe extern "C" fn cipher_newctx<const M: u8, const KL: usize>(
     _provctx: *mut c_void,
 ) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
-        Ok(Box::into_raw(Box::new(AesCtx::new(M, KL))).cast())
-    })
-}
-
-unsafe extern "C" fn cipher_freectx(vctx: *mut c_void) {
-    crate::ffi_entry!((), {
-        if !vctx.is_null() {
-            // SAFETY: `vctx` came from Box::into_raw in newctx/dupctx and is freed once.
-            drop(unsafe { Box::from_raw(vctx as *mut AesCtx) });
-        }
-        Ok(())
+        Ok(algctx::into_raw(AesCtx::new(M, KL)))
     })
 }
 
@@ -109,7 +98,7 @@ unsafe extern "C" fn cipher_dupctx(vctx: *mut c_void) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
         // SAFETY: a live context (OpenSSL contract).
         let c = unsafe { ctx_mut(vctx) }?;
-        Ok(Box::into_raw(Box::new(c.clone())).cast())
+        Ok(algctx::into_raw(c.clone()))
     })
 }
 
@@ -360,7 +349,7 @@ macro_rules! aes_cipher {
     ($name:ident, $mode:expr, $keylen:expr) => {
         crate::dispatch_table!(static $name = {
             OSSL_FUNC_CIPHER_NEWCTX: OSSL_FUNC_cipher_newctx_fn = cipher_newctx::<{ $mode }, { $keylen }>,
-            OSSL_FUNC_CIPHER_FREECTX: OSSL_FUNC_cipher_freectx_fn = cipher_freectx,
+            OSSL_FUNC_CIPHER_FREECTX: OSSL_FUNC_cipher_freectx_fn = algctx::free::<AesCtx>,
             OSSL_FUNC_CIPHER_DUPCTX: OSSL_FUNC_cipher_dupctx_fn = cipher_dupctx,
             OSSL_FUNC_CIPHER_ENCRYPT_INIT: OSSL_FUNC_cipher_encrypt_init_fn = cipher_encrypt_init,
             OSSL_FUNC_CIPHER_DECRYPT_INIT: OSSL_FUNC_cipher_decrypt_init_fn = cipher_decrypt_init,
