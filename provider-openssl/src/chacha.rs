@@ -434,29 +434,7 @@ unsafe fn init(
     })
 }
 
-unsafe extern "C" fn encrypt_init(
-    vctx: *mut c_void,
-    key: *const u8,
-    keylen: usize,
-    iv: *const u8,
-    ivlen: usize,
-    params: *const OSSL_PARAM,
-) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { init(vctx, true, key, keylen, iv, ivlen, params) }
-}
-
-unsafe extern "C" fn decrypt_init(
-    vctx: *mut c_void,
-    key: *const u8,
-    keylen: usize,
-    iv: *const u8,
-    ivlen: usize,
-    params: *const OSSL_PARAM,
-) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { init(vctx, false, key, keylen, iv, ivlen, params) }
-}
+crate::cipher_init_entries!(encrypt_init, decrypt_init, init);
 
 unsafe extern "C" fn update(
     vctx: *mut c_void,

@@ -143,29 +143,7 @@ unsafe fn init_common(
     })
 }
 
-unsafe extern "C" fn cipher_encrypt_init(
-    vctx: *mut c_void,
-    key: *const u8,
-    keylen: usize,
-    iv: *const u8,
-    ivlen: usize,
-    params: *const OSSL_PARAM,
-) -> c_int {
-    // SAFETY: forwarded OpenSSL contract.
-    unsafe { init_common(vctx, true, key, keylen, iv, ivlen, params) }
-}
-
-unsafe extern "C" fn cipher_decrypt_init(
-    vctx: *mut c_void,
-    key: *const u8,
-    keylen: usize,
-    iv: *const u8,
-    ivlen: usize,
-    params: *const OSSL_PARAM,
-) -> c_int {
-    // SAFETY: forwarded OpenSSL contract.
-    unsafe { init_common(vctx, false, key, keylen, iv, ivlen, params) }
-}
+crate::cipher_init_entries!(cipher_encrypt_init, cipher_decrypt_init, init_common);
 
 unsafe extern "C" fn cipher_update(
     vctx: *mut c_void,
