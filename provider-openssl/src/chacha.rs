@@ -436,7 +436,9 @@ unsafe fn init(
 
 crate::cipher_init_entries!(encrypt_init, decrypt_init, init);
 
-unsafe extern "C" fn update(
+/// OSSL_FUNC_cipher_update (`CIPHER` false) and OSSL_FUNC_cipher_cipher (`CIPHER` true),
+/// which have the same signature and differ only in what `ChaChaCtx::data` is told.
+unsafe extern "C" fn data<const CIPHER: bool>(
     vctx: *mut c_void,
     out: *mut u8,
     outl: *mut usize,
@@ -445,22 +447,8 @@ unsafe extern "C" fn update(
     inl: usize,
 ) -> c_int {
     crate::ffi_entry!(0, {
-        // SAFETY: a live context; forwarded update contract.
-        Ok(unsafe { ctx_mut(vctx)?.data(false, out, outl, outsize, inp, inl) })
-    })
-}
-
-unsafe extern "C" fn cipher(
-    vctx: *mut c_void,
-    out: *mut u8,
-    outl: *mut usize,
-    outsize: usize,
-    inp: *const u8,
-    inl: usize,
-) -> c_int {
-    crate::ffi_entry!(0, {
-        // SAFETY: a live context; forwarded contract.
-        Ok(unsafe { ctx_mut(vctx)?.data(true, out, outl, outsize, inp, inl) })
+        // SAFETY: a live context; forwarded update/cipher contract.
+        Ok(unsafe { ctx_mut(vctx)?.data(CIPHER, out, outl, outsize, inp, inl) })
     })
 }
 
@@ -556,9 +544,9 @@ crate::dispatch_table!(pub static CHACHA20_POLY1305 = {
     OSSL_FUNC_CIPHER_DUPCTX: OSSL_FUNC_cipher_dupctx_fn = dupctx,
     OSSL_FUNC_CIPHER_ENCRYPT_INIT: OSSL_FUNC_cipher_encrypt_init_fn = encrypt_init,
     OSSL_FUNC_CIPHER_DECRYPT_INIT: OSSL_FUNC_cipher_decrypt_init_fn = decrypt_init,
-    OSSL_FUNC_CIPHER_UPDATE: OSSL_FUNC_cipher_update_fn = update,
+    OSSL_FUNC_CIPHER_UPDATE: OSSL_FUNC_cipher_update_fn = data::<false>,
     OSSL_FUNC_CIPHER_FINAL: OSSL_FUNC_cipher_final_fn = final_,
-    OSSL_FUNC_CIPHER_CIPHER: OSSL_FUNC_cipher_cipher_fn = cipher,
+    OSSL_FUNC_CIPHER_CIPHER: OSSL_FUNC_cipher_cipher_fn = data::<true>,
     OSSL_FUNC_CIPHER_GET_PARAMS: OSSL_FUNC_cipher_get_params_fn = get_params,
     OSSL_FUNC_CIPHER_GETTABLE_PARAMS: OSSL_FUNC_cipher_gettable_params_fn = gettable_params,
     OSSL_FUNC_CIPHER_GET_CTX_PARAMS: OSSL_FUNC_cipher_get_ctx_params_fn = get_ctx_params,
