@@ -16,14 +16,13 @@
 //! soft hand-over, parameters); `gcm`, `ctr` and `cbc` each mode's data path; `dispatch`
 //! the OSSL glue (parameter tables, C entry points, dispatch tables).
 
-use crate::backend::{self, CipherMode, Stream};
+use crate::backend::{CipherMode, Stream};
 use crate::boundary::PResult;
-use crate::ffi::{self, StaticTable, OSSL_PARAM};
-use crate::params::{p_end, p_int, p_octets, p_size, p_uint, ParamsIn, ParamsOut};
-use crate::provider::AlgDef;
+use crate::ffi;
+use crate::params::{ParamsIn, ParamsOut};
 use crate::soft::{self, SoftCipher};
-use crate::{bail, prov_err, stats};
-use std::os::raw::{c_int, c_void};
+use crate::{bail, prov_err};
+use std::os::raw::c_int;
 use std::ptr;
 
 mod cbc;

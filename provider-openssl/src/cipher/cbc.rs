@@ -1,6 +1,10 @@
 //! AES-CBC: block buffering, the chaining value and PKCS#7 padding.
 
-use super::*;
+use super::{wipe, AesCtx, IvState, BLOCK};
+use crate::backend::{self, CipherMode};
+use crate::boundary::PResult;
+use crate::{bail, prov_err, stats};
+use std::ptr;
 
 impl AesCtx {
     /// Whole blocks through the core, tracking the chaining value.

@@ -1,6 +1,9 @@
 //! AES-CTR: one-shot requests for large aligned input, otherwise the stream.
 
-use super::*;
+use super::{ctr_add, AesCtx, Io, IvState, BLOCK};
+use crate::backend::{self, CipherMode};
+use crate::boundary::PResult;
+use crate::{prov_err, stats};
 
 impl AesCtx {
     pub(super) fn ctr_data(&mut self, io: Io<'_>) -> PResult<usize> {

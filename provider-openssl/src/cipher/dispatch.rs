@@ -1,7 +1,18 @@
 //! The OSSL glue for `AesCtx`: parameter tables, C entry points, dispatch tables.
 
-use super::*;
+use super::{
+    AesCtx, BLOCK, CBC, CTR, EVP_CIPH_CBC_MODE, EVP_CIPH_CTR_MODE, EVP_CIPH_GCM_MODE, GCM,
+    GCM_IV_MAX,
+};
 use crate::algctx;
+use crate::backend::CipherMode;
+use crate::bail;
+use crate::boundary::PResult;
+use crate::ffi::{self, StaticTable, OSSL_PARAM};
+use crate::params::{p_end, p_int, p_octets, p_size, p_uint, ParamsIn, ParamsOut};
+use crate::provider::AlgDef;
+use std::os::raw::{c_int, c_void};
+use std::ptr;
 
 static ALG_GETTABLE: StaticTable<OSSL_PARAM, 10> = StaticTable([
     p_uint(ffi::OSSL_CIPHER_PARAM_MODE),

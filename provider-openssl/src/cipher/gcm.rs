@@ -1,6 +1,13 @@
 //! AES-GCM: AAD, one-shot and streamed messages, the tag, and TLS 1.2 records.
 
-use super::*;
+use super::{
+    wipe, AesCtx, Io, IvState, OneShot, GCM_TAG_MAX, TLS_AAD_LEN, TLS_EXPLICIT_IV, TLS_FIXED_IV,
+    TLS_TAG,
+};
+use crate::boundary::PResult;
+use crate::{backend, bail, ffi, prov_err, stats};
+use std::os::raw::c_int;
+use std::ptr;
 
 impl AesCtx {
     pub(super) fn gcm_aad(&mut self, aad: &[u8]) -> PResult<()> {
