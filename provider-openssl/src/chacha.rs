@@ -18,6 +18,7 @@
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 
+use crate::algctx;
 use crate::backend;
 use crate::boundary::PResult;
 use crate::cipher::wipe;
@@ -365,33 +366,19 @@ impl ChaChaCtx {
 /// # Safety
 /// `vctx` is NULL or a context returned by newctx/dupctx not yet freed.
 unsafe fn ctx_mut<'a>(vctx: *mut c_void) -> PResult<&'a mut ChaChaCtx> {
-    // SAFETY: per the function contract; OpenSSL never shares an algctx between threads
-    // concurrently.
-    unsafe { (vctx as *mut ChaChaCtx).as_mut() }
-        .ok_or_else(|| prov_err!(NotInitialized, "NULL context"))
+    // SAFETY: per the function contract.
+    unsafe { algctx::get_mut(vctx) }
 }
 
 unsafe extern "C" fn newctx(_provctx: *mut c_void) -> *mut c_void {
-    crate::ffi_entry!(ptr::null_mut(), {
-        Ok(Box::into_raw(Box::new(ChaChaCtx::new()?)).cast())
-    })
-}
-
-unsafe extern "C" fn freectx(vctx: *mut c_void) {
-    crate::ffi_entry!((), {
-        if !vctx.is_null() {
-            // SAFETY: from Box::into_raw in newctx/dupctx, freed once.
-            drop(unsafe { Box::from_raw(vctx as *mut ChaChaCtx) });
-        }
-        Ok(())
-    })
+    crate::ffi_entry!(ptr::null_mut(), { Ok(algctx::into_raw(ChaChaCtx::new()?)) })
 }
 
 unsafe extern "C" fn dupctx(vctx: *mut c_void) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
-        Ok(Box::into_raw(Box::new(c.try_clone()?)).cast())
+        Ok(algctx::into_raw(c.try_clone()?))
     })
 }
 
@@ -447,31 +434,11 @@ unsafe fn init(
     })
 }
 
-unsafe extern "C" fn encrypt_init(
-    vctx: *mut c_void,
-    key: *const u8,
-    keylen: usize,
-    iv: *const u8,
-    ivlen: usize,
-    params: *const OSSL_PARAM,
-) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { init(vctx, true, key, keylen, iv, ivlen, params) }
-}
+crate::cipher_init_entries!(encrypt_init, decrypt_init, init);
 
-unsafe extern "C" fn decrypt_init(
-    vctx: *mut c_void,
-    key: *const u8,
-    keylen: usize,
-    iv: *const u8,
-    ivlen: usize,
-    params: *const OSSL_PARAM,
-) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { init(vctx, false, key, keylen, iv, ivlen, params) }
-}
-
-unsafe extern "C" fn update(
+/// OSSL_FUNC_cipher_update (`CIPHER` false) and OSSL_FUNC_cipher_cipher (`CIPHER` true),
+/// which have the same signature and differ only in what `ChaChaCtx::data` is told.
+unsafe extern "C" fn data<const CIPHER: bool>(
     vctx: *mut c_void,
     out: *mut u8,
     outl: *mut usize,
@@ -480,22 +447,8 @@ unsafe extern "C" fn update(
     inl: usize,
 ) -> c_int {
     crate::ffi_entry!(0, {
-        // SAFETY: a live context; forwarded update contract.
-        Ok(unsafe { ctx_mut(vctx)?.data(false, out, outl, outsize, inp, inl) })
-    })
-}
-
-unsafe extern "C" fn cipher(
-    vctx: *mut c_void,
-    out: *mut u8,
-    outl: *mut usize,
-    outsize: usize,
-    inp: *const u8,
-    inl: usize,
-) -> c_int {
-    crate::ffi_entry!(0, {
-        // SAFETY: a live context; forwarded contract.
-        Ok(unsafe { ctx_mut(vctx)?.data(true, out, outl, outsize, inp, inl) })
+        // SAFETY: a live context; forwarded update/cipher contract.
+        Ok(unsafe { ctx_mut(vctx)?.data(CIPHER, out, outl, outsize, inp, inl) })
     })
 }
 
@@ -587,13 +540,13 @@ unsafe extern "C" fn settable_ctx_params(_c: *mut c_void, _p: *mut c_void) -> *c
 
 crate::dispatch_table!(pub static CHACHA20_POLY1305 = {
     OSSL_FUNC_CIPHER_NEWCTX: OSSL_FUNC_cipher_newctx_fn = newctx,
-    OSSL_FUNC_CIPHER_FREECTX: OSSL_FUNC_cipher_freectx_fn = freectx,
+    OSSL_FUNC_CIPHER_FREECTX: OSSL_FUNC_cipher_freectx_fn = algctx::free::<ChaChaCtx>,
     OSSL_FUNC_CIPHER_DUPCTX: OSSL_FUNC_cipher_dupctx_fn = dupctx,
     OSSL_FUNC_CIPHER_ENCRYPT_INIT: OSSL_FUNC_cipher_encrypt_init_fn = encrypt_init,
     OSSL_FUNC_CIPHER_DECRYPT_INIT: OSSL_FUNC_cipher_decrypt_init_fn = decrypt_init,
-    OSSL_FUNC_CIPHER_UPDATE: OSSL_FUNC_cipher_update_fn = update,
+    OSSL_FUNC_CIPHER_UPDATE: OSSL_FUNC_cipher_update_fn = data::<false>,
     OSSL_FUNC_CIPHER_FINAL: OSSL_FUNC_cipher_final_fn = final_,
-    OSSL_FUNC_CIPHER_CIPHER: OSSL_FUNC_cipher_cipher_fn = cipher,
+    OSSL_FUNC_CIPHER_CIPHER: OSSL_FUNC_cipher_cipher_fn = data::<true>,
     OSSL_FUNC_CIPHER_GET_PARAMS: OSSL_FUNC_cipher_get_params_fn = get_params,
     OSSL_FUNC_CIPHER_GETTABLE_PARAMS: OSSL_FUNC_cipher_gettable_params_fn = gettable_params,
     OSSL_FUNC_CIPHER_GET_CTX_PARAMS: OSSL_FUNC_cipher_get_ctx_params_fn = get_ctx_params,

@@ -1,5 +1,6 @@
 //! SHA-1 and SHA-2 (224/256/384/512) as OpenSSL digest implementations.
 
+use crate::algctx;
 use crate::backend::{self, Capability, DigestStream, HashAlg};
 use crate::boundary::PResult;
 use crate::ffi::{self, StaticTable, OSSL_PARAM};
@@ -39,28 +40,16 @@ struct DigestCtx {
 /// `vctx` is NULL or a live context from newctx/dupctx.
 unsafe fn ctx_mut<'a>(vctx: *mut c_void) -> PResult<&'a mut DigestCtx> {
     // SAFETY: per the function contract.
-    unsafe { (vctx as *mut DigestCtx).as_mut() }
-        .ok_or_else(|| prov_err!(NotInitialized, "NULL context"))
+    unsafe { algctx::get_mut(vctx) }
 }
 
 unsafe extern "C" fn digest_newctx<const A: u8>(_provctx: *mut c_void) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
-        Ok(Box::into_raw(Box::new(DigestCtx {
+        Ok(algctx::into_raw(DigestCtx {
             alg: alg_of(A),
             hash: None,
             bytes: 0,
         }))
-        .cast())
-    })
-}
-
-unsafe extern "C" fn digest_freectx(vctx: *mut c_void) {
-    crate::ffi_entry!((), {
-        if !vctx.is_null() {
-            // SAFETY: from Box::into_raw in newctx/dupctx; freed once.
-            drop(unsafe { Box::from_raw(vctx as *mut DigestCtx) });
-        }
-        Ok(())
     })
 }
 
@@ -68,7 +57,7 @@ unsafe extern "C" fn digest_dupctx(vctx: *mut c_void) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
-        Ok(Box::into_raw(Box::new(c.clone())).cast())
+        Ok(algctx::into_raw(c.clone()))
     })
 }
 
@@ -162,7 +151,7 @@ macro_rules! sha {
     ($name:ident, $a:expr) => {
         crate::dispatch_table!(static $name = {
             OSSL_FUNC_DIGEST_NEWCTX: OSSL_FUNC_digest_newctx_fn = digest_newctx::<{ $a }>,
-            OSSL_FUNC_DIGEST_FREECTX: OSSL_FUNC_digest_freectx_fn = digest_freectx,
+            OSSL_FUNC_DIGEST_FREECTX: OSSL_FUNC_digest_freectx_fn = algctx::free::<DigestCtx>,
             OSSL_FUNC_DIGEST_DUPCTX: OSSL_FUNC_digest_dupctx_fn = digest_dupctx,
             OSSL_FUNC_DIGEST_INIT: OSSL_FUNC_digest_init_fn = digest_init,
             OSSL_FUNC_DIGEST_UPDATE: OSSL_FUNC_digest_update_fn = digest_update,

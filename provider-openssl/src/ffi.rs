@@ -80,3 +80,35 @@ macro_rules! dispatch_table {
         ]);
     };
 }
+
+/// Declares `$enc` and `$dec`, the OSSL_FUNC_cipher_encrypt_init and _decrypt_init of a
+/// cipher, as the one `$init(vctx, enc, key, keylen, iv, ivlen, params)` with `enc` true
+/// and false; `$init` holds the panic boundary.
+#[macro_export]
+macro_rules! cipher_init_entries {
+    ($enc:ident, $dec:ident, $init:path) => {
+        unsafe extern "C" fn $enc(
+            vctx: *mut ::std::os::raw::c_void,
+            key: *const u8,
+            keylen: usize,
+            iv: *const u8,
+            ivlen: usize,
+            params: *const $crate::ffi::OSSL_PARAM,
+        ) -> ::std::os::raw::c_int {
+            // SAFETY: forwarded OpenSSL init contract.
+            unsafe { $init(vctx, true, key, keylen, iv, ivlen, params) }
+        }
+
+        unsafe extern "C" fn $dec(
+            vctx: *mut ::std::os::raw::c_void,
+            key: *const u8,
+            keylen: usize,
+            iv: *const u8,
+            ivlen: usize,
+            params: *const $crate::ffi::OSSL_PARAM,
+        ) -> ::std::os::raw::c_int {
+            // SAFETY: forwarded OpenSSL init contract.
+            unsafe { $init(vctx, false, key, keylen, iv, ivlen, params) }
+        }
+    };
+}

@@ -2,13 +2,15 @@
 //! WarpDrive core, so unmodified OpenSSL 3 programs offload symmetric crypto.
 //!
 //! Layout: `ffi` holds the bindgen'd provider ABI; `boundary` the panic boundary and error
-//! type; `params` OSSL_PARAM helpers; `provider` init/teardown/config/errors; `cipher`,
-//! `digest`, `mac` the algorithms; `backend` is the only module that calls the core.
+//! type; `algctx` the boxed algorithm contexts OpenSSL holds; `params` OSSL_PARAM helpers;
+//! `provider` init/teardown/config/errors; `cipher`, `digest`, `mac` the algorithms;
+//! `backend` is the only module that calls the core.
 
 // `ok_or_else(|| prov_err!(..))` keeps error construction (file/line capture, formatting)
 // off the success path even where clippy considers it cheap.
 #![allow(clippy::unnecessary_lazy_evaluations)]
 
+pub mod algctx;
 pub mod asyncjob;
 pub mod backend;
 pub mod boundary;

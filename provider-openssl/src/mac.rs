@@ -3,6 +3,7 @@
 //! and for TLS CBC records (`tls-data-size`, the constant-time MAC of a padded record)
 //! the context is handed to the default provider's HMAC (`soft`), state included.
 
+use crate::algctx;
 use crate::backend::{self, Capability, Hash, HashAlg};
 use crate::boundary::PResult;
 use crate::ffi::{self, StaticTable, OSSL_PARAM};
@@ -132,23 +133,12 @@ impl HmacCtx {
 /// `vctx` is NULL or a live context from newctx/dupctx.
 unsafe fn ctx_mut<'a>(vctx: *mut c_void) -> PResult<&'a mut HmacCtx> {
     // SAFETY: per the function contract.
-    unsafe { (vctx as *mut HmacCtx).as_mut() }
-        .ok_or_else(|| prov_err!(NotInitialized, "NULL context"))
+    unsafe { algctx::get_mut(vctx) }
 }
 
 unsafe extern "C" fn hmac_newctx(_provctx: *mut c_void) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
-        Ok(Box::into_raw(Box::<HmacCtx>::default()).cast())
-    })
-}
-
-unsafe extern "C" fn hmac_freectx(vctx: *mut c_void) {
-    crate::ffi_entry!((), {
-        if !vctx.is_null() {
-            // SAFETY: from Box::into_raw in newctx/dupctx; freed once.
-            drop(unsafe { Box::from_raw(vctx as *mut HmacCtx) });
-        }
-        Ok(())
+        Ok(algctx::into_raw(HmacCtx::default()))
     })
 }
 
@@ -156,7 +146,7 @@ unsafe extern "C" fn hmac_dupctx(vctx: *mut c_void) -> *mut c_void {
     crate::ffi_entry!(ptr::null_mut(), {
         // SAFETY: a live context.
         let c = unsafe { ctx_mut(vctx) }?;
-        Ok(Box::into_raw(Box::new(c.clone())).cast())
+        Ok(algctx::into_raw(c.clone()))
     })
 }
 
@@ -327,7 +317,7 @@ unsafe extern "C" fn hmac_settable_ctx_params(
 
 crate::dispatch_table!(static HMAC_DISPATCH = {
     OSSL_FUNC_MAC_NEWCTX: OSSL_FUNC_mac_newctx_fn = hmac_newctx,
-    OSSL_FUNC_MAC_FREECTX: OSSL_FUNC_mac_freectx_fn = hmac_freectx,
+    OSSL_FUNC_MAC_FREECTX: OSSL_FUNC_mac_freectx_fn = algctx::free::<HmacCtx>,
     OSSL_FUNC_MAC_DUPCTX: OSSL_FUNC_mac_dupctx_fn = hmac_dupctx,
     OSSL_FUNC_MAC_INIT: OSSL_FUNC_mac_init_fn = hmac_init,
     OSSL_FUNC_MAC_UPDATE: OSSL_FUNC_mac_update_fn = hmac_update,
