@@ -455,30 +455,23 @@ fn new_decompress(format: Format) -> Decompress {
     }
 }
 
-/// Running checksum of a stream's uncompressed side.
-enum Check {
-    Crc(libdeflater::Crc),
-    Adler(libdeflater::Adler32),
+/// Running checksum of a stream's uncompressed side: [`update_check`]'s
+/// value, started as zlib starts it (Adler-32 1, CRC-32 0).
+struct Check {
+    format: Format,
+    value: u32,
 }
 
 impl Check {
     fn new(format: Format) -> Self {
-        match format {
-            Format::Zlib => Check::Adler(libdeflater::Adler32::new()),
-            _ => Check::Crc(libdeflater::Crc::new()),
-        }
+        let value = if format == Format::Zlib { 1 } else { 0 };
+        Check { format, value }
     }
     fn update(&mut self, data: &[u8]) {
-        match self {
-            Check::Crc(c) => c.update(data),
-            Check::Adler(a) => a.update(data),
-        }
+        self.value = update_check(self.format, self.value, data);
     }
     fn value(&self) -> u32 {
-        match self {
-            Check::Crc(c) => c.sum(),
-            Check::Adler(a) => a.sum(),
-        }
+        self.value
     }
 }
 
